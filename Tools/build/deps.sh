@@ -1,0 +1,42 @@
+#!/bin/sh
+# Install the Debian packages a group of tasks needs, only those missing.
+# usage: Tools/build/deps.sh GROUP...   (groups: build debug runtime bench)
+# Non-interactive; needs root (or password-less sudo) only when something
+# is missing.
+set -eu
+
+packages() {
+    case "$1" in
+    build)   echo gcc make patch libexpat1-dev zlib1g-dev python3.11 \
+                  libpython3.11-dev python3.11-dev libpython3.11-testsuite \
+                  python3.11-examples ;;
+    debug)   echo libpython3.11-dbg python3.11-dbg ;;
+    runtime) echo python3-uvloop python3-aiohttp ;;
+    bench)   echo wrk python3-matplotlib ;;
+    *)       echo "deps.sh: unknown group '$1'" >&2; exit 2 ;;
+    esac
+}
+
+missing=
+for group in "$@"; do
+    for pkg in $(packages "$group"); do
+        status=$(dpkg-query -W -f='${db:Status-Status}' "$pkg" 2>/dev/null || true)
+        [ "$status" = installed ] || missing="$missing $pkg"
+    done
+done
+[ -n "$missing" ] || exit 0
+
+if [ "$(id -u)" = 0 ]; then
+    sudo=
+elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    sudo="sudo -n"
+else
+    echo "deps.sh: missing Debian packages:$missing" >&2
+    echo "deps.sh: install them as root: apt-get install$missing" >&2
+    exit 1
+fi
+echo "deps.sh: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+# A fresh machine has no package lists; refresh them once and retry.
+$sudo apt-get install -y -q --no-install-recommends $missing ||
+    { $sudo apt-get update -q && $sudo apt-get install -y -q --no-install-recommends $missing; }
