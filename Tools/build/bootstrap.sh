@@ -1,14 +1,16 @@
 #!/bin/sh
 # The README's commands: on a fresh Debian 12 machine, install what is
 # missing, configure if needed, then run make with the given targets.
-# usage: Tools/build/bootstrap.sh [TARGET...]   e.g. bench-quick, test
+# usage: Tools/build/bootstrap.sh [TARGET...]   e.g. bench-quick, check
 # Configure options can be passed in CONFIGURE_OPTS.
 set -eu
 cd "$(dirname "$0")/../.."
 
 groups="build runtime"
 case " $* " in *" bench"*) groups="$groups bench" ;; esac
-case " ${CONFIGURE_OPTS:-} " in *--with-pydebug*) groups="$groups debug" ;; esac
+case " $* ${CONFIGURE_OPTS:-} " in
+*" check "*|*" debug "*|*leakcheck*|*--with-pydebug*) groups="$groups debug" ;;
+esac
 Tools/build/deps.sh $groups
 
 if [ ! -f Makefile ] || [ configure -nt Makefile ] || [ Makefile.pre.in -nt Makefile ]; then

@@ -20,9 +20,10 @@ write through to /usr.  Patches are unified diffs with CPython-tree paths
 (a/Lib/asyncio/tasks.py), listed in order in patches/series.
 
 Commands:
-    stage    [--abiflags d]       (re)build the staged prefix; cheap when only
-                                  Lib/ files were added
-    refresh  [PATCH [FILE...]]    rewrite the series from the edited copy
+    stage    [--build DIR] [--abiflags d]
+                                  (re)build the staged prefix (default build/);
+                                  cheap when only Lib/ files were added
+    refresh  [PATCH [FILE...]]    rewrite the series from build/'s edited copy
 
 refresh follows quilt's rule: an edited file's changes go to the last patch
 of the series that touches it; FILEs (paths like Lib/asyncio/events.py) that
@@ -41,9 +42,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DISTRO = '/usr/lib/python3.11'
-BUILD = os.path.join(ROOT, 'build')
-STAGED = os.path.join(BUILD, 'lib', 'python3.11')
-STAMP = os.path.join(BUILD, 'lib', '.staged')
+BUILD = STAGED = STAMP = None   # set by use_build()
 PATCHES = os.path.join(ROOT, 'patches')
 SERIES = os.path.join(PATCHES, 'series')
 # Distro files the staged copy must not offer: the stock C accelerator would
@@ -51,6 +50,13 @@ SERIES = os.path.join(PATCHES, 'series')
 EXCLUDED_DYNLOAD = re.compile(r'^_asyncio\.')
 
 FILE_HEADER = re.compile(r'^--- a/(Lib/\S+)')
+
+
+def use_build(build):
+    global BUILD, STAGED, STAMP
+    BUILD = os.path.join(ROOT, build)
+    STAGED = os.path.join(BUILD, 'lib', 'python3.11')
+    STAMP = os.path.join(BUILD, 'lib', '.staged')
 
 
 def fail(msg):
@@ -152,8 +158,9 @@ def link_prefix(abiflags):
             '/usr/local/lib/python3.11/dist-packages',
         os.path.join(BUILD, 'include', 'python3.11' + abiflags):
             '/usr/include/python3.11' + abiflags,
-        os.path.join(ROOT, 'lib'): os.path.join('build', 'lib'),
     }
+    if os.path.basename(BUILD) == 'build':
+        links[os.path.join(ROOT, 'lib')] = os.path.join('build', 'lib')
     for link, target in links.items():
         os.makedirs(os.path.dirname(link), exist_ok=True)
         if os.path.lexists(link):
@@ -312,11 +319,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='command', required=True)
     p = sub.add_parser('stage')
+    p.add_argument('--build', default='build')
     p.add_argument('--abiflags', default='')
     p = sub.add_parser('refresh')
     p.add_argument('patch', nargs='?')
     p.add_argument('files', nargs='*')
     args = parser.parse_args()
+    use_build(getattr(args, 'build', 'build'))
     if args.command == 'stage':
         stage(args.abiflags)
     else:
