@@ -1,0 +1,3798 @@
+/*
+ * _asyncio: the C core of asyncio for this fork of CPython 3.11.
+ *
+ * Provides Future (and its await iterator), Task, the running-loop
+ * functions and the task bookkeeping that asyncio.futures, asyncio.tasks
+ * and asyncio.events import.  Behaviour, messages and exception types follow
+ * the pure-Python classes in Lib/asyncio; where the pure-Python code calls
+ * back into overridable methods, the C fast paths are only taken for the
+ * exact built-in types.
+ *
+ * The module uses multi-phase init (PEP 489), heap types and module state
+ * (PEP 573).  Python helpers that are not on a hot path (repr, stack
+ * extraction, exception classes) are imported lazily from asyncio on first
+ * use, because this module is itself imported while asyncio is importing.
+ *
+ * Allocation savings on the hot paths: a future keeps its first callback
+ * outside any list; the await iterator and the callables a task hands to
+ * the loop come from per-module freelists; Future(loop=...) and
+ * Task(coro, ...) are vectorcalls that build no keyword dict; the running
+ * loop is cached per thread (see asyncio_state).
+ */
+
+#include "Python.h"
+#include "structmember.h"
+
+#include <pthread.h>
+#include <stdint.h>
+
+
+/* ======================================================================
+ * Module state
+ * ====================================================================== */
+
+typedef enum {
+    STATE_PENDING,
+    STATE_CANCELLED,
+    STATE_FINISHED
+} fut_state;
+
+typedef struct futureiterobject FutureIterObject;
+
+typedef struct {
+    PyTypeObject *FutureType;
+    PyTypeObject *FutureIterType;
+    PyTypeObject *TaskType;
+    PyTypeObject *TaskCallbackType;
+
+    /* Task bookkeeping, exported as _all_tasks and _current_tasks. */
+    PyObject *all_tasks;          /* weakref.WeakSet */
+    PyObject *current_tasks;      /* dict: loop -> task */
+
+    /* Lazily imported Python helpers; see ensure_helpers(). */
+    int helpers_ready;
+    PyObject *CancelledError;
+    PyObject *InvalidStateError;
+    PyObject *events_module;
+    PyObject *future_repr_info;   /* base_futures._future_repr_info */
+    PyObject *task_repr_info;     /* base_tasks._task_repr_info */
+    PyObject *task_get_stack;     /* base_tasks._task_get_stack */
+    PyObject *task_print_stack;   /* base_tasks._task_print_stack */
+    PyObject *extract_stack;      /* format_helpers.extract_stack */
+    PyObject *iscoroutine;        /* coroutines.iscoroutine */
+    /* concurrent.futures objects and names for
+       _copy_concurrent_future_state (gh-134173), made on first use. */
+    PyObject *copy_cf_objects;
+
+    /* Interned names and constant tuples.  They cannot take part in
+       reference cycles, so m_clear leaves them alone and code running
+       after m_clear (interpreter shutdown) can still use them. */
+    PyObject *str_call_soon;
+    PyObject *str_call_exception_handler;
+    PyObject *str_get_debug;
+    PyObject *str_get_loop;
+    PyObject *str_loop;
+    PyObject *str_add_done_callback;
+    PyObject *str_remove_done_callback;
+    PyObject *str_cancel;
+    PyObject *str_done;
+    PyObject *str_result;
+    PyObject *str_send;
+    PyObject *str_throw;
+    PyObject *str_blocking;
+    PyObject *str_repr_info;
+    PyObject *str_make_cancelled_error;
+    PyObject *str_running_loop_key;
+    PyObject *str_add;
+    PyObject *str_discard;
+    PyObject *str_get_event_loop;
+    PyObject *str_get_event_loop_policy;
+    PyObject *kw_context;         /* ("context",) */
+    PyObject *kw_msg;             /* ("msg",) */
+    PyObject *state_names[3];     /* "PENDING", "CANCELLED", "FINISHED" */
+
+    /* Cache of the running loop of the thread that last asked for it or
+       set it: thread state id + fork generation + borrowed reference.
+       The reference is owned by that thread's state dict, which only
+       set_running_loop() changes (and updates the cache with); when the
+       thread exits the dict goes, but thread state ids are never reused,
+       so a stale entry is never read.  Borrowing lets a thread's loop die
+       with the thread, as with the pure version's threading.local. */
+    uint64_t rl_ts_id;
+    uint64_t rl_fork_gen;
+    PyObject *rl_loop;            /* NULL means "no running loop" */
+
+    /* Freelist of await iterators, linked through their `future` field. */
+    FutureIterObject *fi_freelist;
+    int fi_freelist_len;
+    /* Freelist of task callbacks, linked through their `task` field. */
+    struct taskcallbackobject *tcb_freelist;
+    int tcb_freelist_len;
+
+    /* Counter behind the default task names "Task-N". */
+    unsigned long long task_name_counter;
+} asyncio_state;
+
+static struct PyModuleDef asyncio_module;
+
+/* Bumped in the child after fork(): a running loop set before the fork is
+   not running in the child.  The pure-Python version compares os.getpid()
+   for the same effect; a counter avoids a system call on every lookup. */
+static uint64_t fork_generation = 0;
+
+static void
+asyncio_after_fork_child(void)
+{
+    fork_generation++;
+}
+
+static inline asyncio_state *
+get_module_state(PyObject *module)
+{
+    return (asyncio_state *)PyModule_GetState(module);
+}
+
+/* State from an instance of one of our types or of a subclass. */
+static asyncio_state *
+state_of_type(PyTypeObject *tp)
+{
+    PyObject *mod = PyType_GetModuleByDef(tp, &asyncio_module);
+    if (mod == NULL) {
+        return NULL;
+    }
+    return get_module_state(mod);
+}
+
+#define state_of(obj) state_of_type(Py_TYPE(obj))
+
+/* State for a deallocator, which must not raise: NULL once the type has
+   lost its module (type_clear() during a GC at interpreter shutdown). */
+static inline asyncio_state *
+dealloc_state(PyTypeObject *tp)
+{
+    PyObject *mod = ((PyHeapTypeObject *)tp)->ht_module;
+    return mod != NULL ? get_module_state(mod) : NULL;
+}
+
+
+/* Import `modname` and return its attribute `name` (new reference). */
+static PyObject *
+import_attr(const char *modname, const char *name)
+{
+    PyObject *mod = PyImport_ImportModule(modname);
+    if (mod == NULL) {
+        return NULL;
+    }
+    PyObject *res = PyObject_GetAttrString(mod, name);
+    Py_DECREF(mod);
+    return res;
+}
+
+/* Import the asyncio helpers we use.  Done on first need rather than at
+   module exec, since asyncio imports this module half-way through its own
+   import; after m_clear (interpreter shutdown) this may run again and
+   fail, which callers report as an ordinary exception. */
+static int import_helpers(asyncio_state *st);
+
+static int
+ensure_helpers(asyncio_state *st)
+{
+    if (st->helpers_ready) {
+        return 0;
+    }
+    /* Callers may be handling an exception (a task step that caught one):
+       keep it aside while importing. */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (import_helpers(st) < 0) {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+        return -1;
+    }
+    PyErr_Restore(type, value, tb);
+    return 0;
+}
+
+static int
+import_helpers(asyncio_state *st)
+{
+#define LOAD(field, mod, name)                              \
+    do {                                                    \
+        if (st->field == NULL) {                            \
+            st->field = import_attr(mod, name);             \
+            if (st->field == NULL) {                        \
+                return -1;                                  \
+            }                                               \
+        }                                                   \
+    } while (0)
+    LOAD(CancelledError, "asyncio.exceptions", "CancelledError");
+    LOAD(InvalidStateError, "asyncio.exceptions", "InvalidStateError");
+    if (st->events_module == NULL) {
+        st->events_module = PyImport_ImportModule("asyncio.events");
+        if (st->events_module == NULL) {
+            return -1;
+        }
+    }
+    LOAD(future_repr_info, "asyncio.base_futures", "_future_repr_info");
+    LOAD(task_repr_info, "asyncio.base_tasks", "_task_repr_info");
+    LOAD(task_get_stack, "asyncio.base_tasks", "_task_get_stack");
+    LOAD(task_print_stack, "asyncio.base_tasks", "_task_print_stack");
+    LOAD(extract_stack, "asyncio.format_helpers", "extract_stack");
+    LOAD(iscoroutine, "asyncio.coroutines", "iscoroutine");
+#undef LOAD
+    st->helpers_ready = 1;
+    return 0;
+}
+
+
+/* ======================================================================
+ * Small helpers
+ * ====================================================================== */
+
+/* Parse fast-call arguments by name.  The first `npos` names may be given
+   positionally, the first `nreq` are required; out[i] is a borrowed
+   reference or NULL when not given. */
+static int
+parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+           PyObject *kwnames, const char *const *names, int n, int npos,
+           int nreq, PyObject **out)
+{
+    for (int i = 0; i < n; i++) {
+        out[i] = NULL;
+    }
+    if (nargs > npos) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() takes at most %d positional argument%s "
+                     "(%zd given)", fname, npos, npos == 1 ? "" : "s",
+                     nargs);
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        out[i] = args[i];
+    }
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int found = 0;
+        for (int i = 0; i < n; i++) {
+            if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0) {
+                if (out[i] != NULL) {
+                    PyErr_Format(PyExc_TypeError,
+                                 "%s() got multiple values for argument "
+                                 "'%s'", fname, names[i]);
+                    return -1;
+                }
+                out[i] = args[nargs + k];
+                found = 1;
+                break;
+            }
+        }
+        if (!found) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() got an unexpected keyword argument '%S'",
+                         fname, key);
+            return -1;
+        }
+    }
+    for (int i = 0; i < nreq; i++) {
+        if (out[i] == NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() missing required argument '%s'",
+                         fname, names[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* loop.call_soon(fn[, arg], context=ctx); ctx NULL omits the keyword.
+   Every argument is held for the duration of the call: the loop may run
+   arbitrary code that drops the references our callers borrowed from. */
+static int
+call_soon(asyncio_state *st, PyObject *loop, PyObject *fn, PyObject *arg,
+          PyObject *ctx)
+{
+    PyObject *stack[4];
+    size_t nargs = 0;
+    stack[nargs++] = Py_NewRef(loop);
+    stack[nargs++] = Py_NewRef(fn);
+    if (arg != NULL) {
+        stack[nargs++] = Py_NewRef(arg);
+    }
+    PyObject *kwnames = NULL;
+    if (ctx != NULL) {
+        stack[nargs] = Py_NewRef(ctx);
+        kwnames = st->kw_context;
+    }
+    PyObject *res = PyObject_VectorcallMethod(st->str_call_soon, stack,
+                                              nargs, kwnames);
+    for (size_t i = 0; i < nargs + (ctx != NULL); i++) {
+        Py_DECREF(stack[i]);
+    }
+    if (res == NULL) {
+        return -1;
+    }
+    Py_DECREF(res);
+    return 0;
+}
+
+/* Fetch the current exception as a normalized instance whose
+   __traceback__ is set (new reference); NULL if none. */
+static PyObject *
+fetch_exception(void)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (type == NULL) {
+        return NULL;
+    }
+    PyErr_NormalizeException(&type, &value, &tb);
+    if (tb != NULL && value != NULL) {
+        PyException_SetTraceback(value, tb);
+    }
+    Py_XDECREF(type);
+    Py_XDECREF(tb);
+    return value;
+}
+
+/* Raise an exception instance (with its own __traceback__). */
+static void
+raise_instance(PyObject *exc)
+{
+    PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
+}
+
+/* Call the exception class `cls` with a formatted message and raise. */
+static void
+raise_formatted(PyObject *cls, const char *fmt, ...)
+{
+    va_list vargs;
+    va_start(vargs, fmt);
+    PyObject *msg = PyUnicode_FromFormatV(fmt, vargs);
+    va_end(vargs);
+    if (msg == NULL) {
+        return;
+    }
+    PyObject *exc = PyObject_CallOneArg(cls, msg);
+    Py_DECREF(msg);
+    if (exc == NULL) {
+        return;
+    }
+    raise_instance(exc);
+    Py_DECREF(exc);
+}
+
+/* Fast path of keyword parsing for __init__: when every key of `kwds`
+   (NULL or a dict) is one of names[0..n-1], store the values in out[]
+   (left alone for absent names) and return 1; else return 0 and let the
+   caller fall back to PyArg_ParseTupleAndKeywords for its messages. */
+static int
+init_kwargs_fast(PyObject *kwds, const char *const *names, int n,
+                 PyObject **out)
+{
+    if (kwds == NULL) {
+        return 1;
+    }
+    if (!PyDict_CheckExact(kwds)) {
+        return 0;
+    }
+    Py_ssize_t pos = 0, found = 0;
+    PyObject *key, *value;
+    while (PyDict_Next(kwds, &pos, &key, &value)) {
+        if (!PyUnicode_Check(key)) {
+            return 0;
+        }
+        int i = 0;
+        while (i < n && PyUnicode_CompareWithASCIIString(key, names[i])) {
+            i++;
+        }
+        if (i == n) {
+            return 0;
+        }
+        out[i] = value;
+        found++;
+    }
+    return found == PyDict_GET_SIZE(kwds);
+}
+
+/* The same for vectorcall keyword names: 1 when each one is among
+   names[0..n-1] (values stored in out[]), else 0. */
+static int
+vectorcall_kwargs_fast(PyObject *const *kwvalues, PyObject *kwnames,
+                       const char *const *names, int n, PyObject **out)
+{
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < n && PyUnicode_CompareWithASCIIString(key, names[i])) {
+            i++;
+        }
+        if (i == n || out[i] != NULL) {
+            return 0;
+        }
+        out[i] = kwvalues[k];
+    }
+    return 1;
+}
+
+static int
+raise_uninitialized(void)
+{
+    PyErr_SetString(PyExc_RuntimeError, "Future object is not initialized.");
+    return -1;
+}
+
+
+/* ======================================================================
+ * The running loop
+ * ====================================================================== */
+
+/* Return the running loop of this thread, borrowed, or NULL (with no
+   exception set) when there is none; -1 in *err on failure. */
+static PyObject *
+get_running_loop_borrowed(asyncio_state *st, int *err)
+{
+    PyThreadState *ts = PyThreadState_Get();
+    *err = 0;
+    if (st->rl_ts_id == ts->id && st->rl_fork_gen == fork_generation) {
+        return st->rl_loop;
+    }
+    PyObject *tsdict = PyThreadState_GetDict();
+    if (tsdict == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "thread-local storage is not available");
+        *err = -1;
+        return NULL;
+    }
+    PyObject *loop = NULL;
+    PyObject *item = PyDict_GetItemWithError(tsdict,
+                                             st->str_running_loop_key);
+    if (item == NULL) {
+        if (PyErr_Occurred()) {
+            *err = -1;
+            return NULL;
+        }
+    }
+    else if (PyTuple_CheckExact(item) && PyTuple_GET_SIZE(item) == 2) {
+        /* (loop, fork generation at the time it was set) */
+        PyObject *gen = PyTuple_GET_ITEM(item, 1);
+        unsigned long long g = PyLong_AsUnsignedLongLong(gen);
+        if (g == (unsigned long long)-1 && PyErr_Occurred()) {
+            *err = -1;
+            return NULL;
+        }
+        if (g == fork_generation && PyTuple_GET_ITEM(item, 0) != Py_None) {
+            loop = PyTuple_GET_ITEM(item, 0);
+        }
+    }
+    st->rl_ts_id = ts->id;
+    st->rl_fork_gen = fork_generation;
+    st->rl_loop = loop;
+    return loop;
+}
+
+static int
+set_running_loop(asyncio_state *st, PyObject *loop)
+{
+    PyObject *tsdict = PyThreadState_GetDict();
+    if (tsdict == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "thread-local storage is not available");
+        return -1;
+    }
+    PyObject *gen = PyLong_FromUnsignedLongLong(fork_generation);
+    if (gen == NULL) {
+        return -1;
+    }
+    PyObject *item = PyTuple_Pack(2, loop, gen);
+    Py_DECREF(gen);
+    if (item == NULL) {
+        return -1;
+    }
+    /* Invalidate first: storing may free the previous loop. */
+    st->rl_ts_id = 0;
+    st->rl_loop = NULL;
+    int rc = PyDict_SetItem(tsdict, st->str_running_loop_key, item);
+    Py_DECREF(item);
+    if (rc < 0) {
+        return -1;
+    }
+    PyThreadState *ts = PyThreadState_Get();
+    st->rl_ts_id = ts->id;
+    st->rl_fork_gen = fork_generation;
+    st->rl_loop = loop == Py_None ? NULL : loop;
+    return 0;
+}
+
+/* Running loop, else the policy's loop (new reference). */
+static PyObject *
+get_event_loop(asyncio_state *st)
+{
+    int err;
+    PyObject *loop = get_running_loop_borrowed(st, &err);
+    if (err) {
+        return NULL;
+    }
+    if (loop != NULL) {
+        return Py_NewRef(loop);
+    }
+    if (ensure_helpers(st) < 0) {
+        return NULL;
+    }
+    /* Looked up on every call, like the pure-Python version, so that
+       patching asyncio.events.get_event_loop_policy is honoured. */
+    PyObject *policy = PyObject_CallMethodNoArgs(
+        st->events_module, st->str_get_event_loop_policy);
+    if (policy == NULL) {
+        return NULL;
+    }
+    loop = PyObject_CallMethodNoArgs(policy, st->str_get_event_loop);
+    Py_DECREF(policy);
+    return loop;
+}
+
+static PyObject *
+asyncio_get_running_loop_func(PyObject *module, PyObject *Py_UNUSED(arg))
+{
+    int err;
+    PyObject *loop = get_running_loop_borrowed(get_module_state(module),
+                                               &err);
+    if (err) {
+        return NULL;
+    }
+    if (loop == NULL) {
+        PyErr_SetString(PyExc_RuntimeError, "no running event loop");
+        return NULL;
+    }
+    return Py_NewRef(loop);
+}
+
+static PyObject *
+asyncio__get_running_loop_func(PyObject *module, PyObject *Py_UNUSED(arg))
+{
+    int err;
+    PyObject *loop = get_running_loop_borrowed(get_module_state(module),
+                                               &err);
+    if (err) {
+        return NULL;
+    }
+    return Py_NewRef(loop != NULL ? loop : Py_None);
+}
+
+static PyObject *
+asyncio__set_running_loop_func(PyObject *module, PyObject *loop)
+{
+    if (set_running_loop(get_module_state(module), loop) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+asyncio_get_event_loop_func(PyObject *module, PyObject *Py_UNUSED(arg))
+{
+    return get_event_loop(get_module_state(module));
+}
+
+static PyObject *
+asyncio__get_event_loop_func(PyObject *module, PyObject *const *args,
+                             Py_ssize_t nargs, PyObject *kwnames)
+{
+    /* stacklevel is accepted for compatibility and unused, as in 3.11. */
+    static const char *const names[] = {"stacklevel"};
+    PyObject *stacklevel;
+    if (parse_args("_get_event_loop", args, nargs, kwnames, names, 1, 1, 0,
+                   &stacklevel) < 0) {
+        return NULL;
+    }
+    if (stacklevel != NULL && !PyLong_Check(stacklevel)) {
+        PyErr_Format(PyExc_TypeError,
+                     "'%.200s' object cannot be interpreted as an integer",
+                     Py_TYPE(stacklevel)->tp_name);
+        return NULL;
+    }
+    return get_event_loop(get_module_state(module));
+}
+
+
+/* ======================================================================
+ * Future
+ * ====================================================================== */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *fut_loop;
+    /* The first callback lives in two fields, the others in fut_callbacks
+       as a flat list [fn, ctx, fn, ctx, ...]; a future awaited by one task
+       then needs no list.  The list is never shared with Python code. */
+    PyObject *fut_callback0;
+    PyObject *fut_context0;
+    PyObject *fut_callbacks;
+    PyObject *fut_result;
+    PyObject *fut_exception;
+    PyObject *fut_exception_tb;
+    PyObject *fut_source_tb;
+    PyObject *fut_cancel_msg;
+    PyObject *fut_cancelled_exc;
+    PyObject *fut_dict;
+    PyObject *fut_weakreflist;
+    fut_state fut_state;
+    int fut_log_tb;
+    int fut_blocking;
+} FutureObject;
+
+#define Future_CheckExact(st, obj) \
+    ((st)->FutureType != NULL && Py_IS_TYPE(obj, (st)->FutureType))
+#define Task_CheckExact(st, obj) \
+    ((st)->TaskType != NULL && Py_IS_TYPE(obj, (st)->TaskType))
+/* Exactly one of our classes: internals may replace method calls. */
+#define Future_IsNative(st, obj) \
+    (Future_CheckExact(st, obj) || Task_CheckExact(st, obj))
+
+static int task_cancel_impl(asyncio_state *st, PyObject *task,
+                            PyObject *msg);
+
+static PyObject *
+future_state_name(asyncio_state *st, FutureObject *fut)
+{
+    return st->state_names[fut->fut_state];
+}
+
+/* Ask the loop to call every callback, dropping them from the future.
+   The callbacks are moved out first so that whatever the loop does
+   (including re-entering this future) cannot touch what we iterate. */
+static int
+future_schedule_callbacks(asyncio_state *st, FutureObject *fut)
+{
+    PyObject *cb0 = fut->fut_callback0;
+    PyObject *ctx0 = fut->fut_context0;
+    PyObject *list = fut->fut_callbacks;
+    fut->fut_callback0 = NULL;
+    fut->fut_context0 = NULL;
+    fut->fut_callbacks = NULL;
+    if (cb0 == NULL && list == NULL) {
+        return 0;
+    }
+    PyObject *loop = Py_NewRef(fut->fut_loop);
+    int rc = 0;
+    if (cb0 != NULL) {
+        rc = call_soon(st, loop, cb0, (PyObject *)fut, ctx0);
+    }
+    if (list != NULL) {
+        for (Py_ssize_t i = 0;
+             rc == 0 && i + 1 < PyList_GET_SIZE(list); i += 2) {
+            rc = call_soon(st, loop, PyList_GET_ITEM(list, i),
+                           (PyObject *)fut, PyList_GET_ITEM(list, i + 1));
+        }
+    }
+    Py_DECREF(loop);
+    Py_XDECREF(cb0);
+    Py_XDECREF(ctx0);
+    Py_XDECREF(list);
+    return rc;
+}
+
+/* Report an exception that was set and never retrieved. */
+static void
+future_report_unretrieved(asyncio_state *st, FutureObject *fut)
+{
+    PyObject *context = NULL, *msg = NULL, *res = NULL;
+    PyObject *name = PyType_GetName(Py_TYPE(fut));
+    if (name == NULL) {
+        goto done;
+    }
+    msg = PyUnicode_FromFormat("%U exception was never retrieved", name);
+    Py_DECREF(name);
+    if (msg == NULL) {
+        goto done;
+    }
+    context = PyDict_New();
+    if (context == NULL
+        || PyDict_SetItemString(context, "message", msg) < 0
+        || PyDict_SetItemString(context, "exception",
+                                fut->fut_exception != NULL
+                                ? fut->fut_exception : Py_None) < 0
+        || PyDict_SetItemString(context, "future", (PyObject *)fut) < 0) {
+        goto done;
+    }
+    if (fut->fut_source_tb != NULL && PyObject_IsTrue(fut->fut_source_tb)
+        && PyDict_SetItemString(context, "source_traceback",
+                                fut->fut_source_tb) < 0) {
+        goto done;
+    }
+    PyObject *loop = Py_NewRef(fut->fut_loop);
+    res = PyObject_CallMethodOneArg(loop, st->str_call_exception_handler,
+                                    context);
+    Py_DECREF(loop);
+done:
+    if (res == NULL && PyErr_Occurred()) {
+        PyErr_WriteUnraisable((PyObject *)fut);
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(msg);
+    Py_XDECREF(context);
+}
+
+/* Drop all state, as for a new future (used by a repeated __init__). */
+static void
+future_reset(FutureObject *fut)
+{
+    fut->fut_state = STATE_PENDING;
+    fut->fut_log_tb = 0;
+    fut->fut_blocking = 0;
+    Py_CLEAR(fut->fut_callback0);
+    Py_CLEAR(fut->fut_context0);
+    Py_CLEAR(fut->fut_callbacks);
+    Py_CLEAR(fut->fut_result);
+    Py_CLEAR(fut->fut_exception);
+    Py_CLEAR(fut->fut_exception_tb);
+    Py_CLEAR(fut->fut_source_tb);
+    Py_CLEAR(fut->fut_cancel_msg);
+    Py_CLEAR(fut->fut_cancelled_exc);
+}
+
+static int
+future_init_impl(asyncio_state *st, FutureObject *fut, PyObject *loop)
+{
+    if (loop == NULL || loop == Py_None) {
+        loop = get_event_loop(st);
+        if (loop == NULL) {
+            return -1;
+        }
+    }
+    else {
+        Py_INCREF(loop);
+    }
+    /* __init__ on a live future starts it afresh; an exception it was
+       holding unretrieved is reported rather than silently lost. */
+    if (fut->fut_log_tb && fut->fut_loop != NULL) {
+        fut->fut_log_tb = 0;
+        future_report_unretrieved(st, fut);
+    }
+    future_reset(fut);
+    Py_XSETREF(fut->fut_loop, loop);
+
+    PyObject *debug = PyObject_CallMethodNoArgs(loop, st->str_get_debug);
+    if (debug == NULL) {
+        return -1;
+    }
+    int is_debug = PyObject_IsTrue(debug);
+    Py_DECREF(debug);
+    if (is_debug < 0) {
+        return -1;
+    }
+    if (is_debug) {
+        if (ensure_helpers(st) < 0) {
+            return -1;
+        }
+        PyFrameObject *frame = PyEval_GetFrame();   /* the caller's frame */
+        if (frame != NULL) {
+            PyObject *tb = PyObject_CallOneArg(st->extract_stack,
+                                               (PyObject *)frame);
+            if (tb == NULL) {
+                return -1;
+            }
+            Py_XSETREF(fut->fut_source_tb, tb);
+        }
+    }
+    return 0;
+}
+
+/* result(): new reference, or NULL with the future's exception raised. */
+static PyObject *
+future_result_impl(asyncio_state *st, FutureObject *fut);
+
+static PyObject *
+future_make_cancelled_error_impl(asyncio_state *st, FutureObject *fut)
+{
+    if (fut->fut_cancelled_exc != NULL) {
+        PyObject *exc = fut->fut_cancelled_exc;
+        fut->fut_cancelled_exc = NULL;
+        return exc;
+    }
+    if (ensure_helpers(st) < 0) {
+        return NULL;
+    }
+    if (fut->fut_cancel_msg == NULL || fut->fut_cancel_msg == Py_None) {
+        return PyObject_CallNoArgs(st->CancelledError);
+    }
+    return PyObject_CallOneArg(st->CancelledError, fut->fut_cancel_msg);
+}
+
+/* _make_cancelled_error honouring an override in a subclass. */
+static PyObject *
+future_make_cancelled_error(asyncio_state *st, FutureObject *fut)
+{
+    if (Future_IsNative(st, fut)) {
+        return future_make_cancelled_error_impl(st, fut);
+    }
+    return PyObject_CallMethodNoArgs((PyObject *)fut,
+                                     st->str_make_cancelled_error);
+}
+
+static void
+future_raise_cancelled(asyncio_state *st, FutureObject *fut)
+{
+    PyObject *exc = future_make_cancelled_error_impl(st, fut);
+    if (exc != NULL) {
+        raise_instance(exc);
+        Py_DECREF(exc);
+    }
+}
+
+static PyObject *
+future_result_impl(asyncio_state *st, FutureObject *fut)
+{
+    if (fut->fut_state == STATE_CANCELLED) {
+        future_raise_cancelled(st, fut);
+        return NULL;
+    }
+    if (fut->fut_state != STATE_FINISHED) {
+        if (ensure_helpers(st) == 0) {
+            PyErr_SetString(st->InvalidStateError, "Result is not ready.");
+        }
+        return NULL;
+    }
+    fut->fut_log_tb = 0;
+    if (fut->fut_exception != NULL) {
+        /* Raise with the traceback saved when the exception was set, like
+           exception.with_traceback(tb), so that tracebacks do not grow with
+           every await.  The saved traceback is then dropped: it is part of
+           the exception's traceback from now on, and keeping it here would
+           tie this future into a cycle with the frames of whoever awaited
+           it (later raises start from an empty traceback). */
+        PyObject *exc = Py_NewRef(fut->fut_exception);
+        PyObject *tb = fut->fut_exception_tb;
+        fut->fut_exception_tb = NULL;
+        int rc = PyException_SetTraceback(exc, tb != NULL ? tb : Py_None);
+        Py_XDECREF(tb);
+        if (rc < 0) {
+            Py_DECREF(exc);
+            return NULL;
+        }
+        raise_instance(exc);
+        Py_DECREF(exc);
+        return NULL;
+    }
+    return Py_NewRef(fut->fut_result != NULL ? fut->fut_result : Py_None);
+}
+
+static int
+future_check_settable(asyncio_state *st, FutureObject *fut)
+{
+    if (fut->fut_loop == NULL) {
+        return raise_uninitialized();
+    }
+    if (fut->fut_state != STATE_PENDING) {
+        if (ensure_helpers(st) == 0) {
+            raise_formatted(st->InvalidStateError, "%U: %R",
+                            future_state_name(st, fut), (PyObject *)fut);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+static int
+future_set_result_impl(asyncio_state *st, FutureObject *fut, PyObject *res)
+{
+    if (future_check_settable(st, fut) < 0) {
+        return -1;
+    }
+    Py_XSETREF(fut->fut_result, Py_NewRef(res));
+    fut->fut_state = STATE_FINISHED;
+    return future_schedule_callbacks(st, fut);
+}
+
+/* Set an exception instance (already checked). */
+static int
+future_set_exception_obj(asyncio_state *st, FutureObject *fut, PyObject *exc)
+{
+    if (future_check_settable(st, fut) < 0) {
+        return -1;
+    }
+    PyObject *tb = PyException_GetTraceback(exc);   /* new or NULL */
+    Py_XSETREF(fut->fut_exception, Py_NewRef(exc));
+    Py_XSETREF(fut->fut_exception_tb, tb);
+    fut->fut_state = STATE_FINISHED;
+    if (future_schedule_callbacks(st, fut) < 0) {
+        return -1;
+    }
+    fut->fut_log_tb = 1;
+    return 0;
+}
+
+static int
+future_set_exception_impl(asyncio_state *st, FutureObject *fut,
+                          PyObject *exc)
+{
+    if (future_check_settable(st, fut) < 0) {
+        return -1;
+    }
+    if (PyType_Check(exc)) {
+        exc = PyObject_CallNoArgs(exc);
+        if (exc == NULL) {
+            return -1;
+        }
+    }
+    else {
+        Py_INCREF(exc);
+    }
+    int rc = -1;
+    if (!PyExceptionInstance_Check(exc)) {
+        PyErr_Format(PyExc_TypeError,
+                     "exception must derive from BaseException, not %.200s",
+                     Py_TYPE(exc)->tp_name);
+    }
+    else if (Py_IS_TYPE(exc, (PyTypeObject *)PyExc_StopIteration)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "StopIteration interacts badly with generators "
+                        "and cannot be raised into a Future");
+    }
+    else {
+        rc = future_set_exception_obj(st, fut, exc);
+    }
+    Py_DECREF(exc);
+    return rc;
+}
+
+/* Future.cancel(): 1 if cancelled now, 0 if already done, -1 on error. */
+static int
+future_cancel_impl(asyncio_state *st, FutureObject *fut, PyObject *msg)
+{
+    fut->fut_log_tb = 0;
+    if (fut->fut_loop == NULL) {
+        return raise_uninitialized();
+    }
+    if (fut->fut_state != STATE_PENDING) {
+        return 0;
+    }
+    fut->fut_state = STATE_CANCELLED;
+    Py_XINCREF(msg);
+    Py_XSETREF(fut->fut_cancel_msg, msg);
+    if (future_schedule_callbacks(st, fut) < 0) {
+        return -1;
+    }
+    return 1;
+}
+
+static int
+future_add_done_callback_impl(asyncio_state *st, FutureObject *fut,
+                              PyObject *fn, PyObject *ctx)
+{
+    if (fut->fut_loop == NULL) {
+        return raise_uninitialized();
+    }
+    if (fut->fut_state != STATE_PENDING) {
+        return call_soon(st, fut->fut_loop, fn, (PyObject *)fut,
+                         ctx != NULL ? ctx : Py_None);
+    }
+    if (ctx == NULL || ctx == Py_None) {
+        ctx = PyContext_CopyCurrent();
+        if (ctx == NULL) {
+            return -1;
+        }
+    }
+    else {
+        Py_INCREF(ctx);
+    }
+    if (fut->fut_callback0 == NULL
+        && (fut->fut_callbacks == NULL
+            || PyList_GET_SIZE(fut->fut_callbacks) == 0)) {
+        fut->fut_callback0 = Py_NewRef(fn);
+        fut->fut_context0 = ctx;
+        return 0;
+    }
+    if (fut->fut_callbacks == NULL) {
+        fut->fut_callbacks = PyList_New(0);
+        if (fut->fut_callbacks == NULL) {
+            Py_DECREF(ctx);
+            return -1;
+        }
+    }
+    int rc = PyList_Append(fut->fut_callbacks, fn);
+    if (rc == 0) {
+        rc = PyList_Append(fut->fut_callbacks, ctx);
+        if (rc < 0) {
+            /* keep the list in pairs */
+            Py_ssize_t n = PyList_GET_SIZE(fut->fut_callbacks);
+            (void)PyList_SetSlice(fut->fut_callbacks, n - 1, n, NULL);
+        }
+    }
+    Py_DECREF(ctx);
+    return rc;
+}
+
+/* Remove every callback equal to fn.  Comparisons run arbitrary code that
+   may add, remove or schedule callbacks, so we hold references to what we
+   compare and re-read sizes on every step. */
+static Py_ssize_t
+future_remove_done_callback_impl(FutureObject *fut, PyObject *fn)
+{
+    Py_ssize_t removed = 0;
+    if (fut->fut_callback0 != NULL) {
+        PyObject *cb = Py_NewRef(fut->fut_callback0);
+        int eq = PyObject_RichCompareBool(cb, fn, Py_EQ);
+        if (eq < 0) {
+            Py_DECREF(cb);
+            return -1;
+        }
+        if (eq && fut->fut_callback0 == cb) {
+            Py_CLEAR(fut->fut_callback0);
+            Py_CLEAR(fut->fut_context0);
+            removed++;
+        }
+        Py_DECREF(cb);
+    }
+    if (fut->fut_callbacks == NULL) {
+        return removed;
+    }
+    PyObject *list = Py_NewRef(fut->fut_callbacks);
+    PyObject *kept = PyList_New(0);
+    if (kept == NULL) {
+        Py_DECREF(list);
+        return -1;
+    }
+    Py_ssize_t removed_here = 0;
+    for (Py_ssize_t i = 0; i + 1 < PyList_GET_SIZE(list); i += 2) {
+        PyObject *cb = Py_NewRef(PyList_GET_ITEM(list, i));
+        PyObject *ctx = Py_NewRef(PyList_GET_ITEM(list, i + 1));
+        int eq = PyObject_RichCompareBool(cb, fn, Py_EQ);
+        int rc = 0;
+        if (eq == 0) {
+            rc = PyList_Append(kept, cb);
+            if (rc == 0) {
+                rc = PyList_Append(kept, ctx);
+            }
+        }
+        else if (eq > 0) {
+            removed_here++;
+        }
+        Py_DECREF(cb);
+        Py_DECREF(ctx);
+        if (eq < 0 || rc < 0) {
+            Py_DECREF(kept);
+            Py_DECREF(list);
+            return -1;
+        }
+    }
+    int rc = 0;
+    /* Only write back if the future still owns this list; otherwise the
+       callbacks were scheduled or replaced while we compared. */
+    if (removed_here && fut->fut_callbacks == list) {
+        rc = PyList_SetSlice(list, 0, PY_SSIZE_T_MAX, kept);
+    }
+    Py_DECREF(kept);
+    Py_DECREF(list);
+    if (rc < 0) {
+        return -1;
+    }
+    return removed + removed_here;
+}
+
+
+/* ---------- Future: Python methods ---------- */
+
+static int
+future_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"loop", NULL};
+    PyObject *loop = NULL;
+    if (PyTuple_GET_SIZE(args) != 0
+        || !init_kwargs_fast(kwds, (const char *const *)kwlist, 1, &loop)) {
+        if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$O:Future", kwlist,
+                                         &loop)) {
+            return -1;
+        }
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return -1;
+    }
+    return future_init_impl(st, (FutureObject *)self, loop);
+}
+
+/* Future(loop=...) without building a keyword dict: the type's
+   vectorcall.  Subclasses, and calls this does not handle, go through
+   the ordinary tp_new + tp_init. */
+static PyObject *
+future_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
+                  PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    asyncio_state *st = state_of_type((PyTypeObject *)type);
+    if (st == NULL) {
+        return NULL;
+    }
+    static const char *const names[] = {"loop"};
+    PyObject *loop = NULL;
+    if (type != (PyObject *)st->FutureType || nargs != 0
+        || !vectorcall_kwargs_fast(args, kwnames, names, 1, &loop)) {
+        return _PyObject_MakeTpCall(PyThreadState_Get(), type, args, nargs,
+                                    kwnames);
+    }
+    PyObject *self = ((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type,
+                                                      0);
+    if (self == NULL) {
+        return NULL;
+    }
+    if (future_init_impl(st, (FutureObject *)self, loop) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return self;
+}
+
+static PyObject *
+future_result(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    return future_result_impl(st, (FutureObject *)self);
+}
+
+static PyObject *
+future_exception(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    FutureObject *fut = (FutureObject *)self;
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    if (fut->fut_state == STATE_CANCELLED) {
+        future_raise_cancelled(st, fut);
+        return NULL;
+    }
+    if (fut->fut_state != STATE_FINISHED) {
+        if (ensure_helpers(st) == 0) {
+            PyErr_SetString(st->InvalidStateError, "Exception is not set.");
+        }
+        return NULL;
+    }
+    fut->fut_log_tb = 0;
+    return Py_NewRef(fut->fut_exception != NULL
+                     ? fut->fut_exception : Py_None);
+}
+
+static PyObject *
+future_set_result(PyObject *self, PyObject *result)
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL
+        || future_set_result_impl(st, (FutureObject *)self, result) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+future_set_exception(PyObject *self, PyObject *exc)
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL
+        || future_set_exception_impl(st, (FutureObject *)self, exc) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+future_add_done_callback(PyObject *self, PyObject *const *args,
+                         Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"fn", "context"};
+    PyObject *argv[2];
+    if (parse_args("add_done_callback", args, nargs, kwnames, names, 2, 1,
+                   1, argv) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL
+        || future_add_done_callback_impl(st, (FutureObject *)self, argv[0],
+                                         argv[1]) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+future_remove_done_callback(PyObject *self, PyObject *fn)
+{
+    FutureObject *fut = (FutureObject *)self;
+    if (fut->fut_loop == NULL) {
+        raise_uninitialized();
+        return NULL;
+    }
+    Py_ssize_t n = future_remove_done_callback_impl(fut, fn);
+    if (n < 0) {
+        return NULL;
+    }
+    return PyLong_FromSsize_t(n);
+}
+
+static PyObject *
+future_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+              PyObject *kwnames)
+{
+    static const char *const names[] = {"msg"};
+    PyObject *msg;
+    if (parse_args("cancel", args, nargs, kwnames, names, 1, 1, 0,
+                   &msg) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    int rc = future_cancel_impl(st, (FutureObject *)self, msg);
+    if (rc < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(rc);
+}
+
+static PyObject *
+future_cancelled(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    return PyBool_FromLong(
+        ((FutureObject *)self)->fut_state == STATE_CANCELLED);
+}
+
+static PyObject *
+future_done(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    return PyBool_FromLong(
+        ((FutureObject *)self)->fut_state != STATE_PENDING);
+}
+
+static PyObject *
+future_get_loop(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    FutureObject *fut = (FutureObject *)self;
+    if (fut->fut_loop == NULL) {
+        raise_uninitialized();
+        return NULL;
+    }
+    return Py_NewRef(fut->fut_loop);
+}
+
+static PyObject *
+future__make_cancelled_error(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    return future_make_cancelled_error_impl(st, (FutureObject *)self);
+}
+
+static PyObject *
+future__repr_info(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL || ensure_helpers(st) < 0) {
+        return NULL;
+    }
+    return PyObject_CallOneArg(st->future_repr_info, self);
+}
+
+/* __repr__ shared by Future and Task: "<ClassName info...>" from
+   self._repr_info(), with "..." on recursion (reprlib.recursive_repr).
+   When asyncio's helpers cannot be imported (interpreter shutdown) fall
+   back to the class name and state, so repr never fails for that. */
+static PyObject *
+future_tp_repr(PyObject *self)
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    PyObject *name = PyType_GetName(Py_TYPE(self));
+    if (name == NULL) {
+        return NULL;
+    }
+    if (((FutureObject *)self)->fut_loop == NULL) {
+        /* never initialised: asyncio's repr helpers expect a full object */
+        PyObject *res = PyUnicode_FromFormat(
+            "<%U %U>", name, future_state_name(st, (FutureObject *)self));
+        Py_DECREF(name);
+        return res;
+    }
+    int rc = Py_ReprEnter(self);
+    if (rc != 0) {
+        Py_DECREF(name);
+        return rc > 0 ? PyUnicode_FromString("...") : NULL;
+    }
+    PyObject *res = NULL;
+    PyObject *info = PyObject_CallMethodNoArgs(self, st->str_repr_info);
+    if (info == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_ImportError)
+            || _Py_IsFinalizing()) {
+            PyErr_Clear();
+            PyObject *state = future_state_name(
+                st, (FutureObject *)self);
+            res = PyUnicode_FromFormat("<%U %U>", name, state);
+        }
+        goto done;
+    }
+    PyObject *sep = PyUnicode_FromString(" ");
+    if (sep == NULL) {
+        Py_DECREF(info);
+        goto done;
+    }
+    PyObject *joined = PyUnicode_Join(sep, info);
+    Py_DECREF(sep);
+    Py_DECREF(info);
+    if (joined == NULL) {
+        goto done;
+    }
+    res = PyUnicode_FromFormat("<%U %U>", name, joined);
+    Py_DECREF(joined);
+done:
+    Py_ReprLeave(self);
+    Py_DECREF(name);
+    return res;
+}
+
+
+/* ---------- Future: attributes ---------- */
+
+static PyObject *
+future_get_blocking(PyObject *self, void *Py_UNUSED(c))
+{
+    FutureObject *fut = (FutureObject *)self;
+    return PyBool_FromLong(fut->fut_loop != NULL && fut->fut_blocking);
+}
+
+static int
+future_set_blocking(PyObject *self, PyObject *val, void *Py_UNUSED(c))
+{
+    if (val == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    int b = PyObject_IsTrue(val);
+    if (b < 0) {
+        return -1;
+    }
+    ((FutureObject *)self)->fut_blocking = b;
+    return 0;
+}
+
+static PyObject *
+future_get_log_traceback(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyBool_FromLong(((FutureObject *)self)->fut_log_tb);
+}
+
+static int
+future_set_log_traceback(PyObject *self, PyObject *val, void *Py_UNUSED(c))
+{
+    if (val == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    int b = PyObject_IsTrue(val);
+    if (b < 0) {
+        return -1;
+    }
+    if (b) {
+        PyErr_SetString(PyExc_ValueError,
+                        "_log_traceback can only be set to False");
+        return -1;
+    }
+    ((FutureObject *)self)->fut_log_tb = 0;
+    return 0;
+}
+
+#define OR_NONE(x) Py_NewRef((x) != NULL ? (x) : Py_None)
+
+static PyObject *
+future_get_loop_attr(PyObject *self, void *Py_UNUSED(c))
+{
+    return OR_NONE(((FutureObject *)self)->fut_loop);
+}
+
+static PyObject *
+future_get_state(PyObject *self, void *Py_UNUSED(c))
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    return Py_NewRef(future_state_name(st, (FutureObject *)self));
+}
+
+static PyObject *
+future_get_result_attr(PyObject *self, void *Py_UNUSED(c))
+{
+    return OR_NONE(((FutureObject *)self)->fut_result);
+}
+
+static PyObject *
+future_get_exception_attr(PyObject *self, void *Py_UNUSED(c))
+{
+    return OR_NONE(((FutureObject *)self)->fut_exception);
+}
+
+static PyObject *
+future_get_source_traceback(PyObject *self, void *Py_UNUSED(c))
+{
+    return OR_NONE(((FutureObject *)self)->fut_source_tb);
+}
+
+static PyObject *
+future_get_cancel_message(PyObject *self, void *Py_UNUSED(c))
+{
+    return OR_NONE(((FutureObject *)self)->fut_cancel_msg);
+}
+
+static int
+future_set_cancel_message(PyObject *self, PyObject *val, void *Py_UNUSED(c))
+{
+    if (val == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    Py_XSETREF(((FutureObject *)self)->fut_cancel_msg, Py_NewRef(val));
+    return 0;
+}
+
+/* _callbacks as the pure-Python class shows it: a list of (fn, context)
+   pairs.  A fresh list; the future's own storage is never exposed. */
+static PyObject *
+future_get_callbacks(PyObject *self, void *Py_UNUSED(c))
+{
+    FutureObject *fut = (FutureObject *)self;
+    PyObject *res = PyList_New(0);
+    if (res == NULL) {
+        return NULL;
+    }
+    if (fut->fut_callback0 != NULL) {
+        PyObject *pair = PyTuple_Pack(2, fut->fut_callback0,
+                                      fut->fut_context0);
+        if (pair == NULL || PyList_Append(res, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_DECREF(res);
+            return NULL;
+        }
+        Py_DECREF(pair);
+    }
+    PyObject *list = fut->fut_callbacks;
+    for (Py_ssize_t i = 0;
+         list != NULL && i + 1 < PyList_GET_SIZE(list); i += 2) {
+        PyObject *pair = PyTuple_Pack(2, PyList_GET_ITEM(list, i),
+                                      PyList_GET_ITEM(list, i + 1));
+        if (pair == NULL || PyList_Append(res, pair) < 0) {
+            Py_XDECREF(pair);
+            Py_DECREF(res);
+            return NULL;
+        }
+        Py_DECREF(pair);
+    }
+    return res;
+}
+
+
+/* ---------- Future: object lifetime ---------- */
+
+static int
+future_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    FutureObject *fut = (FutureObject *)self;
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(fut->fut_loop);
+    Py_VISIT(fut->fut_callback0);
+    Py_VISIT(fut->fut_context0);
+    Py_VISIT(fut->fut_callbacks);
+    Py_VISIT(fut->fut_result);
+    Py_VISIT(fut->fut_exception);
+    Py_VISIT(fut->fut_exception_tb);
+    Py_VISIT(fut->fut_source_tb);
+    Py_VISIT(fut->fut_cancel_msg);
+    Py_VISIT(fut->fut_cancelled_exc);
+    Py_VISIT(fut->fut_dict);
+    return 0;
+}
+
+static int
+future_clear(PyObject *self)
+{
+    FutureObject *fut = (FutureObject *)self;
+    Py_CLEAR(fut->fut_loop);
+    Py_CLEAR(fut->fut_callback0);
+    Py_CLEAR(fut->fut_context0);
+    Py_CLEAR(fut->fut_callbacks);
+    Py_CLEAR(fut->fut_result);
+    Py_CLEAR(fut->fut_exception);
+    Py_CLEAR(fut->fut_exception_tb);
+    Py_CLEAR(fut->fut_source_tb);
+    Py_CLEAR(fut->fut_cancel_msg);
+    Py_CLEAR(fut->fut_cancelled_exc);
+    Py_CLEAR(fut->fut_dict);
+    return 0;
+}
+
+/* PEP 442 finaliser: report an exception nobody retrieved. */
+static void
+future_finalize(PyObject *self)
+{
+    FutureObject *fut = (FutureObject *)self;
+    if (!fut->fut_log_tb || fut->fut_loop == NULL) {
+        return;
+    }
+    fut->fut_log_tb = 0;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    asyncio_state *st = state_of(self);
+    if (st != NULL) {
+        future_report_unretrieved(st, fut);
+    }
+    else {
+        PyErr_WriteUnraisable(self);
+    }
+    PyErr_Restore(type, value, tb);
+}
+
+static void
+future_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+        return;     /* resurrected */
+    }
+    PyObject_GC_UnTrack(self);
+    if (((FutureObject *)self)->fut_weakreflist != NULL) {
+        PyObject_ClearWeakRefs(self);
+    }
+    (void)future_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyObject *future_new_iter(PyObject *self);
+
+static PyMethodDef future_methods[] = {
+    {"result", future_result, METH_NOARGS,
+     PyDoc_STR("Return the result this future represents.")},
+    {"exception", future_exception, METH_NOARGS,
+     PyDoc_STR("Return the exception that was set on this future.")},
+    {"set_result", future_set_result, METH_O,
+     PyDoc_STR("Mark the future done and set its result.")},
+    {"set_exception", future_set_exception, METH_O,
+     PyDoc_STR("Mark the future done and set an exception.")},
+    {"add_done_callback",
+     (PyCFunction)(void (*)(void))future_add_done_callback,
+     METH_FASTCALL | METH_KEYWORDS,
+     PyDoc_STR("Add a callback to be run when the future becomes done.")},
+    {"remove_done_callback", future_remove_done_callback, METH_O,
+     PyDoc_STR("Remove all instances of a callback from the \"call when "
+               "done\" list.\n\nReturns the number of callbacks removed.")},
+    {"cancel", (PyCFunction)(void (*)(void))future_cancel,
+     METH_FASTCALL | METH_KEYWORDS,
+     PyDoc_STR("Cancel the future and schedule callbacks.")},
+    {"cancelled", future_cancelled, METH_NOARGS,
+     PyDoc_STR("Return True if the future was cancelled.")},
+    {"done", future_done, METH_NOARGS,
+     PyDoc_STR("Return True if the future is done.")},
+    {"get_loop", future_get_loop, METH_NOARGS,
+     PyDoc_STR("Return the event loop the Future is bound to.")},
+    {"_make_cancelled_error", future__make_cancelled_error, METH_NOARGS,
+     PyDoc_STR("Create the CancelledError to raise if the Future is "
+               "cancelled.")},
+    {"_repr_info", future__repr_info, METH_NOARGS, NULL},
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     PyDoc_STR("See PEP 585")},
+    {NULL, NULL}
+};
+
+static PyGetSetDef future_getsets[] = {
+    {"_state", future_get_state, NULL, NULL, NULL},
+    {"_asyncio_future_blocking", future_get_blocking, future_set_blocking,
+     NULL, NULL},
+    {"_log_traceback", future_get_log_traceback, future_set_log_traceback,
+     NULL, NULL},
+    {"_loop", future_get_loop_attr, NULL, NULL, NULL},
+    {"_callbacks", future_get_callbacks, NULL, NULL, NULL},
+    {"_result", future_get_result_attr, NULL, NULL, NULL},
+    {"_exception", future_get_exception_attr, NULL, NULL, NULL},
+    {"_source_traceback", future_get_source_traceback, NULL, NULL, NULL},
+    {"_cancel_message", future_get_cancel_message, future_set_cancel_message,
+     NULL, NULL},
+    {NULL}
+};
+
+static PyMemberDef future_members[] = {
+    {"__dictoffset__", T_PYSSIZET, offsetof(FutureObject, fut_dict),
+     READONLY},
+    {"__weaklistoffset__", T_PYSSIZET,
+     offsetof(FutureObject, fut_weakreflist), READONLY},
+    {NULL}
+};
+
+PyDoc_STRVAR(future_doc,
+"Future(*, loop=None)\n--\n\n"
+"This class is *almost* compatible with concurrent.futures.Future.\n\n"
+"    Differences:\n\n"
+"    - result() and exception() do not take a timeout argument and\n"
+"      raise an exception when the future isn't done yet.\n\n"
+"    - Callbacks registered with add_done_callback() are always called\n"
+"      via the event loop's call_soon_threadsafe().\n\n"
+"    - This class is not compatible with the wait() and as_completed()\n"
+"      methods in the concurrent.futures package.");
+
+static PyType_Slot future_slots[] = {
+    {Py_tp_doc, (void *)future_doc},
+    {Py_tp_dealloc, future_dealloc},
+    {Py_tp_repr, future_tp_repr},
+    {Py_tp_traverse, future_traverse},
+    {Py_tp_clear, future_clear},
+    {Py_tp_iter, future_new_iter},
+    {Py_am_await, future_new_iter},
+    {Py_tp_methods, future_methods},
+    {Py_tp_getset, future_getsets},
+    {Py_tp_members, future_members},
+    {Py_tp_init, future_tp_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_finalize, future_finalize},
+    {0, NULL}
+};
+
+static PyType_Spec future_spec = {
+    .name = "_asyncio.Future",
+    .basicsize = sizeof(FutureObject),
+    .flags = (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE
+              | Py_TPFLAGS_IMMUTABLETYPE),
+    .slots = future_slots,
+};
+
+
+/* ======================================================================
+ * FutureIter: the iterator returned by Future.__await__ / __iter__
+ *
+ * It behaves like the generator of the pure-Python __await__:
+ *     if not self.done():
+ *         self._asyncio_future_blocking = True
+ *         yield self
+ *     if not self.done():
+ *         raise RuntimeError("await wasn't used with future")
+ *     return self.result()
+ * ====================================================================== */
+
+struct futureiterobject {
+    PyObject_HEAD
+    FutureObject *future;   /* NULL once finished; freelist link when free */
+    int yielded;
+};
+
+#define FI_FREELIST_MAX 255
+
+static PyObject *
+future_new_iter(PyObject *self)
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    FutureIterObject *it;
+    if (st->fi_freelist != NULL) {
+        it = st->fi_freelist;
+        st->fi_freelist = (FutureIterObject *)it->future;
+        st->fi_freelist_len--;
+        /* memory from the freelist: make it a live object again */
+        (void)PyObject_Init((PyObject *)it, st->FutureIterType);
+    }
+    else {
+        if (st->FutureIterType == NULL) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "_asyncio module is being finalized");
+            return NULL;
+        }
+        it = PyObject_GC_New(FutureIterObject, st->FutureIterType);
+        if (it == NULL) {
+            return NULL;
+        }
+    }
+    it->future = (FutureObject *)Py_NewRef(self);
+    it->yielded = 0;
+    PyObject_GC_Track(it);
+    return (PyObject *)it;
+}
+
+static void
+futureiter_dealloc(PyObject *self)
+{
+    FutureIterObject *it = (FutureIterObject *)self;
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(it->future);
+    asyncio_state *st = dealloc_state(tp);
+    if (st != NULL && st->FutureIterType == tp
+        && st->fi_freelist_len < FI_FREELIST_MAX) {
+        it->future = (FutureObject *)st->fi_freelist;
+        st->fi_freelist = it;
+        st->fi_freelist_len++;
+    }
+    else {
+        PyObject_GC_Del(self);
+    }
+    Py_DECREF(tp);
+}
+
+static int
+futureiter_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((FutureIterObject *)self)->future);
+    return 0;
+}
+
+/* done() for any future: internal state for ours, else the method. */
+static int
+future_is_done(asyncio_state *st, FutureObject *fut)
+{
+    if (Future_IsNative(st, fut)) {
+        return fut->fut_state != STATE_PENDING;
+    }
+    PyObject *res = PyObject_CallMethodNoArgs((PyObject *)fut, st->str_done);
+    if (res == NULL) {
+        return -1;
+    }
+    int done = PyObject_IsTrue(res);
+    Py_DECREF(res);
+    return done;
+}
+
+static PySendResult
+futureiter_am_send(PyObject *self, PyObject *Py_UNUSED(arg),
+                   PyObject **presult)
+{
+    FutureIterObject *it = (FutureIterObject *)self;
+    FutureObject *fut = it->future;
+    if (fut == NULL) {
+        *presult = Py_NewRef(Py_None);
+        return PYGEN_RETURN;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        *presult = NULL;
+        return PYGEN_ERROR;
+    }
+    int native = Future_IsNative(st, fut);
+    int done = future_is_done(st, fut);
+    if (done < 0) {
+        goto error;
+    }
+    if (!done) {
+        if (!it->yielded) {
+            it->yielded = 1;
+            if (native) {
+                fut->fut_blocking = 1;
+            }
+            else if (PyObject_SetAttr((PyObject *)fut, st->str_blocking,
+                                      Py_True) < 0) {
+                goto error;
+            }
+            *presult = Py_NewRef((PyObject *)fut);
+            return PYGEN_NEXT;
+        }
+        PyErr_SetString(PyExc_RuntimeError, "await wasn't used with future");
+        goto error;
+    }
+    /* Finished: the iterator is exhausted whatever result() does. */
+    it->future = NULL;
+    PyObject *res;
+    if (native) {
+        res = future_result_impl(st, fut);
+    }
+    else {
+        res = PyObject_CallMethodNoArgs((PyObject *)fut, st->str_result);
+    }
+    Py_DECREF(fut);
+    if (res == NULL) {
+        *presult = NULL;
+        return PYGEN_ERROR;
+    }
+    *presult = res;
+    return PYGEN_RETURN;
+
+error:
+    Py_CLEAR(it->future);
+    *presult = NULL;
+    return PYGEN_ERROR;
+}
+
+static PyObject *
+futureiter_iternext(PyObject *self)
+{
+    PyObject *res;
+    switch (futureiter_am_send(self, Py_None, &res)) {
+    case PYGEN_NEXT:
+        return res;
+    case PYGEN_RETURN:
+        if (res != Py_None) {
+            (void)_PyGen_SetStopIterationValue(res);
+        }
+        Py_DECREF(res);
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+static PyObject *
+futureiter_send(PyObject *self, PyObject *arg)
+{
+    PyObject *res;
+    switch (futureiter_am_send(self, arg, &res)) {
+    case PYGEN_NEXT:
+        return res;
+    case PYGEN_RETURN:
+        (void)_PyGen_SetStopIterationValue(res);
+        Py_DECREF(res);
+        return NULL;
+    default:
+        return NULL;
+    }
+}
+
+/* throw(value), throw(type[, value[, traceback]]): validated like a
+   generator's throw(); the exception then propagates out and the iterator
+   is finished, as for the pure-Python generator. */
+static PyObject *
+futureiter_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs < 1 || nargs > 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "throw expected at least 1 argument%s, got %zd",
+                     nargs > 3 ? " and at most 3" : "", nargs);
+        return NULL;
+    }
+    PyObject *type = args[0];
+    PyObject *val = nargs > 1 ? args[1] : Py_None;
+    PyObject *tb = nargs > 2 ? args[2] : Py_None;
+
+    if (tb != Py_None && !PyTraceBack_Check(tb)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "throw() third argument must be a traceback object");
+        return NULL;
+    }
+    if (PyExceptionClass_Check(type)) {
+        Py_INCREF(type);
+        val = val == Py_None ? NULL : Py_NewRef(val);
+        tb = tb == Py_None ? NULL : Py_NewRef(tb);
+        PyErr_NormalizeException(&type, &val, &tb);
+        if (PyErr_Occurred()) {
+            /* instantiating the class failed */
+            Py_XDECREF(type);
+            Py_XDECREF(val);
+            Py_XDECREF(tb);
+            return NULL;
+        }
+    }
+    else if (PyExceptionInstance_Check(type)) {
+        if (val != Py_None) {
+            PyErr_SetString(PyExc_TypeError,
+                            "instance exception may not have a separate "
+                            "value");
+            return NULL;
+        }
+        val = Py_NewRef(type);
+        type = Py_NewRef(PyExceptionInstance_Class(type));
+        if (tb == Py_None) {
+            tb = PyException_GetTraceback(val);
+        }
+        else {
+            Py_INCREF(tb);
+        }
+    }
+    else {
+        PyErr_Format(PyExc_TypeError,
+                     "exceptions must be classes or instances deriving from "
+                     "BaseException, not %.200s", Py_TYPE(type)->tp_name);
+        return NULL;
+    }
+    Py_CLEAR(((FutureIterObject *)self)->future);
+    PyErr_Restore(type, val, tb);
+    return NULL;
+}
+
+static PyObject *
+futureiter_close(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    Py_CLEAR(((FutureIterObject *)self)->future);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef futureiter_methods[] = {
+    {"send", futureiter_send, METH_O, NULL},
+    {"throw", (PyCFunction)(void (*)(void))futureiter_throw, METH_FASTCALL,
+     NULL},
+    {"close", futureiter_close, METH_NOARGS, NULL},
+    {NULL, NULL}
+};
+
+static PyType_Slot futureiter_slots[] = {
+    {Py_tp_dealloc, futureiter_dealloc},
+    {Py_tp_traverse, futureiter_traverse},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, futureiter_iternext},
+    {Py_am_send, futureiter_am_send},
+    {Py_tp_methods, futureiter_methods},
+    {0, NULL}
+};
+
+static PyType_Spec futureiter_spec = {
+    .name = "_asyncio.FutureIter",
+    .basicsize = sizeof(FutureIterObject),
+    .flags = (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+              | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION),
+    .slots = futureiter_slots,
+};
+
+
+/* ======================================================================
+ * Task bookkeeping: _register_task, _unregister_task, _enter_task,
+ * _leave_task over the _all_tasks WeakSet and the _current_tasks dict.
+ * ====================================================================== */
+
+static int
+register_task(asyncio_state *st, PyObject *task)
+{
+    if (st->all_tasks == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "_asyncio module is being finalized");
+        return -1;
+    }
+    PyObject *res = PyObject_CallMethodOneArg(st->all_tasks, st->str_add,
+                                              task);
+    if (res == NULL) {
+        return -1;
+    }
+    Py_DECREF(res);
+    return 0;
+}
+
+static int
+unregister_task(asyncio_state *st, PyObject *task)
+{
+    if (st->all_tasks == NULL) {
+        return 0;
+    }
+    PyObject *res = PyObject_CallMethodOneArg(st->all_tasks, st->str_discard,
+                                              task);
+    if (res == NULL) {
+        return -1;
+    }
+    Py_DECREF(res);
+    return 0;
+}
+
+static int
+enter_task(asyncio_state *st, PyObject *loop, PyObject *task)
+{
+    if (st->current_tasks == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "_asyncio module is being finalized");
+        return -1;
+    }
+    PyObject *cur = PyDict_GetItemWithError(st->current_tasks, loop);
+    if (cur == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (cur != NULL && cur != Py_None) {
+        Py_INCREF(cur);
+        PyErr_Format(PyExc_RuntimeError,
+                     "Cannot enter into task %R while another task %R "
+                     "is being executed.", task, cur);
+        Py_DECREF(cur);
+        return -1;
+    }
+    return PyDict_SetItem(st->current_tasks, loop, task);
+}
+
+static int
+leave_task(asyncio_state *st, PyObject *loop, PyObject *task)
+{
+    if (st->current_tasks == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "_asyncio module is being finalized");
+        return -1;
+    }
+    PyObject *cur = PyDict_GetItemWithError(st->current_tasks, loop);
+    if (cur == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    if (cur != task) {
+        cur = cur != NULL ? cur : Py_None;
+        Py_INCREF(cur);
+        PyErr_Format(PyExc_RuntimeError,
+                     "Leaving task %R does not match the current task %R.",
+                     task, cur);
+        Py_DECREF(cur);
+        return -1;
+    }
+    return PyDict_DelItem(st->current_tasks, loop);
+}
+
+static PyObject *
+asyncio__register_task(PyObject *module, PyObject *task)
+{
+    if (register_task(get_module_state(module), task) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+asyncio__unregister_task(PyObject *module, PyObject *task)
+{
+    if (unregister_task(get_module_state(module), task) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+asyncio__enter_task(PyObject *module, PyObject *const *args,
+                    Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"loop", "task"};
+    PyObject *argv[2];
+    if (parse_args("_enter_task", args, nargs, kwnames, names, 2, 2, 2,
+                   argv) < 0
+        || enter_task(get_module_state(module), argv[0], argv[1]) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+asyncio__leave_task(PyObject *module, PyObject *const *args,
+                    Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"loop", "task"};
+    PyObject *argv[2];
+    if (parse_args("_leave_task", args, nargs, kwnames, names, 2, 2, 2,
+                   argv) < 0
+        || leave_task(get_module_state(module), argv[0], argv[1]) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+
+/* ======================================================================
+ * Task
+ * ====================================================================== */
+
+typedef struct {
+    FutureObject task_future;
+    PyObject *task_fut_waiter;
+    PyObject *task_coro;
+    PyObject *task_name;        /* NULL: "Task-<task_name_num>", made lazily */
+    PyObject *task_context;
+    unsigned long long task_name_num;
+    int task_must_cancel;
+    int task_log_destroy_pending;
+    Py_ssize_t task_num_cancels_requested;
+} TaskObject;
+
+static PyObject *task_step_impl(asyncio_state *st, TaskObject *task,
+                                PyObject *exc);
+
+/* ---------- Task: the callables it hands to the loop and futures ----------
+ *
+ * The pure Task passes bound methods, self.__step and self.__wakeup.  These
+ * objects play that part: they keep the task alive exactly as long as the
+ * loop or a future holds them, are named like the bound methods
+ * (__qualname__ "Task.__step" / "Task.__wakeup", which is what asyncio's
+ * reprs and debug messages show), compare equal like bound methods, and
+ * are called through vectorcall without building a bound-method object.
+ */
+
+enum { TASK_CB_STEP, TASK_CB_WAKEUP };
+
+typedef struct taskcallbackobject {
+    PyObject_HEAD
+    TaskObject *task;
+    int kind;
+    vectorcallfunc vectorcall;
+} TaskCallbackObject;
+
+#define TASK_CB_FREELIST_MAX 255
+
+static PyObject *
+task_wakeup_impl(asyncio_state *st, TaskObject *task, PyObject *fut)
+{
+    PyObject *res;
+    if (Future_IsNative(st, fut)) {
+        res = future_result_impl(st, (FutureObject *)fut);
+    }
+    else {
+        res = PyObject_CallMethodNoArgs(fut, st->str_result);
+    }
+    if (res != NULL) {
+        /* As in the pure version, the result is not passed on: the
+           coroutine reads it from the future when it resumes. */
+        Py_DECREF(res);
+        return task_step_impl(st, task, NULL);
+    }
+    PyObject *exc = fetch_exception();
+    if (exc == NULL) {
+        return NULL;
+    }
+    res = task_step_impl(st, task, exc);
+    Py_DECREF(exc);
+    return res;
+}
+
+static PyObject *
+task_callback_vectorcall(PyObject *self, PyObject *const *args,
+                         size_t nargsf, PyObject *kwnames)
+{
+    TaskCallbackObject *cb = (TaskCallbackObject *)self;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    const char *name = cb->kind == TASK_CB_STEP ? "__step" : "__wakeup";
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() takes no keyword arguments", name);
+        return NULL;
+    }
+    asyncio_state *st = state_of(cb->task);
+    if (st == NULL) {
+        return NULL;
+    }
+    /* The task must outlive the call even if the loop drops this. */
+    PyObject *task = Py_NewRef(cb->task);
+    PyObject *res = NULL;
+    if (cb->kind == TASK_CB_STEP) {
+        if (nargs > 1) {
+            PyErr_Format(PyExc_TypeError,
+                         "__step() takes at most 1 argument (%zd given)",
+                         nargs);
+        }
+        else {
+            PyObject *exc = nargs == 1 && args[0] != Py_None ? args[0]
+                                                             : NULL;
+            res = task_step_impl(st, (TaskObject *)task, exc);
+        }
+    }
+    else if (nargs != 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "__wakeup() takes exactly 1 argument (%zd given)",
+                     nargs);
+    }
+    else {
+        res = task_wakeup_impl(st, (TaskObject *)task, args[0]);
+    }
+    Py_DECREF(task);
+    return res;
+}
+
+static PyObject *
+task_callback_new(asyncio_state *st, TaskObject *task, int kind)
+{
+    if (st->TaskCallbackType == NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "_asyncio module is being finalized");
+        return NULL;
+    }
+    TaskCallbackObject *cb;
+    if (st->tcb_freelist != NULL) {
+        cb = st->tcb_freelist;
+        st->tcb_freelist = (TaskCallbackObject *)cb->task;
+        st->tcb_freelist_len--;
+        (void)PyObject_Init((PyObject *)cb, st->TaskCallbackType);
+    }
+    else {
+        cb = PyObject_GC_New(TaskCallbackObject, st->TaskCallbackType);
+        if (cb == NULL) {
+            return NULL;
+        }
+    }
+    cb->task = (TaskObject *)Py_NewRef(task);
+    cb->kind = kind;
+    cb->vectorcall = task_callback_vectorcall;
+    PyObject_GC_Track(cb);
+    return (PyObject *)cb;
+}
+
+static void
+task_callback_dealloc(PyObject *self)
+{
+    TaskCallbackObject *cb = (TaskCallbackObject *)self;
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(cb->task);
+    asyncio_state *st = dealloc_state(tp);
+    if (st != NULL && st->TaskCallbackType == tp
+        && st->tcb_freelist_len < TASK_CB_FREELIST_MAX) {
+        cb->task = (TaskObject *)st->tcb_freelist;
+        st->tcb_freelist = cb;
+        st->tcb_freelist_len++;
+    }
+    else {
+        PyObject_GC_Del(self);
+    }
+    Py_DECREF(tp);
+}
+
+static int
+task_callback_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((TaskCallbackObject *)self)->task);
+    return 0;
+}
+
+static PyObject *
+task_callback_get_qualname(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyUnicode_FromString(((TaskCallbackObject *)self)->kind
+                                == TASK_CB_STEP ? "Task.__step"
+                                                : "Task.__wakeup");
+}
+
+static PyObject *
+task_callback_get_name(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyUnicode_FromString(((TaskCallbackObject *)self)->kind
+                                == TASK_CB_STEP ? "__step" : "__wakeup");
+}
+
+static PyObject *
+task_callback_get_self(PyObject *self, void *Py_UNUSED(c))
+{
+    return Py_NewRef(((TaskCallbackObject *)self)->task);
+}
+
+static PyObject *
+task_callback_repr(PyObject *self)
+{
+    TaskCallbackObject *cb = (TaskCallbackObject *)self;
+    return PyUnicode_FromFormat("<bound method Task.%s of %R>",
+                                cb->kind == TASK_CB_STEP ? "__step"
+                                                         : "__wakeup",
+                                (PyObject *)cb->task);
+}
+
+static PyObject *
+task_callback_richcompare(PyObject *a, PyObject *b, int op)
+{
+    if ((op != Py_EQ && op != Py_NE) || !Py_IS_TYPE(b, Py_TYPE(a))) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    TaskCallbackObject *x = (TaskCallbackObject *)a;
+    TaskCallbackObject *y = (TaskCallbackObject *)b;
+    int eq = x->task == y->task && x->kind == y->kind;
+    return PyBool_FromLong(op == Py_EQ ? eq : !eq);
+}
+
+static Py_hash_t
+task_callback_hash(PyObject *self)
+{
+    TaskCallbackObject *cb = (TaskCallbackObject *)self;
+    Py_hash_t h = _Py_HashPointer(cb->task) ^ cb->kind;
+    return h == -1 ? -2 : h;
+}
+
+static PyGetSetDef task_callback_getsets[] = {
+    {"__qualname__", task_callback_get_qualname, NULL, NULL, NULL},
+    {"__name__", task_callback_get_name, NULL, NULL, NULL},
+    {"__self__", task_callback_get_self, NULL, NULL, NULL},
+    {NULL}
+};
+
+static PyMemberDef task_callback_members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET,
+     offsetof(TaskCallbackObject, vectorcall), READONLY},
+    {NULL}
+};
+
+static PyType_Slot task_callback_slots[] = {
+    {Py_tp_dealloc, task_callback_dealloc},
+    {Py_tp_traverse, task_callback_traverse},
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_repr, task_callback_repr},
+    {Py_tp_richcompare, task_callback_richcompare},
+    {Py_tp_hash, task_callback_hash},
+    {Py_tp_getset, task_callback_getsets},
+    {Py_tp_members, task_callback_members},
+    {0, NULL}
+};
+
+static PyType_Spec task_callback_spec = {
+    .name = "_asyncio.TaskCallback",
+    .basicsize = sizeof(TaskCallbackObject),
+    .flags = (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+              | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION
+              | Py_TPFLAGS_HAVE_VECTORCALL),
+    .slots = task_callback_slots,
+};
+
+static int
+task_schedule_step(asyncio_state *st, TaskObject *task, PyObject *exc)
+{
+    PyObject *cb = task_callback_new(st, task, TASK_CB_STEP);
+    if (cb == NULL) {
+        return -1;
+    }
+    PyObject *loop = Py_NewRef(task->task_future.fut_loop);
+    PyObject *ctx = Py_NewRef(task->task_context);
+    int rc = call_soon(st, loop, cb, exc, ctx);
+    Py_DECREF(ctx);
+    Py_DECREF(loop);
+    Py_DECREF(cb);
+    return rc;
+}
+
+/* Schedule a step that throws RuntimeError(formatted message). */
+static int
+task_schedule_error(asyncio_state *st, TaskObject *task, const char *fmt,
+                    ...)
+{
+    va_list vargs;
+    va_start(vargs, fmt);
+    PyObject *msg = PyUnicode_FromFormatV(fmt, vargs);
+    va_end(vargs);
+    if (msg == NULL) {
+        return -1;
+    }
+    PyObject *exc = PyObject_CallOneArg(PyExc_RuntimeError, msg);
+    Py_DECREF(msg);
+    if (exc == NULL) {
+        return -1;
+    }
+    int rc = task_schedule_step(st, task, exc);
+    Py_DECREF(exc);
+    return rc;
+}
+
+/* futures._get_loop(): fut.get_loop() if it exists, else fut._loop. */
+static PyObject *
+get_future_loop(asyncio_state *st, PyObject *fut)
+{
+    if (Future_IsNative(st, fut)) {
+        PyObject *loop = ((FutureObject *)fut)->fut_loop;
+        return Py_NewRef(loop != NULL ? loop : Py_None);
+    }
+    PyObject *getter;
+    if (_PyObject_LookupAttr(fut, st->str_get_loop, &getter) < 0) {
+        return NULL;
+    }
+    if (getter != NULL) {
+        PyObject *res = PyObject_CallNoArgs(getter);
+        Py_DECREF(getter);
+        return res;
+    }
+    return PyObject_GetAttr(fut, st->str_loop);
+}
+
+static int
+call_truth(PyObject *res)
+{
+    if (res == NULL) {
+        return -1;
+    }
+    int b = PyObject_IsTrue(res);
+    Py_DECREF(res);
+    return b;
+}
+
+/* fut.cancel(msg=msg) for any future; C internals for ours. */
+static int
+future_cancel_any(asyncio_state *st, PyObject *fut, PyObject *msg)
+{
+    if (Future_CheckExact(st, fut)) {
+        return future_cancel_impl(st, (FutureObject *)fut, msg);
+    }
+    if (Task_CheckExact(st, fut)) {
+        return task_cancel_impl(st, fut, msg);
+    }
+    PyObject *stack[2] = {fut, msg != NULL ? msg : Py_None};
+    return call_truth(PyObject_VectorcallMethod(st->str_cancel, stack, 1,
+                                                st->kw_msg));
+}
+
+/* The coroutine yielded `result`, a future-like object whose
+   _asyncio_future_blocking was `blocking_obj` (not None), or one of our
+   own futures when that is NULL.  The corresponding branch of the pure
+   Task.__step. */
+static int
+task_handle_future(asyncio_state *st, TaskObject *task, PyObject *loop,
+                   PyObject *result, PyObject *blocking_obj)
+{
+    int native = blocking_obj == NULL;
+    PyObject *fut_loop = get_future_loop(st, result);
+    if (fut_loop == NULL) {
+        return -1;
+    }
+    int same = fut_loop == loop;
+    Py_DECREF(fut_loop);
+    if (!same) {
+        return task_schedule_error(
+            st, task, "Task %R got Future %R attached to a different loop",
+            (PyObject *)task, result);
+    }
+    int blocking;
+    if (native) {
+        blocking = ((FutureObject *)result)->fut_blocking;
+    }
+    else {
+        /* the value read once by the caller, as the pure version does */
+        blocking = PyObject_IsTrue(blocking_obj);
+        if (blocking < 0) {
+            return -1;
+        }
+    }
+    if (!blocking) {
+        return task_schedule_error(
+            st, task,
+            "yield was used instead of yield from in task %R with %R",
+            (PyObject *)task, result);
+    }
+    if (result == (PyObject *)task) {
+        return task_schedule_error(st, task,
+                                   "Task cannot await on itself: %R",
+                                   (PyObject *)task);
+    }
+    PyObject *wakeup = task_callback_new(st, task, TASK_CB_WAKEUP);
+    if (wakeup == NULL) {
+        return -1;
+    }
+    int rc;
+    PyObject *ctx = Py_NewRef(task->task_context);
+    if (native) {
+        ((FutureObject *)result)->fut_blocking = 0;
+        rc = future_add_done_callback_impl(st, (FutureObject *)result,
+                                           wakeup, ctx);
+    }
+    else {
+        rc = PyObject_SetAttr(result, st->str_blocking, Py_False);
+        if (rc == 0) {
+            PyObject *stack[3] = {result, wakeup, ctx};
+            PyObject *res = PyObject_VectorcallMethod(
+                st->str_add_done_callback, stack, 2, st->kw_context);
+            rc = res == NULL ? -1 : 0;
+            Py_XDECREF(res);
+        }
+    }
+    Py_DECREF(ctx);
+    Py_DECREF(wakeup);
+    if (rc < 0) {
+        return -1;
+    }
+    Py_XSETREF(task->task_fut_waiter, Py_NewRef(result));
+    if (task->task_must_cancel) {
+        PyObject *msg = task->task_future.fut_cancel_msg;
+        Py_XINCREF(msg);
+        rc = future_cancel_any(st, result, msg);
+        Py_XDECREF(msg);
+        if (rc < 0) {
+            return -1;
+        }
+        if (rc) {
+            task->task_must_cancel = 0;
+        }
+    }
+    return 0;
+}
+
+/* Act on what the coroutine yielded (a new reference we consume). */
+static int
+task_handle_yield(asyncio_state *st, TaskObject *task, PyObject *loop,
+                  PyObject *result)
+{
+    int rc;
+    if (Future_IsNative(st, result)) {
+        rc = task_handle_future(st, task, loop, result, NULL);
+    }
+    else if (result == Py_None) {
+        /* a bare yield gives up control for one loop iteration */
+        rc = task_schedule_step(st, task, NULL);
+    }
+    else {
+        PyObject *blocking;
+        rc = _PyObject_LookupAttr(result, st->str_blocking, &blocking);
+        if (rc >= 0) {
+            if (blocking != NULL && blocking != Py_None) {
+                rc = task_handle_future(st, task, loop, result, blocking);
+            }
+            else if (PyGen_CheckExact(result)) {
+                rc = task_schedule_error(
+                    st, task,
+                    "yield was used instead of yield from for generator "
+                    "in task %R with %R", (PyObject *)task, result);
+            }
+            else {
+                rc = task_schedule_error(st, task,
+                                         "Task got bad yield: %R", result);
+            }
+            Py_XDECREF(blocking);
+        }
+    }
+    Py_DECREF(result);
+    return rc;
+}
+
+/* Run the coroutine one step: coro.send(None) or coro.throw(exc).
+   Returns PYGEN_* with *result set (or an exception for PYGEN_ERROR). */
+static PySendResult
+task_send(asyncio_state *st, PyObject *coro, PyObject *exc,
+          PyObject **result)
+{
+    PyObject *res;
+    if (exc == NULL) {
+        if (PyCoro_CheckExact(coro) || PyGen_CheckExact(coro)) {
+            return PyIter_Send(coro, Py_None, result);
+        }
+        res = PyObject_CallMethodOneArg(coro, st->str_send, Py_None);
+    }
+    else {
+        res = PyObject_CallMethodOneArg(coro, st->str_throw, exc);
+    }
+    if (res != NULL) {
+        *result = res;
+        return PYGEN_NEXT;
+    }
+    if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
+        if (_PyGen_FetchStopIterationValue(result) == 0) {
+            return PYGEN_RETURN;
+        }
+    }
+    *result = NULL;
+    return PYGEN_ERROR;
+}
+
+/* The coroutine ended with an exception (currently raised).  Returns -1
+   if the exception must propagate (KeyboardInterrupt, SystemExit) or on
+   failure, else 0 with the exception consumed. */
+static int
+task_handle_error(asyncio_state *st, TaskObject *task)
+{
+    FutureObject *fut = &task->task_future;
+    if (ensure_helpers(st) < 0) {
+        return -1;
+    }
+    if (PyErr_ExceptionMatches(st->CancelledError)) {
+        /* kept so that _make_cancelled_error() can chain it later */
+        PyObject *exc = fetch_exception();
+        Py_XSETREF(fut->fut_cancelled_exc, exc);
+        return future_cancel_impl(st, fut, NULL) < 0 ? -1 : 0;
+    }
+    int reraise = PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)
+                  || PyErr_ExceptionMatches(PyExc_SystemExit);
+    PyObject *exc = fetch_exception();
+    if (exc == NULL) {
+        return -1;
+    }
+    int rc = future_set_exception_obj(st, fut, exc);
+    if (rc == 0 && reraise) {
+        raise_instance(exc);
+        rc = -1;
+    }
+    Py_DECREF(exc);
+    return rc;
+}
+
+static PyObject *
+task_step_impl(asyncio_state *st, TaskObject *task, PyObject *exc)
+{
+    FutureObject *fut = &task->task_future;
+    if (fut->fut_loop == NULL || task->task_coro == NULL) {
+        raise_uninitialized();
+        return NULL;
+    }
+    if (fut->fut_state != STATE_PENDING) {
+        if (ensure_helpers(st) == 0) {
+            raise_formatted(st->InvalidStateError,
+                            "_step(): already done: %R, %R",
+                            (PyObject *)task, exc != NULL ? exc : Py_None);
+        }
+        return NULL;
+    }
+    Py_XINCREF(exc);
+    if (task->task_must_cancel) {
+        if (ensure_helpers(st) < 0) {
+            Py_XDECREF(exc);
+            return NULL;
+        }
+        int is_cancel = exc != NULL && PyObject_TypeCheck(
+            exc, (PyTypeObject *)st->CancelledError);
+        if (!is_cancel) {
+            PyObject *cexc = future_make_cancelled_error(st, fut);
+            if (cexc == NULL) {
+                Py_XDECREF(exc);
+                return NULL;
+            }
+            Py_XSETREF(exc, cexc);
+        }
+        task->task_must_cancel = 0;
+    }
+    Py_CLEAR(task->task_fut_waiter);
+
+    /* Held across the step: a re-entrant __init__ may replace them. */
+    PyObject *loop = Py_NewRef(fut->fut_loop);
+    PyObject *coro = Py_NewRef(task->task_coro);
+    Py_INCREF(task);
+
+    int rc = enter_task(st, loop, (PyObject *)task);
+    if (rc == 0) {
+        PyObject *result;
+        PySendResult status = task_send(st, coro, exc, &result);
+        if (status == PYGEN_RETURN) {
+            if (task->task_must_cancel) {
+                /* cancelled right before the coroutine returned */
+                task->task_must_cancel = 0;
+                PyObject *msg = fut->fut_cancel_msg;
+                Py_XINCREF(msg);
+                rc = future_cancel_impl(st, fut, msg) < 0 ? -1 : 0;
+                Py_XDECREF(msg);
+            }
+            else {
+                rc = future_set_result_impl(st, fut, result);
+            }
+            Py_DECREF(result);
+        }
+        else if (status == PYGEN_ERROR) {
+            rc = task_handle_error(st, task);
+        }
+        else {
+            rc = task_handle_yield(st, task, loop, result);
+        }
+
+        /* finally: _leave_task(); its error replaces a pending one */
+        PyObject *et, *ev, *etb;
+        PyErr_Fetch(&et, &ev, &etb);
+        if (leave_task(st, loop, (PyObject *)task) < 0) {
+            Py_XDECREF(et);
+            Py_XDECREF(ev);
+            Py_XDECREF(etb);
+            rc = -1;
+        }
+        else {
+            PyErr_Restore(et, ev, etb);
+        }
+    }
+    Py_XDECREF(exc);
+    Py_DECREF(coro);
+    Py_DECREF(loop);
+    Py_DECREF(task);
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static int
+task_cancel_impl(asyncio_state *st, PyObject *self, PyObject *msg)
+{
+    TaskObject *task = (TaskObject *)self;
+    FutureObject *fut = &task->task_future;
+    fut->fut_log_tb = 0;
+    if (fut->fut_state != STATE_PENDING) {
+        return 0;
+    }
+    task->task_num_cancels_requested++;
+    if (task->task_fut_waiter != NULL) {
+        PyObject *waiter = Py_NewRef(task->task_fut_waiter);
+        int rc = future_cancel_any(st, waiter, msg);
+        Py_DECREF(waiter);
+        if (rc != 0) {
+            /* Leave _fut_waiter: it may be a task that ignores the
+               cancellation, to be cancelled again later. */
+            return rc;
+        }
+    }
+    task->task_must_cancel = 1;
+    Py_XINCREF(msg);
+    Py_XSETREF(fut->fut_cancel_msg, msg);
+    return 1;
+}
+
+/* iscoroutine() with a fast path for native coroutines. */
+static int
+is_coroutine(asyncio_state *st, PyObject *coro)
+{
+    if (PyCoro_CheckExact(coro)) {
+        return 1;
+    }
+    if (ensure_helpers(st) < 0) {
+        return -1;
+    }
+    return call_truth(PyObject_CallOneArg(st->iscoroutine, coro));
+}
+
+
+/* ---------- Task: Python methods ---------- */
+
+static int task_init_impl(asyncio_state *st, TaskObject *task,
+                          PyObject *coro, PyObject *loop, PyObject *name,
+                          PyObject *context);
+
+/* Task(coro, loop=..., name=..., context=...) without a keyword dict; see
+   future_vectorcall(). */
+static PyObject *
+task_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
+                PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    asyncio_state *st = state_of_type((PyTypeObject *)type);
+    if (st == NULL) {
+        return NULL;
+    }
+    static const char *const names[] = {"loop", "name", "context"};
+    PyObject *kw[3] = {NULL, NULL, NULL};
+    if (type != (PyObject *)st->TaskType || nargs != 1
+        || !vectorcall_kwargs_fast(args + 1, kwnames, names, 3, kw)) {
+        return _PyObject_MakeTpCall(PyThreadState_Get(), type, args, nargs,
+                                    kwnames);
+    }
+    PyObject *self = ((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type,
+                                                      0);
+    if (self == NULL) {
+        return NULL;
+    }
+    if (task_init_impl(st, (TaskObject *)self, args[0], kw[0],
+                       kw[1] != NULL ? kw[1] : Py_None,
+                       kw[2] != NULL ? kw[2] : Py_None) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return self;
+}
+
+static int
+task_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"coro", "loop", "name", "context", NULL};
+    PyObject *coro, *kw[3] = {NULL, Py_None, Py_None};
+    if (PyTuple_GET_SIZE(args) == 1
+        && init_kwargs_fast(kwds, (const char *const *)kwlist + 1, 3, kw)) {
+        coro = PyTuple_GET_ITEM(args, 0);
+    }
+    else if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOO:Task", kwlist,
+                                          &coro, &kw[0], &kw[1], &kw[2])) {
+        return -1;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return -1;
+    }
+    return task_init_impl(st, (TaskObject *)self, coro, kw[0], kw[1], kw[2]);
+}
+
+static int
+task_init_impl(asyncio_state *st, TaskObject *task, PyObject *coro,
+               PyObject *loop, PyObject *name, PyObject *context)
+{
+    PyObject *self = (PyObject *)task;
+    if (future_init_impl(st, &task->task_future, loop) < 0) {
+        return -1;
+    }
+    /* a repeated __init__ starts the task afresh */
+    task->task_must_cancel = 0;
+    task->task_num_cancels_requested = 0;
+    Py_CLEAR(task->task_fut_waiter);
+
+    int iscoro = is_coroutine(st, coro);
+    if (iscoro < 0) {
+        return -1;
+    }
+    if (!iscoro) {
+        /* nothing to report when this half-made task is destroyed */
+        task->task_log_destroy_pending = 0;
+        PyErr_Format(PyExc_TypeError, "a coroutine was expected, got %R",
+                     coro);
+        return -1;
+    }
+    task->task_log_destroy_pending = 1;
+
+    if (name == Py_None) {
+        Py_CLEAR(task->task_name);
+        task->task_name_num = ++st->task_name_counter;
+    }
+    else {
+        PyObject *s = PyUnicode_CheckExact(name) ? Py_NewRef(name)
+                                                 : PyObject_Str(name);
+        if (s == NULL) {
+            return -1;
+        }
+        Py_XSETREF(task->task_name, s);
+    }
+    if (context == Py_None) {
+        context = PyContext_CopyCurrent();
+        if (context == NULL) {
+            return -1;
+        }
+    }
+    else {
+        Py_INCREF(context);
+    }
+    Py_XSETREF(task->task_context, context);
+    Py_XSETREF(task->task_coro, Py_NewRef(coro));
+
+    if (task_schedule_step(st, task, NULL) < 0) {
+        return -1;
+    }
+    return register_task(st, self);
+}
+
+static PyObject *
+task_get_coro(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    return OR_NONE(((TaskObject *)self)->task_coro);
+}
+
+static PyObject *
+task_get_context(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    return OR_NONE(((TaskObject *)self)->task_context);
+}
+
+static PyObject *
+task_get_name(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    TaskObject *task = (TaskObject *)self;
+    if (task->task_name == NULL) {
+        if (task->task_name_num == 0) {
+            Py_RETURN_NONE;     /* never initialised */
+        }
+        task->task_name = PyUnicode_FromFormat("Task-%llu",
+                                               task->task_name_num);
+        if (task->task_name == NULL) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(task->task_name);
+}
+
+static PyObject *
+task_set_name(PyObject *self, PyObject *value)
+{
+    PyObject *s = PyUnicode_CheckExact(value) ? Py_NewRef(value)
+                                              : PyObject_Str(value);
+    if (s == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(((TaskObject *)self)->task_name, s);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+task_set_result(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    PyErr_SetString(PyExc_RuntimeError,
+                    "Task does not support set_result operation");
+    return NULL;
+}
+
+static PyObject *
+task_set_exception(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    PyErr_SetString(PyExc_RuntimeError,
+                    "Task does not support set_exception operation");
+    return NULL;
+}
+
+static PyObject *
+task_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+            PyObject *kwnames)
+{
+    static const char *const names[] = {"msg"};
+    PyObject *msg;
+    if (parse_args("cancel", args, nargs, kwnames, names, 1, 1, 0,
+                   &msg) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    int rc = task_cancel_impl(st, self, msg);
+    if (rc < 0) {
+        return NULL;
+    }
+    return PyBool_FromLong(rc);
+}
+
+static PyObject *
+task_cancelling(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    TaskObject *task = (TaskObject *)self;
+    return PyLong_FromSsize_t(task->task_num_cancels_requested);
+}
+
+static PyObject *
+task_uncancel(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    TaskObject *task = (TaskObject *)self;
+    if (task->task_num_cancels_requested > 0) {
+        task->task_num_cancels_requested--;
+    }
+    return PyLong_FromSsize_t(task->task_num_cancels_requested);
+}
+
+static PyObject *
+task_get_stack(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+               PyObject *kwnames)
+{
+    static const char *const names[] = {"limit"};
+    PyObject *limit;
+    if (parse_args("get_stack", args, nargs, kwnames, names, 1, 0, 0,
+                   &limit) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL || ensure_helpers(st) < 0) {
+        return NULL;
+    }
+    return PyObject_CallFunctionObjArgs(st->task_get_stack, self,
+                                        limit != NULL ? limit : Py_None,
+                                        NULL);
+}
+
+static PyObject *
+task_print_stack(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                 PyObject *kwnames)
+{
+    static const char *const names[] = {"limit", "file"};
+    PyObject *argv[2];
+    if (parse_args("print_stack", args, nargs, kwnames, names, 2, 0, 0,
+                   argv) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL || ensure_helpers(st) < 0) {
+        return NULL;
+    }
+    return PyObject_CallFunctionObjArgs(
+        st->task_print_stack, self, argv[0] != NULL ? argv[0] : Py_None,
+        argv[1] != NULL ? argv[1] : Py_None, NULL);
+}
+
+static PyObject *
+task__repr_info(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL || ensure_helpers(st) < 0) {
+        return NULL;
+    }
+    return PyObject_CallOneArg(st->task_repr_info, self);
+}
+
+
+/* ---------- Task: attributes ---------- */
+
+static PyObject *
+task_get_log_destroy_pending(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyBool_FromLong(((TaskObject *)self)->task_log_destroy_pending);
+}
+
+static int
+task_set_log_destroy_pending(PyObject *self, PyObject *val,
+                             void *Py_UNUSED(c))
+{
+    if (val == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    int b = PyObject_IsTrue(val);
+    if (b < 0) {
+        return -1;
+    }
+    ((TaskObject *)self)->task_log_destroy_pending = b;
+    return 0;
+}
+
+static PyObject *
+task_get_must_cancel(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyBool_FromLong(((TaskObject *)self)->task_must_cancel);
+}
+
+static PyObject *
+task_get_coro_attr(PyObject *self, void *Py_UNUSED(c))
+{
+    return OR_NONE(((TaskObject *)self)->task_coro);
+}
+
+static PyObject *
+task_get_fut_waiter(PyObject *self, void *Py_UNUSED(c))
+{
+    return OR_NONE(((TaskObject *)self)->task_fut_waiter);
+}
+
+static PyObject *
+task_get_num_cancels(PyObject *self, void *Py_UNUSED(c))
+{
+    TaskObject *task = (TaskObject *)self;
+    return PyLong_FromSsize_t(task->task_num_cancels_requested);
+}
+
+
+/* ---------- Task: object lifetime ---------- */
+
+static int
+task_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    TaskObject *task = (TaskObject *)self;
+    Py_VISIT(task->task_fut_waiter);
+    Py_VISIT(task->task_coro);
+    Py_VISIT(task->task_name);
+    Py_VISIT(task->task_context);
+    return future_traverse(self, visit, arg);
+}
+
+static int
+task_clear(PyObject *self)
+{
+    TaskObject *task = (TaskObject *)self;
+    Py_CLEAR(task->task_fut_waiter);
+    Py_CLEAR(task->task_coro);
+    Py_CLEAR(task->task_name);
+    Py_CLEAR(task->task_context);
+    return future_clear(self);
+}
+
+static void
+task_report_pending(asyncio_state *st, TaskObject *task)
+{
+    FutureObject *fut = &task->task_future;
+    PyObject *res = NULL;
+    PyObject *context = PyDict_New();
+    if (context == NULL
+        || PyDict_SetItemString(context, "task", (PyObject *)task) < 0) {
+        goto done;
+    }
+    {
+        PyObject *msg = PyUnicode_FromString(
+            "Task was destroyed but it is pending!");
+        if (msg == NULL) {
+            goto done;
+        }
+        int rc = PyDict_SetItemString(context, "message", msg);
+        Py_DECREF(msg);
+        if (rc < 0) {
+            goto done;
+        }
+    }
+    if (fut->fut_source_tb != NULL && PyObject_IsTrue(fut->fut_source_tb)
+        && PyDict_SetItemString(context, "source_traceback",
+                                fut->fut_source_tb) < 0) {
+        goto done;
+    }
+    PyObject *loop = Py_NewRef(fut->fut_loop);
+    res = PyObject_CallMethodOneArg(loop, st->str_call_exception_handler,
+                                    context);
+    Py_DECREF(loop);
+done:
+    if (res == NULL && PyErr_Occurred()) {
+        PyErr_WriteUnraisable((PyObject *)task);
+    }
+    Py_XDECREF(res);
+    Py_XDECREF(context);
+}
+
+/* PEP 442 finaliser: report a task destroyed while pending, then an
+   unretrieved exception (both, like Task.__del__ + Future.__del__). */
+static void
+task_finalize(PyObject *self)
+{
+    TaskObject *task = (TaskObject *)self;
+    FutureObject *fut = &task->task_future;
+    if (fut->fut_loop != NULL && fut->fut_state == STATE_PENDING
+        && task->task_log_destroy_pending) {
+        task->task_log_destroy_pending = 0;
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        asyncio_state *st = state_of(self);
+        if (st != NULL) {
+            task_report_pending(st, task);
+        }
+        else {
+            PyErr_WriteUnraisable(self);
+        }
+        PyErr_Restore(type, value, tb);
+    }
+    future_finalize(self);
+}
+
+static void
+task_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+        return;     /* resurrected */
+    }
+    PyObject_GC_UnTrack(self);
+    if (((FutureObject *)self)->fut_weakreflist != NULL) {
+        PyObject_ClearWeakRefs(self);
+    }
+    (void)task_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef task_methods[] = {
+    {"get_coro", task_get_coro, METH_NOARGS, NULL},
+    {"get_context", task_get_context, METH_NOARGS, NULL},
+    {"get_name", task_get_name, METH_NOARGS, NULL},
+    {"set_name", task_set_name, METH_O, NULL},
+    {"set_result", task_set_result, METH_O, NULL},
+    {"set_exception", task_set_exception, METH_O, NULL},
+    {"cancel", (PyCFunction)(void (*)(void))task_cancel,
+     METH_FASTCALL | METH_KEYWORDS,
+     PyDoc_STR("Request that this task cancel itself.")},
+    {"cancelling", task_cancelling, METH_NOARGS,
+     PyDoc_STR("Return the count of the task's cancellation requests.")},
+    {"uncancel", task_uncancel, METH_NOARGS,
+     PyDoc_STR("Decrement the task's count of cancellation requests.")},
+    {"get_stack", (PyCFunction)(void (*)(void))task_get_stack,
+     METH_FASTCALL | METH_KEYWORDS,
+     PyDoc_STR("Return the list of stack frames for this task's "
+               "coroutine.")},
+    {"print_stack", (PyCFunction)(void (*)(void))task_print_stack,
+     METH_FASTCALL | METH_KEYWORDS,
+     PyDoc_STR("Print the stack or traceback for this task's coroutine.")},
+    {"_repr_info", task__repr_info, METH_NOARGS, NULL},
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     PyDoc_STR("See PEP 585")},
+    {NULL, NULL}
+};
+
+static PyGetSetDef task_getsets[] = {
+    {"_log_destroy_pending", task_get_log_destroy_pending,
+     task_set_log_destroy_pending, NULL, NULL},
+    {"_must_cancel", task_get_must_cancel, NULL, NULL, NULL},
+    {"_coro", task_get_coro_attr, NULL, NULL, NULL},
+    {"_fut_waiter", task_get_fut_waiter, NULL, NULL, NULL},
+    {"_num_cancels_requested", task_get_num_cancels, NULL, NULL, NULL},
+    {NULL}
+};
+
+PyDoc_STRVAR(task_doc,
+"Task(coro, *, loop=None, name=None, context=None)\n--\n\n"
+"A coroutine wrapped in a Future.");
+
+static PyType_Slot task_slots[] = {
+    {Py_tp_doc, (void *)task_doc},
+    {Py_tp_dealloc, task_dealloc},
+    {Py_tp_repr, future_tp_repr},
+    {Py_tp_traverse, task_traverse},
+    {Py_tp_clear, task_clear},
+    {Py_tp_methods, task_methods},
+    {Py_tp_getset, task_getsets},
+    {Py_tp_init, task_tp_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_finalize, task_finalize},
+    {0, NULL}
+};
+
+static PyType_Spec task_spec = {
+    .name = "_asyncio.Task",
+    .basicsize = sizeof(TaskObject),
+    .flags = (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE
+              | Py_TPFLAGS_IMMUTABLETYPE),
+    .slots = task_slots,
+};
+
+
+/* ======================================================================
+ * _copy_concurrent_future_state(source, dest)                 gh-134173
+ *
+ * The C version of asyncio.futures._copy_concurrent_future_state(), which
+ * asyncio/futures.py uses instead of its Python one when we provide it.
+ * It copies the final state of a concurrent.futures.Future into an asyncio
+ * future, in the callback that _chain_future() schedules for every
+ * loop.run_in_executor() / wrap_future() result.  Contract, as in Python:
+ *
+ *   - *source* is read once, as concurrent.futures.Future._get_snapshot()
+ *     reads it: (done, cancelled, result, exception);
+ *   - False is returned, with nothing changed, when *source* is not done
+ *     or *dest* is done but not cancelled; the caller's general path then
+ *     raises what it always raised;
+ *   - otherwise True: a cancelled *dest* is left as it is, else it gets
+ *     the source's cancellation, exception or result, the three exception
+ *     types of concurrent.futures becoming asyncio's as in
+ *     asyncio.futures._convert_future_exc().
+ *
+ * Hot path, with no Python code run: *source* of the exact type
+ * concurrent.futures.Future in state FINISHED, *dest* our exact Future.
+ * FINISHED is final, and set_result()/set_exception() store _result or
+ * _exception before they switch _state to FINISHED, so the three
+ * attributes are read without the source's lock (the reasoning of
+ * _get_snapshot()), and *dest* is set through the Future's internals.
+ * Otherwise source._get_snapshot() is called (it takes the lock of an
+ * unfinished future; a subclass may override it), and any other *dest*
+ * goes through its methods.
+ * ====================================================================== */
+
+/* Items of st->copy_cf_objects, a tuple made on first use (asyncio.futures,
+   our caller, has imported concurrent.futures by then). */
+enum {
+    CCF_FUTURE,                 /* concurrent.futures.Future */
+    CCF_FINISHED,               /* concurrent.futures._base.FINISHED */
+    CCF_CANCELLED_ERROR,        /* concurrent.futures.CancelledError */
+    CCF_TIMEOUT_ERROR,          /* concurrent.futures.TimeoutError */
+    CCF_INVALID_STATE_ERROR,    /* concurrent.futures.InvalidStateError */
+    CCF_AIO_TIMEOUT_ERROR,      /* asyncio.exceptions.TimeoutError */
+    CCF_STR_STATE,              /* attribute and method names */
+    CCF_STR_RESULT,
+    CCF_STR_EXCEPTION,
+    CCF_STR_GET_SNAPSHOT,
+    CCF_STR_ARGS,
+    CCF_STR_CANCELLED,
+    CCF_STR_SET_RESULT,
+    CCF_STR_SET_EXCEPTION,
+    CCF_COUNT
+};
+
+/* The tuple above (borrowed), or NULL with an exception set. */
+static PyObject *
+copy_cf_objects(asyncio_state *st)
+{
+    if (st->copy_cf_objects != NULL) {
+        return st->copy_cf_objects;
+    }
+    if (ensure_helpers(st) < 0) {   /* asyncio's CancelledError & co. */
+        return NULL;
+    }
+    static const char *const names[] = {
+        [CCF_STR_STATE] = "_state",
+        [CCF_STR_RESULT] = "_result",
+        [CCF_STR_EXCEPTION] = "_exception",
+        [CCF_STR_GET_SNAPSHOT] = "_get_snapshot",
+        [CCF_STR_ARGS] = "args",
+        [CCF_STR_CANCELLED] = "cancelled",
+        [CCF_STR_SET_RESULT] = "set_result",
+        [CCF_STR_SET_EXCEPTION] = "set_exception",
+    };
+    PyObject *objs = PyTuple_New(CCF_COUNT);
+    if (objs == NULL) {
+        return NULL;
+    }
+    PyObject *cf = PyImport_ImportModule("concurrent.futures._base");
+    PyObject *aio = PyImport_ImportModule("asyncio.exceptions");
+    if (cf == NULL || aio == NULL) {
+        goto error;
+    }
+    struct { int index; PyObject *mod; const char *name; } attrs[] = {
+        {CCF_FUTURE, cf, "Future"},
+        {CCF_FINISHED, cf, "FINISHED"},
+        {CCF_CANCELLED_ERROR, cf, "CancelledError"},
+        {CCF_TIMEOUT_ERROR, cf, "TimeoutError"},
+        {CCF_INVALID_STATE_ERROR, cf, "InvalidStateError"},
+        {CCF_AIO_TIMEOUT_ERROR, aio, "TimeoutError"},
+    };
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(attrs); i++) {
+        PyObject *obj = PyObject_GetAttrString(attrs[i].mod, attrs[i].name);
+        if (obj == NULL) {
+            goto error;
+        }
+        PyTuple_SET_ITEM(objs, attrs[i].index, obj);
+    }
+    for (int i = CCF_STR_STATE; i < CCF_COUNT; i++) {
+        PyObject *name = PyUnicode_InternFromString(names[i]);
+        if (name == NULL) {
+            goto error;
+        }
+        PyTuple_SET_ITEM(objs, i, name);
+    }
+    if (!PyType_Check(PyTuple_GET_ITEM(objs, CCF_FUTURE))) {
+        PyErr_SetString(PyExc_TypeError,
+                        "concurrent.futures._base.Future is not a class");
+        goto error;
+    }
+    Py_DECREF(cf);
+    Py_DECREF(aio);
+    st->copy_cf_objects = objs;
+    return objs;
+error:
+    Py_XDECREF(cf);
+    Py_XDECREF(aio);
+    Py_DECREF(objs);
+    return NULL;
+}
+
+#define CCF(name) PyTuple_GET_ITEM(objs, CCF_ ## name)
+
+/* asyncio.futures._convert_future_exc(): what *dest* gets for the
+   source's exception (new reference). */
+static PyObject *
+copy_cf_convert_exc(asyncio_state *st, PyObject *objs, PyObject *exc)
+{
+    PyObject *type = (PyObject *)Py_TYPE(exc);
+    PyObject *target;
+    if (type == CCF(CANCELLED_ERROR)) {
+        target = st->CancelledError;
+    }
+    else if (type == CCF(TIMEOUT_ERROR)) {
+        target = CCF(AIO_TIMEOUT_ERROR);
+    }
+    else if (type == CCF(INVALID_STATE_ERROR)) {
+        target = st->InvalidStateError;
+    }
+    else {
+        return Py_NewRef(exc);
+    }
+    /* target(*exc.args): a new exception, as in Python. */
+    PyObject *args = PyObject_GetAttr(exc, CCF(STR_ARGS));
+    if (args == NULL) {
+        return NULL;
+    }
+    PyObject *tuple = PySequence_Tuple(args);
+    Py_DECREF(args);
+    if (tuple == NULL) {
+        return NULL;
+    }
+    PyObject *res = PyObject_Call(target, tuple, NULL);
+    Py_DECREF(tuple);
+    return res;
+}
+
+/* Read *source* (a concurrent.futures.Future) into *done, *cancelled and
+   new references *result, *exception.  0, or -1 with an exception set. */
+static int
+copy_cf_snapshot(PyObject *objs, PyObject *source, int *done,
+                 int *cancelled, PyObject **result, PyObject **exception)
+{
+    *result = *exception = NULL;
+    if (Py_IS_TYPE(source, (PyTypeObject *)CCF(FUTURE))) {
+        PyObject *state = PyObject_GetAttr(source, CCF(STR_STATE));
+        if (state == NULL) {
+            return -1;
+        }
+        int finished = PyObject_RichCompareBool(state, CCF(FINISHED), Py_EQ);
+        Py_DECREF(state);
+        if (finished < 0) {
+            return -1;
+        }
+        if (finished) {
+            /* No lock: FINISHED is final (see the section comment). */
+            *result = PyObject_GetAttr(source, CCF(STR_RESULT));
+            if (*result == NULL) {
+                return -1;
+            }
+            *exception = PyObject_GetAttr(source, CCF(STR_EXCEPTION));
+            if (*exception == NULL) {
+                Py_CLEAR(*result);
+                return -1;
+            }
+            *done = 1;
+            *cancelled = 0;
+            return 0;
+        }
+    }
+    /* Unfinished (read under the lock there), or a subclass. */
+    PyObject *snap = PyObject_CallMethodNoArgs(source, CCF(STR_GET_SNAPSHOT));
+    if (snap == NULL) {
+        return -1;
+    }
+    PyObject *seq = PySequence_Fast(snap,
+                                    "_get_snapshot() must return a sequence");
+    Py_DECREF(snap);
+    if (seq == NULL) {
+        return -1;
+    }
+    if (PySequence_Fast_GET_SIZE(seq) != 4) {
+        PyErr_Format(PyExc_ValueError,
+                     "_get_snapshot() must return 4 items, not %zd",
+                     PySequence_Fast_GET_SIZE(seq));
+        Py_DECREF(seq);
+        return -1;
+    }
+    PyObject **items = PySequence_Fast_ITEMS(seq);
+    if ((*done = PyObject_IsTrue(items[0])) < 0 ||
+        (*cancelled = PyObject_IsTrue(items[1])) < 0) {
+        Py_DECREF(seq);
+        return -1;
+    }
+    *result = Py_NewRef(items[2]);
+    *exception = Py_NewRef(items[3]);
+    Py_DECREF(seq);
+    return 0;
+}
+
+static PyObject *
+asyncio__copy_concurrent_future_state(PyObject *module,
+                                      PyObject *const *args,
+                                      Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const argnames[] = {"source", "dest"};
+    PyObject *argv[2];
+    if (parse_args("_copy_concurrent_future_state", args, nargs, kwnames,
+                   argnames, 2, 2, 2, argv) < 0) {
+        return NULL;
+    }
+    PyObject *source = argv[0];
+    PyObject *dest = argv[1];
+    asyncio_state *st = get_module_state(module);
+    PyObject *objs = copy_cf_objects(st);
+    if (objs == NULL) {
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(source, (PyTypeObject *)CCF(FUTURE))) {
+        PyErr_Format(PyExc_TypeError,
+                     "source must be a concurrent.futures.Future, not %.200s",
+                     Py_TYPE(source)->tp_name);
+        return NULL;
+    }
+    /* Held for the calls below, which may run any code. */
+    Py_INCREF(objs);
+
+    int done, cancelled;
+    PyObject *result, *exception, *ret = NULL;
+    if (copy_cf_snapshot(objs, source, &done, &cancelled,
+                         &result, &exception) < 0) {
+        goto out;
+    }
+    if (!done) {
+        ret = Py_NewRef(Py_False);
+        goto finally;
+    }
+
+    int ours = Future_CheckExact(st, dest);
+    FutureObject *fut = (FutureObject *)dest;
+    int dest_cancelled, dest_done = 0;
+    if (ours) {
+        if (fut->fut_loop == NULL) {
+            raise_uninitialized();
+            goto finally;
+        }
+        dest_cancelled = fut->fut_state == STATE_CANCELLED;
+        dest_done = fut->fut_state != STATE_PENDING;
+    }
+    else {
+        dest_cancelled = call_truth(
+            PyObject_CallMethodNoArgs(dest, CCF(STR_CANCELLED)));
+        if (dest_cancelled < 0) {
+            goto finally;
+        }
+        if (!dest_cancelled) {
+            dest_done = call_truth(
+                PyObject_CallMethodNoArgs(dest, st->str_done));
+            if (dest_done < 0) {
+                goto finally;
+            }
+        }
+    }
+    if (dest_cancelled || dest_done) {
+        /* Cancelled: left so, copied.  Done: the caller's to report. */
+        ret = Py_NewRef(dest_cancelled ? Py_True : Py_False);
+        goto finally;
+    }
+
+    int rc;
+    if (cancelled) {
+        if (ours) {
+            rc = future_cancel_impl(st, fut, NULL);
+        }
+        else {
+            PyObject *res = PyObject_CallMethodNoArgs(dest, st->str_cancel);
+            rc = res == NULL ? -1 : 0;
+            Py_XDECREF(res);
+        }
+    }
+    else if (exception != Py_None) {
+        PyObject *exc = copy_cf_convert_exc(st, objs, exception);
+        if (exc == NULL) {
+            goto finally;
+        }
+        if (ours) {
+            rc = future_set_exception_impl(st, fut, exc);
+        }
+        else {
+            PyObject *res = PyObject_CallMethodOneArg(
+                dest, CCF(STR_SET_EXCEPTION), exc);
+            rc = res == NULL ? -1 : 0;
+            Py_XDECREF(res);
+        }
+        Py_DECREF(exc);
+    }
+    else {
+        if (ours) {
+            rc = future_set_result_impl(st, fut, result);
+        }
+        else {
+            PyObject *res = PyObject_CallMethodOneArg(
+                dest, CCF(STR_SET_RESULT), result);
+            rc = res == NULL ? -1 : 0;
+            Py_XDECREF(res);
+        }
+    }
+    if (rc >= 0) {
+        ret = Py_NewRef(Py_True);
+    }
+
+finally:
+    Py_DECREF(result);
+    Py_DECREF(exception);
+out:
+    Py_DECREF(objs);
+    return ret;
+}
+
+#undef CCF
+
+/* ================== end of _copy_concurrent_future_state ============== */
+
+/* ======================================================================
+ * Module
+ * ====================================================================== */
+
+/* Whether Task is exported.  Build with -DASYNCIO_EXPORT_TASK=0 to run
+   asyncio on the C Future with the pure-Python Task (the stdlib patch
+   imports only what this module provides), e.g. to bisect a failure. */
+#ifndef ASYNCIO_EXPORT_TASK
+#  define ASYNCIO_EXPORT_TASK 1
+#endif
+
+static PyMethodDef asyncio_methods[] = {
+    {"get_event_loop", asyncio_get_event_loop_func, METH_NOARGS,
+     PyDoc_STR("Return an asyncio event loop.")},
+    {"_get_event_loop",
+     (PyCFunction)(void (*)(void))asyncio__get_event_loop_func,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"get_running_loop", asyncio_get_running_loop_func, METH_NOARGS,
+     PyDoc_STR("Return the running event loop.  Raise a RuntimeError if "
+               "there is none.")},
+    {"_get_running_loop", asyncio__get_running_loop_func, METH_NOARGS,
+     PyDoc_STR("Return the running event loop or None.")},
+    {"_set_running_loop", asyncio__set_running_loop_func, METH_O,
+     PyDoc_STR("Set the running event loop.")},
+    {"_register_task", asyncio__register_task, METH_O,
+     PyDoc_STR("Register a new task in asyncio as executed by loop.")},
+    {"_unregister_task", asyncio__unregister_task, METH_O,
+     PyDoc_STR("Unregister a task.")},
+    {"_enter_task", (PyCFunction)(void (*)(void))asyncio__enter_task,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"_leave_task", (PyCFunction)(void (*)(void))asyncio__leave_task,
+     METH_FASTCALL | METH_KEYWORDS, NULL},
+    {"_copy_concurrent_future_state",
+     (PyCFunction)(void (*)(void))asyncio__copy_concurrent_future_state,
+     METH_FASTCALL | METH_KEYWORDS,
+     PyDoc_STR("Copy a done concurrent.futures.Future into an asyncio "
+               "future.\n\nThe C version of asyncio.futures."
+               "_copy_concurrent_future_state(): False, changing nothing,\n"
+               "if source is not done or dest is done and not cancelled; "
+               "else True.")},
+    {NULL, NULL}
+};
+
+static int
+asyncio_traverse(PyObject *module, visitproc visit, void *arg)
+{
+    asyncio_state *st = get_module_state(module);
+    Py_VISIT(st->FutureType);
+    Py_VISIT(st->FutureIterType);
+    Py_VISIT(st->TaskType);
+    Py_VISIT(st->TaskCallbackType);
+    Py_VISIT(st->all_tasks);
+    Py_VISIT(st->current_tasks);
+    Py_VISIT(st->CancelledError);
+    Py_VISIT(st->InvalidStateError);
+    Py_VISIT(st->events_module);
+    Py_VISIT(st->future_repr_info);
+    Py_VISIT(st->task_repr_info);
+    Py_VISIT(st->task_get_stack);
+    Py_VISIT(st->task_print_stack);
+    Py_VISIT(st->extract_stack);
+    Py_VISIT(st->iscoroutine);
+    Py_VISIT(st->copy_cf_objects);
+    return 0;
+}
+
+static void
+free_iter_freelist(asyncio_state *st)
+{
+    while (st->fi_freelist != NULL) {
+        FutureIterObject *it = st->fi_freelist;
+        st->fi_freelist = (FutureIterObject *)it->future;
+        PyObject_GC_Del(it);
+    }
+    st->fi_freelist_len = 0;
+    while (st->tcb_freelist != NULL) {
+        TaskCallbackObject *cb = st->tcb_freelist;
+        st->tcb_freelist = (TaskCallbackObject *)cb->task;
+        PyObject_GC_Del(cb);
+    }
+    st->tcb_freelist_len = 0;
+}
+
+static int
+asyncio_clear(PyObject *module)
+{
+    asyncio_state *st = get_module_state(module);
+    st->helpers_ready = 0;
+    Py_CLEAR(st->FutureType);
+    Py_CLEAR(st->FutureIterType);
+    Py_CLEAR(st->TaskType);
+    Py_CLEAR(st->TaskCallbackType);
+    Py_CLEAR(st->all_tasks);
+    Py_CLEAR(st->current_tasks);
+    Py_CLEAR(st->CancelledError);
+    Py_CLEAR(st->InvalidStateError);
+    Py_CLEAR(st->events_module);
+    Py_CLEAR(st->future_repr_info);
+    Py_CLEAR(st->task_repr_info);
+    Py_CLEAR(st->task_get_stack);
+    Py_CLEAR(st->task_print_stack);
+    Py_CLEAR(st->extract_stack);
+    Py_CLEAR(st->iscoroutine);
+    Py_CLEAR(st->copy_cf_objects);
+    st->rl_ts_id = 0;
+    st->rl_loop = NULL;
+    free_iter_freelist(st);
+    return 0;
+}
+
+static void
+asyncio_free(void *module)
+{
+    asyncio_state *st = get_module_state((PyObject *)module);
+    (void)asyncio_clear((PyObject *)module);
+    Py_CLEAR(st->str_call_soon);
+    Py_CLEAR(st->str_call_exception_handler);
+    Py_CLEAR(st->str_get_debug);
+    Py_CLEAR(st->str_get_loop);
+    Py_CLEAR(st->str_loop);
+    Py_CLEAR(st->str_add_done_callback);
+    Py_CLEAR(st->str_remove_done_callback);
+    Py_CLEAR(st->str_cancel);
+    Py_CLEAR(st->str_done);
+    Py_CLEAR(st->str_result);
+    Py_CLEAR(st->str_send);
+    Py_CLEAR(st->str_throw);
+    Py_CLEAR(st->str_blocking);
+    Py_CLEAR(st->str_repr_info);
+    Py_CLEAR(st->str_make_cancelled_error);
+    Py_CLEAR(st->str_running_loop_key);
+    Py_CLEAR(st->str_add);
+    Py_CLEAR(st->str_discard);
+    Py_CLEAR(st->str_get_event_loop);
+    Py_CLEAR(st->str_get_event_loop_policy);
+    Py_CLEAR(st->kw_context);
+    Py_CLEAR(st->kw_msg);
+    for (int i = 0; i < 3; i++) {
+        Py_CLEAR(st->state_names[i]);
+    }
+}
+
+static int
+asyncio_exec(PyObject *module)
+{
+    asyncio_state *st = get_module_state(module);
+
+    static int atfork_registered = 0;
+    if (!atfork_registered) {
+        if (pthread_atfork(NULL, NULL, asyncio_after_fork_child) != 0) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "cannot register an at-fork handler");
+            return -1;
+        }
+        atfork_registered = 1;
+    }
+
+#define INTERN(field, s)                                    \
+    do {                                                    \
+        st->field = PyUnicode_InternFromString(s);          \
+        if (st->field == NULL) {                            \
+            return -1;                                      \
+        }                                                   \
+    } while (0)
+    INTERN(str_call_soon, "call_soon");
+    INTERN(str_call_exception_handler, "call_exception_handler");
+    INTERN(str_get_debug, "get_debug");
+    INTERN(str_get_loop, "get_loop");
+    INTERN(str_loop, "_loop");
+    INTERN(str_add_done_callback, "add_done_callback");
+    INTERN(str_remove_done_callback, "remove_done_callback");
+    INTERN(str_cancel, "cancel");
+    INTERN(str_done, "done");
+    INTERN(str_result, "result");
+    INTERN(str_send, "send");
+    INTERN(str_throw, "throw");
+    INTERN(str_blocking, "_asyncio_future_blocking");
+    INTERN(str_repr_info, "_repr_info");
+    INTERN(str_make_cancelled_error, "_make_cancelled_error");
+    INTERN(str_running_loop_key, "__asyncio_running_event_loop__");
+    INTERN(str_add, "add");
+    INTERN(str_discard, "discard");
+    INTERN(str_get_event_loop, "get_event_loop");
+    INTERN(str_get_event_loop_policy, "get_event_loop_policy");
+    INTERN(state_names[STATE_PENDING], "PENDING");
+    INTERN(state_names[STATE_CANCELLED], "CANCELLED");
+    INTERN(state_names[STATE_FINISHED], "FINISHED");
+#undef INTERN
+    st->kw_context = Py_BuildValue("(s)", "context");
+    if (st->kw_context == NULL) {
+        return -1;
+    }
+    st->kw_msg = Py_BuildValue("(s)", "msg");
+    if (st->kw_msg == NULL) {
+        return -1;
+    }
+
+    st->FutureType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &future_spec, NULL);
+    if (st->FutureType == NULL) {
+        return -1;
+    }
+    st->FutureIterType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &futureiter_spec, NULL);
+    if (st->FutureIterType == NULL) {
+        return -1;
+    }
+    st->TaskType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &task_spec, (PyObject *)st->FutureType);
+    if (st->TaskType == NULL) {
+        return -1;
+    }
+    /* No type slot exists for this in 3.11: calling the exact classes
+       skips building a keyword dict (see future_vectorcall()). */
+    st->FutureType->tp_vectorcall = future_vectorcall;
+    st->TaskType->tp_vectorcall = task_vectorcall;
+    st->TaskCallbackType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &task_callback_spec, NULL);
+    if (st->TaskCallbackType == NULL) {
+        return -1;
+    }
+    if (PyModule_AddType(module, st->FutureType) < 0) {
+        return -1;
+    }
+    if (ASYNCIO_EXPORT_TASK && PyModule_AddType(module, st->TaskType) < 0) {
+        return -1;
+    }
+
+    PyObject *weakset = import_attr("weakref", "WeakSet");
+    if (weakset == NULL) {
+        return -1;
+    }
+    st->all_tasks = PyObject_CallNoArgs(weakset);
+    Py_DECREF(weakset);
+    if (st->all_tasks == NULL) {
+        return -1;
+    }
+    if (PyModule_AddObjectRef(module, "_all_tasks", st->all_tasks) < 0) {
+        return -1;
+    }
+    st->current_tasks = PyDict_New();
+    if (st->current_tasks == NULL) {
+        return -1;
+    }
+    if (PyModule_AddObjectRef(module, "_current_tasks",
+                              st->current_tasks) < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+static PyModuleDef_Slot asyncio_slots[] = {
+    {Py_mod_exec, asyncio_exec},
+    {0, NULL}
+};
+
+static struct PyModuleDef asyncio_module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_asyncio",
+    .m_doc = "Accelerator module for asyncio",
+    .m_size = sizeof(asyncio_state),
+    .m_methods = asyncio_methods,
+    .m_slots = asyncio_slots,
+    .m_traverse = asyncio_traverse,
+    .m_clear = asyncio_clear,
+    .m_free = asyncio_free,
+};
+
+PyMODINIT_FUNC
+PyInit__asyncio(void)
+{
+    return PyModuleDef_Init(&asyncio_module);
+}
