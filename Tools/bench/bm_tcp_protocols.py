@@ -1,0 +1,63 @@
+"""TCP echo over loopback with protocols (loop.create_server/create_connection).
+
+Same shape and sizes as bm_tcp_streams.py: a batch starts an echo server
+protocol on 127.0.0.1 and connects CLIENTS client protocols, each doing
+ROUNDS round trips of a SIZE-byte message; a client sends the next message
+once the whole previous one came back.  One operation = one round trip.
+Checks every echoed message byte for byte.
+"""
+import benchlib
+import asyncio
+from bm_tcp_streams import ROUNDS, SIZE, echo_batch, message
+
+
+class Echo(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def data_received(self, data):
+        self.transport.write(data)
+
+
+class Client(asyncio.Protocol):
+    def __init__(self, n, done):
+        self.n, self.done, self.round, self.buffer = n, done, 0, b""
+
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.write(message(self.n, 0))
+
+    def data_received(self, data):
+        self.buffer += data
+        if len(self.buffer) < SIZE:
+            return
+        if self.buffer != message(self.n, self.round):
+            self.done.set_exception(benchlib.CheckFailed("echo"))
+            self.transport.close()
+            return
+        self.buffer = b""
+        self.round += 1
+        if self.round < ROUNDS:
+            self.transport.write(message(self.n, self.round))
+        else:
+            self.transport.close()
+            self.done.set_result(self.round)
+
+    def connection_lost(self, exc):
+        if not self.done.done():
+            self.done.set_exception(benchlib.CheckFailed(f"connection lost: {exc}"))
+
+
+async def client(port, n):
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    await loop.create_connection(lambda: Client(n, done), "127.0.0.1", port)
+    return await done
+
+
+def start_server():
+    return asyncio.get_running_loop().create_server(Echo, "127.0.0.1", 0)
+
+
+if __name__ == "__main__":
+    benchlib.run_async("tcp_echo_protocols", echo_batch(start_server, client))
