@@ -39,6 +39,13 @@ typedef enum {
 
 typedef struct futureiterobject FutureIterObject;
 
+/* A per-module freelist for the objects of one GC type that holds a single
+   object reference: the free objects are linked through that field. */
+typedef struct {
+    PyObject *head;
+    int len;
+} freelist;
+
 typedef struct {
     PyTypeObject *FutureType;
     PyTypeObject *FutureIterType;
@@ -102,12 +109,10 @@ typedef struct {
     uint64_t rl_fork_gen;
     PyObject *rl_loop;            /* NULL means "no running loop" */
 
-    /* Freelist of await iterators, linked through their `future` field. */
-    FutureIterObject *fi_freelist;
-    int fi_freelist_len;
-    /* Freelist of task callbacks, linked through their `task` field. */
-    struct taskcallbackobject *tcb_freelist;
-    int tcb_freelist_len;
+    /* Await iterators (FutureIterType) and task callbacks
+       (TaskCallbackType) kept for reuse; see freelist_new(). */
+    freelist fi_freelist;
+    freelist tcb_freelist;
 
     /* Counter behind the default task names "Task-N". */
     unsigned long long task_name_counter;
@@ -168,6 +173,21 @@ import_attr(const char *modname, const char *name)
     return res;
 }
 
+/* After PyErr_Fetch(): restore the saved exception, or drop it when
+   `failed` (a newer exception is set and takes its place). */
+static inline void
+restore_unless(int failed, PyObject *type, PyObject *value, PyObject *tb)
+{
+    if (failed) {
+        Py_XDECREF(type);
+        Py_XDECREF(value);
+        Py_XDECREF(tb);
+    }
+    else {
+        PyErr_Restore(type, value, tb);
+    }
+}
+
 /* Import the asyncio helpers we use.  Done on first need rather than at
    module exec, since asyncio imports this module half-way through its own
    import; after m_clear (interpreter shutdown) this may run again and
@@ -184,14 +204,9 @@ ensure_helpers(asyncio_state *st)
        keep it aside while importing. */
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
-    if (import_helpers(st) < 0) {
-        Py_XDECREF(type);
-        Py_XDECREF(value);
-        Py_XDECREF(tb);
-        return -1;
-    }
-    PyErr_Restore(type, value, tb);
-    return 0;
+    int rc = import_helpers(st);
+    restore_unless(rc < 0, type, value, tb);
+    return rc;
 }
 
 static int
@@ -225,10 +240,211 @@ import_helpers(asyncio_state *st)
     return 0;
 }
 
+static int
+raise_finalized(void)
+{
+    PyErr_SetString(PyExc_RuntimeError, "_asyncio module is being finalized");
+    return -1;
+}
+
+
+/* ======================================================================
+ * Freelists
+ *
+ * FutureIter and TaskCallback objects are made and dropped on every await
+ * and every task step.  Their memory is kept for reuse in a freelist of
+ * the module.  Both start like a FreelistObject: their one object
+ * reference comes first and links the free objects; the two types share
+ * their tp_dealloc and tp_traverse.
+ * ====================================================================== */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *ref;      /* the object's reference; next free object */
+} FreelistObject;
+
+#define FREELIST_MAX 255
+
+/* A new, untracked object of type tp (NULL once the module is cleared)
+   whose fields the caller sets; memory from fl when it has some. */
+static inline PyObject *
+freelist_new(freelist *fl, PyTypeObject *tp)
+{
+    if (tp == NULL) {
+        raise_finalized();
+        return NULL;
+    }
+    PyObject *op = fl->head;
+    if (op == NULL) {
+        return PyObject_GC_New(PyObject, tp);
+    }
+    fl->head = ((FreelistObject *)op)->ref;
+    fl->len--;
+    /* memory from the freelist: make it a live object again */
+    return PyObject_Init(op, tp);
+}
+
+/* The freelist of the module's type tp; NULL when there is none (the
+   module has been cleared). */
+static inline freelist *
+freelist_of(asyncio_state *st, PyTypeObject *tp)
+{
+    if (st == NULL) {
+        return NULL;
+    }
+    if (tp == st->FutureIterType) {
+        return &st->fi_freelist;
+    }
+    if (tp == st->TaskCallbackType) {
+        return &st->tcb_freelist;
+    }
+    return NULL;
+}
+
+/* tp_dealloc: drop the reference (which may run any code, hence the
+   module's state is read after), then keep the memory or free it. */
+static void
+freelist_object_dealloc(PyObject *self)
+{
+    FreelistObject *op = (FreelistObject *)self;
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    Py_CLEAR(op->ref);
+    freelist *fl = freelist_of(dealloc_state(tp), tp);
+    if (fl != NULL && fl->len < FREELIST_MAX) {
+        op->ref = fl->head;
+        fl->head = self;
+        fl->len++;
+    }
+    else {
+        PyObject_GC_Del(self);
+    }
+    Py_DECREF(tp);
+}
+
+static int
+freelist_object_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(((FreelistObject *)self)->ref);
+    return 0;
+}
+
+static void
+freelist_clear(freelist *fl)
+{
+    while (fl->head != NULL) {
+        PyObject *op = fl->head;
+        fl->head = ((FreelistObject *)op)->ref;
+        PyObject_GC_Del(op);
+    }
+    fl->len = 0;
+}
+
 
 /* ======================================================================
  * Small helpers
  * ====================================================================== */
+
+/* A new reference to obj, or to None when obj is NULL. */
+static inline PyObject *
+new_ref_or_none(PyObject *obj)
+{
+    return Py_NewRef(obj != NULL ? obj : Py_None);
+}
+
+/* None, or NULL when rc (a C function's status) is -1. */
+static inline PyObject *
+none_or_error(int rc)
+{
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* The status of a call whose result is not wanted: 0, dropping the
+   result, or -1 when the call raised (res is NULL). */
+static inline int
+drop_result(PyObject *res)
+{
+    if (res == NULL) {
+        return -1;
+    }
+    Py_DECREF(res);
+    return 0;
+}
+
+/* bool(res) of a call's result, consumed; -1 when the call raised. */
+static int
+call_truth(PyObject *res)
+{
+    if (res == NULL) {
+        return -1;
+    }
+    int b = PyObject_IsTrue(res);
+    Py_DECREF(res);
+    return b;
+}
+
+/* Getters and setters for instance fields: the closure is the field's
+   offset, FIELD(type, name). */
+#define FIELD(type, name) ((void *)offsetof(type, name))
+
+static inline void *
+field_of(PyObject *self, void *offset)
+{
+    return (char *)self + (size_t)offset;
+}
+
+/* An object field, None when it is NULL. */
+static PyObject *
+get_object_field(PyObject *self, void *offset)
+{
+    return new_ref_or_none(*(PyObject **)field_of(self, offset));
+}
+
+/* An int flag, as a bool. */
+static PyObject *
+get_flag_field(PyObject *self, void *offset)
+{
+    return PyBool_FromLong(*(int *)field_of(self, offset));
+}
+
+/* 0 for a value assigned to an attribute; -1 with AttributeError for a
+   deletion (val NULL). */
+static int
+check_not_deleted(PyObject *val)
+{
+    if (val == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+        return -1;
+    }
+    return 0;
+}
+
+/* bool(val) of a value assigned to an attribute, or -1 with an exception
+   set (a deletion, or bool() failed). */
+static int
+assigned_truth(PyObject *val)
+{
+    if (check_not_deleted(val) < 0) {
+        return -1;
+    }
+    return PyObject_IsTrue(val);
+}
+
+/* An int flag set to bool(val). */
+static int
+set_flag_field(PyObject *self, PyObject *val, void *offset)
+{
+    int b = assigned_truth(val);
+    if (b < 0) {
+        return -1;
+    }
+    *(int *)field_of(self, offset) = b;
+    return 0;
+}
 
 /* Parse fast-call arguments by name.  The first `npos` names may be given
    positionally, the first `nreq` are required; out[i] is a borrowed
@@ -310,11 +526,7 @@ call_soon(asyncio_state *st, PyObject *loop, PyObject *fn, PyObject *arg,
     for (size_t i = 0; i < nargs + (ctx != NULL); i++) {
         Py_DECREF(stack[i]);
     }
-    if (res == NULL) {
-        return -1;
-    }
-    Py_DECREF(res);
-    return 0;
+    return drop_result(res);
 }
 
 /* Fetch the current exception as a normalized instance whose
@@ -343,19 +555,27 @@ raise_instance(PyObject *exc)
     PyErr_SetObject((PyObject *)Py_TYPE(exc), exc);
 }
 
+/* cls(message formatted from fmt and vargs): new reference or NULL. */
+static PyObject *
+new_exception_v(PyObject *cls, const char *fmt, va_list vargs)
+{
+    PyObject *msg = PyUnicode_FromFormatV(fmt, vargs);
+    if (msg == NULL) {
+        return NULL;
+    }
+    PyObject *exc = PyObject_CallOneArg(cls, msg);
+    Py_DECREF(msg);
+    return exc;
+}
+
 /* Call the exception class `cls` with a formatted message and raise. */
 static void
 raise_formatted(PyObject *cls, const char *fmt, ...)
 {
     va_list vargs;
     va_start(vargs, fmt);
-    PyObject *msg = PyUnicode_FromFormatV(fmt, vargs);
+    PyObject *exc = new_exception_v(cls, fmt, vargs);
     va_end(vargs);
-    if (msg == NULL) {
-        return;
-    }
-    PyObject *exc = PyObject_CallOneArg(cls, msg);
-    Py_DECREF(msg);
     if (exc == NULL) {
         return;
     }
@@ -534,22 +754,6 @@ get_event_loop(asyncio_state *st)
 }
 
 static PyObject *
-asyncio_get_running_loop_func(PyObject *module, PyObject *Py_UNUSED(arg))
-{
-    int err;
-    PyObject *loop = get_running_loop_borrowed(get_module_state(module),
-                                               &err);
-    if (err) {
-        return NULL;
-    }
-    if (loop == NULL) {
-        PyErr_SetString(PyExc_RuntimeError, "no running event loop");
-        return NULL;
-    }
-    return Py_NewRef(loop);
-}
-
-static PyObject *
 asyncio__get_running_loop_func(PyObject *module, PyObject *Py_UNUSED(arg))
 {
     int err;
@@ -558,16 +762,25 @@ asyncio__get_running_loop_func(PyObject *module, PyObject *Py_UNUSED(arg))
     if (err) {
         return NULL;
     }
-    return Py_NewRef(loop != NULL ? loop : Py_None);
+    return new_ref_or_none(loop);
+}
+
+static PyObject *
+asyncio_get_running_loop_func(PyObject *module, PyObject *arg)
+{
+    PyObject *loop = asyncio__get_running_loop_func(module, arg);
+    if (loop == Py_None) {
+        Py_DECREF(loop);
+        PyErr_SetString(PyExc_RuntimeError, "no running event loop");
+        return NULL;
+    }
+    return loop;
 }
 
 static PyObject *
 asyncio__set_running_loop_func(PyObject *module, PyObject *loop)
 {
-    if (set_running_loop(get_module_state(module), loop) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return none_or_error(set_running_loop(get_module_state(module), loop));
 }
 
 static PyObject *
@@ -631,7 +844,7 @@ typedef struct {
 #define Future_IsNative(st, obj) \
     (Future_CheckExact(st, obj) || Task_CheckExact(st, obj))
 
-static int task_cancel_impl(asyncio_state *st, PyObject *task,
+static int task_cancel_impl(asyncio_state *st, FutureObject *task,
                             PyObject *msg);
 
 static PyObject *
@@ -674,27 +887,15 @@ future_schedule_callbacks(asyncio_state *st, FutureObject *fut)
     return rc;
 }
 
-/* Report an exception that was set and never retrieved. */
+/* Hand `context` (a new dict we consume, or NULL with an exception set
+   when making it failed), with fut's source traceback added, to the loop's
+   call_exception_handler(), as Future.__del__ and Task.__del__ do.  Never
+   raises: a failure goes to sys.unraisablehook. */
 static void
-future_report_unretrieved(asyncio_state *st, FutureObject *fut)
+report_to_loop(asyncio_state *st, FutureObject *fut, PyObject *context)
 {
-    PyObject *context = NULL, *msg = NULL, *res = NULL;
-    PyObject *name = PyType_GetName(Py_TYPE(fut));
-    if (name == NULL) {
-        goto done;
-    }
-    msg = PyUnicode_FromFormat("%U exception was never retrieved", name);
-    Py_DECREF(name);
-    if (msg == NULL) {
-        goto done;
-    }
-    context = PyDict_New();
-    if (context == NULL
-        || PyDict_SetItemString(context, "message", msg) < 0
-        || PyDict_SetItemString(context, "exception",
-                                fut->fut_exception != NULL
-                                ? fut->fut_exception : Py_None) < 0
-        || PyDict_SetItemString(context, "future", (PyObject *)fut) < 0) {
+    PyObject *res = NULL;
+    if (context == NULL) {
         goto done;
     }
     if (fut->fut_source_tb != NULL && PyObject_IsTrue(fut->fut_source_tb)
@@ -711,17 +912,58 @@ done:
         PyErr_WriteUnraisable((PyObject *)fut);
     }
     Py_XDECREF(res);
-    Py_XDECREF(msg);
     Py_XDECREF(context);
 }
 
-/* Drop all state, as for a new future (used by a repeated __init__). */
+/* Run report(st, self) for a finaliser, keeping the current exception. */
 static void
-future_reset(FutureObject *fut)
+report_from_finalizer(PyObject *self,
+                      void (*report)(asyncio_state *, FutureObject *))
 {
-    fut->fut_state = STATE_PENDING;
-    fut->fut_log_tb = 0;
-    fut->fut_blocking = 0;
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    asyncio_state *st = state_of(self);
+    if (st != NULL) {
+        report(st, (FutureObject *)self);
+    }
+    else {
+        PyErr_WriteUnraisable(self);
+    }
+    PyErr_Restore(type, value, tb);
+}
+
+/* Report an exception that was set and never retrieved. */
+static void
+future_report_unretrieved(asyncio_state *st, FutureObject *fut)
+{
+    PyObject *context = NULL, *msg = NULL;
+    PyObject *name = PyType_GetName(Py_TYPE(fut));
+    if (name == NULL) {
+        goto done;
+    }
+    msg = PyUnicode_FromFormat("%U exception was never retrieved", name);
+    Py_DECREF(name);
+    if (msg == NULL) {
+        goto done;
+    }
+    context = PyDict_New();
+    if (context == NULL
+        || PyDict_SetItemString(context, "message", msg) < 0
+        || PyDict_SetItemString(context, "exception",
+                                fut->fut_exception != NULL
+                                ? fut->fut_exception : Py_None) < 0
+        || PyDict_SetItemString(context, "future", (PyObject *)fut) < 0) {
+        Py_CLEAR(context);
+    }
+done:
+    Py_XDECREF(msg);
+    report_to_loop(st, fut, context);
+}
+
+/* Drop the references a future holds but its loop and __dict__. */
+static void
+future_clear_state(FutureObject *fut)
+{
     Py_CLEAR(fut->fut_callback0);
     Py_CLEAR(fut->fut_context0);
     Py_CLEAR(fut->fut_callbacks);
@@ -731,6 +973,16 @@ future_reset(FutureObject *fut)
     Py_CLEAR(fut->fut_source_tb);
     Py_CLEAR(fut->fut_cancel_msg);
     Py_CLEAR(fut->fut_cancelled_exc);
+}
+
+/* Drop all state, as for a new future (used by a repeated __init__). */
+static void
+future_reset(FutureObject *fut)
+{
+    fut->fut_state = STATE_PENDING;
+    fut->fut_log_tb = 0;
+    fut->fut_blocking = 0;
+    future_clear_state(fut);
 }
 
 static int
@@ -822,17 +1074,28 @@ future_raise_cancelled(asyncio_state *st, FutureObject *fut)
     }
 }
 
+/* 0 if fut is finished, else -1 with the CancelledError of a cancelled
+   future or InvalidStateError(not_ready) raised (result(), exception()). */
+static inline int
+future_check_finished(asyncio_state *st, FutureObject *fut,
+                      const char *not_ready)
+{
+    if (fut->fut_state == STATE_FINISHED) {
+        return 0;
+    }
+    if (fut->fut_state == STATE_CANCELLED) {
+        future_raise_cancelled(st, fut);
+    }
+    else if (ensure_helpers(st) == 0) {
+        PyErr_SetString(st->InvalidStateError, not_ready);
+    }
+    return -1;
+}
+
 static PyObject *
 future_result_impl(asyncio_state *st, FutureObject *fut)
 {
-    if (fut->fut_state == STATE_CANCELLED) {
-        future_raise_cancelled(st, fut);
-        return NULL;
-    }
-    if (fut->fut_state != STATE_FINISHED) {
-        if (ensure_helpers(st) == 0) {
-            PyErr_SetString(st->InvalidStateError, "Result is not ready.");
-        }
+    if (future_check_finished(st, fut, "Result is not ready.") < 0) {
         return NULL;
     }
     fut->fut_log_tb = 0;
@@ -856,7 +1119,7 @@ future_result_impl(asyncio_state *st, FutureObject *fut)
         Py_DECREF(exc);
         return NULL;
     }
-    return Py_NewRef(fut->fut_result != NULL ? fut->fut_result : Py_None);
+    return new_ref_or_none(fut->fut_result);
 }
 
 static int
@@ -1094,37 +1357,6 @@ future_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
     return future_init_impl(st, (FutureObject *)self, loop);
 }
 
-/* Future(loop=...) without building a keyword dict: the type's
-   vectorcall.  Subclasses, and calls this does not handle, go through
-   the ordinary tp_new + tp_init. */
-static PyObject *
-future_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
-                  PyObject *kwnames)
-{
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    asyncio_state *st = state_of_type((PyTypeObject *)type);
-    if (st == NULL) {
-        return NULL;
-    }
-    static const char *const names[] = {"loop"};
-    PyObject *loop = NULL;
-    if (type != (PyObject *)st->FutureType || nargs != 0
-        || !vectorcall_kwargs_fast(args, kwnames, names, 1, &loop)) {
-        return _PyObject_MakeTpCall(PyThreadState_Get(), type, args, nargs,
-                                    kwnames);
-    }
-    PyObject *self = ((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type,
-                                                      0);
-    if (self == NULL) {
-        return NULL;
-    }
-    if (future_init_impl(st, (FutureObject *)self, loop) < 0) {
-        Py_DECREF(self);
-        return NULL;
-    }
-    return self;
-}
-
 static PyObject *
 future_result(PyObject *self, PyObject *Py_UNUSED(arg))
 {
@@ -1140,44 +1372,36 @@ future_exception(PyObject *self, PyObject *Py_UNUSED(arg))
 {
     FutureObject *fut = (FutureObject *)self;
     asyncio_state *st = state_of(self);
-    if (st == NULL) {
-        return NULL;
-    }
-    if (fut->fut_state == STATE_CANCELLED) {
-        future_raise_cancelled(st, fut);
-        return NULL;
-    }
-    if (fut->fut_state != STATE_FINISHED) {
-        if (ensure_helpers(st) == 0) {
-            PyErr_SetString(st->InvalidStateError, "Exception is not set.");
-        }
+    if (st == NULL
+        || future_check_finished(st, fut, "Exception is not set.") < 0) {
         return NULL;
     }
     fut->fut_log_tb = 0;
-    return Py_NewRef(fut->fut_exception != NULL
-                     ? fut->fut_exception : Py_None);
+    return new_ref_or_none(fut->fut_exception);
+}
+
+/* set_result() and set_exception(), by their `impl`. */
+static inline PyObject *
+future_set_method(PyObject *self, PyObject *arg,
+                  int (*impl)(asyncio_state *, FutureObject *, PyObject *))
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    return none_or_error(impl(st, (FutureObject *)self, arg));
 }
 
 static PyObject *
 future_set_result(PyObject *self, PyObject *result)
 {
-    asyncio_state *st = state_of(self);
-    if (st == NULL
-        || future_set_result_impl(st, (FutureObject *)self, result) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return future_set_method(self, result, future_set_result_impl);
 }
 
 static PyObject *
 future_set_exception(PyObject *self, PyObject *exc)
 {
-    asyncio_state *st = state_of(self);
-    if (st == NULL
-        || future_set_exception_impl(st, (FutureObject *)self, exc) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return future_set_method(self, exc, future_set_exception_impl);
 }
 
 static PyObject *
@@ -1191,12 +1415,11 @@ future_add_done_callback(PyObject *self, PyObject *const *args,
         return NULL;
     }
     asyncio_state *st = state_of(self);
-    if (st == NULL
-        || future_add_done_callback_impl(st, (FutureObject *)self, argv[0],
-                                         argv[1]) < 0) {
+    if (st == NULL) {
         return NULL;
     }
-    Py_RETURN_NONE;
+    return none_or_error(future_add_done_callback_impl(
+        st, (FutureObject *)self, argv[0], argv[1]));
 }
 
 static PyObject *
@@ -1214,9 +1437,11 @@ future_remove_done_callback(PyObject *self, PyObject *fn)
     return PyLong_FromSsize_t(n);
 }
 
+/* cancel(msg=None) of Future and of Task, by their `impl`. */
 static PyObject *
-future_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
-              PyObject *kwnames)
+cancel_method(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+              PyObject *kwnames,
+              int (*impl)(asyncio_state *, FutureObject *, PyObject *))
 {
     static const char *const names[] = {"msg"};
     PyObject *msg;
@@ -1228,11 +1453,18 @@ future_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
     if (st == NULL) {
         return NULL;
     }
-    int rc = future_cancel_impl(st, (FutureObject *)self, msg);
+    int rc = impl(st, (FutureObject *)self, msg);
     if (rc < 0) {
         return NULL;
     }
     return PyBool_FromLong(rc);
+}
+
+static PyObject *
+future_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+              PyObject *kwnames)
+{
+    return cancel_method(self, args, nargs, kwnames, future_cancel_impl);
 }
 
 static PyObject *
@@ -1270,11 +1502,23 @@ future__make_cancelled_error(PyObject *self, PyObject *Py_UNUSED(arg))
     return future_make_cancelled_error_impl(st, (FutureObject *)self);
 }
 
-static PyObject *
-future__repr_info(PyObject *self, PyObject *Py_UNUSED(arg))
+/* The state of self's module with asyncio's helpers imported, or NULL
+   with an exception set. */
+static asyncio_state *
+state_with_helpers(PyObject *self)
 {
     asyncio_state *st = state_of(self);
     if (st == NULL || ensure_helpers(st) < 0) {
+        return NULL;
+    }
+    return st;
+}
+
+static PyObject *
+future__repr_info(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    asyncio_state *st = state_with_helpers(self);
+    if (st == NULL) {
         return NULL;
     }
     return PyObject_CallOneArg(st->future_repr_info, self);
@@ -1349,34 +1593,9 @@ future_get_blocking(PyObject *self, void *Py_UNUSED(c))
 }
 
 static int
-future_set_blocking(PyObject *self, PyObject *val, void *Py_UNUSED(c))
-{
-    if (val == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int b = PyObject_IsTrue(val);
-    if (b < 0) {
-        return -1;
-    }
-    ((FutureObject *)self)->fut_blocking = b;
-    return 0;
-}
-
-static PyObject *
-future_get_log_traceback(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyBool_FromLong(((FutureObject *)self)->fut_log_tb);
-}
-
-static int
 future_set_log_traceback(PyObject *self, PyObject *val, void *Py_UNUSED(c))
 {
-    if (val == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int b = PyObject_IsTrue(val);
+    int b = assigned_truth(val);
     if (b < 0) {
         return -1;
     }
@@ -1389,14 +1608,6 @@ future_set_log_traceback(PyObject *self, PyObject *val, void *Py_UNUSED(c))
     return 0;
 }
 
-#define OR_NONE(x) Py_NewRef((x) != NULL ? (x) : Py_None)
-
-static PyObject *
-future_get_loop_attr(PyObject *self, void *Py_UNUSED(c))
-{
-    return OR_NONE(((FutureObject *)self)->fut_loop);
-}
-
 static PyObject *
 future_get_state(PyObject *self, void *Py_UNUSED(c))
 {
@@ -1407,35 +1618,10 @@ future_get_state(PyObject *self, void *Py_UNUSED(c))
     return Py_NewRef(future_state_name(st, (FutureObject *)self));
 }
 
-static PyObject *
-future_get_result_attr(PyObject *self, void *Py_UNUSED(c))
-{
-    return OR_NONE(((FutureObject *)self)->fut_result);
-}
-
-static PyObject *
-future_get_exception_attr(PyObject *self, void *Py_UNUSED(c))
-{
-    return OR_NONE(((FutureObject *)self)->fut_exception);
-}
-
-static PyObject *
-future_get_source_traceback(PyObject *self, void *Py_UNUSED(c))
-{
-    return OR_NONE(((FutureObject *)self)->fut_source_tb);
-}
-
-static PyObject *
-future_get_cancel_message(PyObject *self, void *Py_UNUSED(c))
-{
-    return OR_NONE(((FutureObject *)self)->fut_cancel_msg);
-}
-
 static int
 future_set_cancel_message(PyObject *self, PyObject *val, void *Py_UNUSED(c))
 {
-    if (val == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
+    if (check_not_deleted(val) < 0) {
         return -1;
     }
     Py_XSETREF(((FutureObject *)self)->fut_cancel_msg, Py_NewRef(val));
@@ -1504,15 +1690,7 @@ future_clear(PyObject *self)
 {
     FutureObject *fut = (FutureObject *)self;
     Py_CLEAR(fut->fut_loop);
-    Py_CLEAR(fut->fut_callback0);
-    Py_CLEAR(fut->fut_context0);
-    Py_CLEAR(fut->fut_callbacks);
-    Py_CLEAR(fut->fut_result);
-    Py_CLEAR(fut->fut_exception);
-    Py_CLEAR(fut->fut_exception_tb);
-    Py_CLEAR(fut->fut_source_tb);
-    Py_CLEAR(fut->fut_cancel_msg);
-    Py_CLEAR(fut->fut_cancelled_exc);
+    future_clear_state(fut);
     Py_CLEAR(fut->fut_dict);
     return 0;
 }
@@ -1526,20 +1704,12 @@ future_finalize(PyObject *self)
         return;
     }
     fut->fut_log_tb = 0;
-    PyObject *type, *value, *tb;
-    PyErr_Fetch(&type, &value, &tb);
-    asyncio_state *st = state_of(self);
-    if (st != NULL) {
-        future_report_unretrieved(st, fut);
-    }
-    else {
-        PyErr_WriteUnraisable(self);
-    }
-    PyErr_Restore(type, value, tb);
+    report_from_finalizer(self, future_report_unretrieved);
 }
 
-static void
-future_dealloc(PyObject *self)
+/* tp_dealloc of Future and Task, which differ in their tp_clear. */
+static inline void
+future_dealloc_impl(PyObject *self, inquiry clear)
 {
     PyTypeObject *tp = Py_TYPE(self);
     if (PyObject_CallFinalizerFromDealloc(self) < 0) {
@@ -1549,9 +1719,15 @@ future_dealloc(PyObject *self)
     if (((FutureObject *)self)->fut_weakreflist != NULL) {
         PyObject_ClearWeakRefs(self);
     }
-    (void)future_clear(self);
+    (void)clear(self);
     tp->tp_free(self);
     Py_DECREF(tp);
+}
+
+static void
+future_dealloc(PyObject *self)
+{
+    future_dealloc_impl(self, future_clear);
 }
 
 static PyObject *future_new_iter(PyObject *self);
@@ -1592,17 +1768,20 @@ static PyMethodDef future_methods[] = {
 
 static PyGetSetDef future_getsets[] = {
     {"_state", future_get_state, NULL, NULL, NULL},
-    {"_asyncio_future_blocking", future_get_blocking, future_set_blocking,
-     NULL, NULL},
-    {"_log_traceback", future_get_log_traceback, future_set_log_traceback,
-     NULL, NULL},
-    {"_loop", future_get_loop_attr, NULL, NULL, NULL},
+    {"_asyncio_future_blocking", future_get_blocking, set_flag_field, NULL,
+     FIELD(FutureObject, fut_blocking)},
+    {"_log_traceback", get_flag_field, future_set_log_traceback, NULL,
+     FIELD(FutureObject, fut_log_tb)},
+    {"_loop", get_object_field, NULL, NULL, FIELD(FutureObject, fut_loop)},
     {"_callbacks", future_get_callbacks, NULL, NULL, NULL},
-    {"_result", future_get_result_attr, NULL, NULL, NULL},
-    {"_exception", future_get_exception_attr, NULL, NULL, NULL},
-    {"_source_traceback", future_get_source_traceback, NULL, NULL, NULL},
-    {"_cancel_message", future_get_cancel_message, future_set_cancel_message,
-     NULL, NULL},
+    {"_result", get_object_field, NULL, NULL,
+     FIELD(FutureObject, fut_result)},
+    {"_exception", get_object_field, NULL, NULL,
+     FIELD(FutureObject, fut_exception)},
+    {"_source_traceback", get_object_field, NULL, NULL,
+     FIELD(FutureObject, fut_source_tb)},
+    {"_cancel_message", get_object_field, future_set_cancel_message, NULL,
+     FIELD(FutureObject, fut_cancel_msg)},
     {NULL}
 };
 
@@ -1669,7 +1848,9 @@ struct futureiterobject {
     int yielded;
 };
 
-#define FI_FREELIST_MAX 255
+_Static_assert(offsetof(FutureIterObject, future)
+               == offsetof(FreelistObject, ref),
+               "FutureIterObject must start like FreelistObject");
 
 static PyObject *
 future_new_iter(PyObject *self)
@@ -1678,57 +1859,15 @@ future_new_iter(PyObject *self)
     if (st == NULL) {
         return NULL;
     }
-    FutureIterObject *it;
-    if (st->fi_freelist != NULL) {
-        it = st->fi_freelist;
-        st->fi_freelist = (FutureIterObject *)it->future;
-        st->fi_freelist_len--;
-        /* memory from the freelist: make it a live object again */
-        (void)PyObject_Init((PyObject *)it, st->FutureIterType);
-    }
-    else {
-        if (st->FutureIterType == NULL) {
-            PyErr_SetString(PyExc_RuntimeError,
-                            "_asyncio module is being finalized");
-            return NULL;
-        }
-        it = PyObject_GC_New(FutureIterObject, st->FutureIterType);
-        if (it == NULL) {
-            return NULL;
-        }
+    FutureIterObject *it = (FutureIterObject *)freelist_new(
+        &st->fi_freelist, st->FutureIterType);
+    if (it == NULL) {
+        return NULL;
     }
     it->future = (FutureObject *)Py_NewRef(self);
     it->yielded = 0;
     PyObject_GC_Track(it);
     return (PyObject *)it;
-}
-
-static void
-futureiter_dealloc(PyObject *self)
-{
-    FutureIterObject *it = (FutureIterObject *)self;
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    Py_CLEAR(it->future);
-    asyncio_state *st = dealloc_state(tp);
-    if (st != NULL && st->FutureIterType == tp
-        && st->fi_freelist_len < FI_FREELIST_MAX) {
-        it->future = (FutureObject *)st->fi_freelist;
-        st->fi_freelist = it;
-        st->fi_freelist_len++;
-    }
-    else {
-        PyObject_GC_Del(self);
-    }
-    Py_DECREF(tp);
-}
-
-static int
-futureiter_traverse(PyObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(((FutureIterObject *)self)->future);
-    return 0;
 }
 
 /* done() for any future: internal state for ours, else the method. */
@@ -1917,8 +2056,8 @@ static PyMethodDef futureiter_methods[] = {
 };
 
 static PyType_Slot futureiter_slots[] = {
-    {Py_tp_dealloc, futureiter_dealloc},
-    {Py_tp_traverse, futureiter_traverse},
+    {Py_tp_dealloc, freelist_object_dealloc},
+    {Py_tp_traverse, freelist_object_traverse},
     {Py_tp_iter, PyObject_SelfIter},
     {Py_tp_iternext, futureiter_iternext},
     {Py_am_send, futureiter_am_send},
@@ -1944,17 +2083,10 @@ static int
 register_task(asyncio_state *st, PyObject *task)
 {
     if (st->all_tasks == NULL) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "_asyncio module is being finalized");
-        return -1;
+        return raise_finalized();
     }
-    PyObject *res = PyObject_CallMethodOneArg(st->all_tasks, st->str_add,
-                                              task);
-    if (res == NULL) {
-        return -1;
-    }
-    Py_DECREF(res);
-    return 0;
+    return drop_result(PyObject_CallMethodOneArg(st->all_tasks, st->str_add,
+                                                 task));
 }
 
 static int
@@ -1963,25 +2095,30 @@ unregister_task(asyncio_state *st, PyObject *task)
     if (st->all_tasks == NULL) {
         return 0;
     }
-    PyObject *res = PyObject_CallMethodOneArg(st->all_tasks, st->str_discard,
-                                              task);
-    if (res == NULL) {
+    return drop_result(PyObject_CallMethodOneArg(st->all_tasks,
+                                                 st->str_discard, task));
+}
+
+/* The current task of loop (borrowed) in *cur, NULL if none: 0, or -1
+   with an exception set. */
+static int
+current_task(asyncio_state *st, PyObject *loop, PyObject **cur)
+{
+    if (st->current_tasks == NULL) {
+        return raise_finalized();
+    }
+    *cur = PyDict_GetItemWithError(st->current_tasks, loop);
+    if (*cur == NULL && PyErr_Occurred()) {
         return -1;
     }
-    Py_DECREF(res);
     return 0;
 }
 
 static int
 enter_task(asyncio_state *st, PyObject *loop, PyObject *task)
 {
-    if (st->current_tasks == NULL) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "_asyncio module is being finalized");
-        return -1;
-    }
-    PyObject *cur = PyDict_GetItemWithError(st->current_tasks, loop);
-    if (cur == NULL && PyErr_Occurred()) {
+    PyObject *cur;
+    if (current_task(st, loop, &cur) < 0) {
         return -1;
     }
     if (cur != NULL && cur != Py_None) {
@@ -1998,13 +2135,8 @@ enter_task(asyncio_state *st, PyObject *loop, PyObject *task)
 static int
 leave_task(asyncio_state *st, PyObject *loop, PyObject *task)
 {
-    if (st->current_tasks == NULL) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "_asyncio module is being finalized");
-        return -1;
-    }
-    PyObject *cur = PyDict_GetItemWithError(st->current_tasks, loop);
-    if (cur == NULL && PyErr_Occurred()) {
+    PyObject *cur;
+    if (current_task(st, loop, &cur) < 0) {
         return -1;
     }
     if (cur != task) {
@@ -2022,47 +2154,43 @@ leave_task(asyncio_state *st, PyObject *loop, PyObject *task)
 static PyObject *
 asyncio__register_task(PyObject *module, PyObject *task)
 {
-    if (register_task(get_module_state(module), task) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return none_or_error(register_task(get_module_state(module), task));
 }
 
 static PyObject *
 asyncio__unregister_task(PyObject *module, PyObject *task)
 {
-    if (unregister_task(get_module_state(module), task) < 0) {
+    return none_or_error(unregister_task(get_module_state(module), task));
+}
+
+/* _enter_task(loop, task) and _leave_task(loop, task), by `func`. */
+static PyObject *
+loop_task_func(PyObject *module, PyObject *const *args, Py_ssize_t nargs,
+               PyObject *kwnames, const char *fname,
+               int (*func)(asyncio_state *, PyObject *, PyObject *))
+{
+    static const char *const names[] = {"loop", "task"};
+    PyObject *argv[2];
+    if (parse_args(fname, args, nargs, kwnames, names, 2, 2, 2, argv) < 0) {
         return NULL;
     }
-    Py_RETURN_NONE;
+    return none_or_error(func(get_module_state(module), argv[0], argv[1]));
 }
 
 static PyObject *
 asyncio__enter_task(PyObject *module, PyObject *const *args,
                     Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"loop", "task"};
-    PyObject *argv[2];
-    if (parse_args("_enter_task", args, nargs, kwnames, names, 2, 2, 2,
-                   argv) < 0
-        || enter_task(get_module_state(module), argv[0], argv[1]) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return loop_task_func(module, args, nargs, kwnames, "_enter_task",
+                          enter_task);
 }
 
 static PyObject *
 asyncio__leave_task(PyObject *module, PyObject *const *args,
                     Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"loop", "task"};
-    PyObject *argv[2];
-    if (parse_args("_leave_task", args, nargs, kwnames, names, 2, 2, 2,
-                   argv) < 0
-        || leave_task(get_module_state(module), argv[0], argv[1]) < 0) {
-        return NULL;
-    }
-    Py_RETURN_NONE;
+    return loop_task_func(module, args, nargs, kwnames, "_leave_task",
+                          leave_task);
 }
 
 
@@ -2104,7 +2232,9 @@ typedef struct taskcallbackobject {
     vectorcallfunc vectorcall;
 } TaskCallbackObject;
 
-#define TASK_CB_FREELIST_MAX 255
+_Static_assert(offsetof(TaskCallbackObject, task)
+               == offsetof(FreelistObject, ref),
+               "TaskCallbackObject must start like FreelistObject");
 
 static PyObject *
 task_wakeup_impl(asyncio_state *st, TaskObject *task, PyObject *fut)
@@ -2177,57 +2307,16 @@ task_callback_vectorcall(PyObject *self, PyObject *const *args,
 static PyObject *
 task_callback_new(asyncio_state *st, TaskObject *task, int kind)
 {
-    if (st->TaskCallbackType == NULL) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "_asyncio module is being finalized");
+    TaskCallbackObject *cb = (TaskCallbackObject *)freelist_new(
+        &st->tcb_freelist, st->TaskCallbackType);
+    if (cb == NULL) {
         return NULL;
-    }
-    TaskCallbackObject *cb;
-    if (st->tcb_freelist != NULL) {
-        cb = st->tcb_freelist;
-        st->tcb_freelist = (TaskCallbackObject *)cb->task;
-        st->tcb_freelist_len--;
-        (void)PyObject_Init((PyObject *)cb, st->TaskCallbackType);
-    }
-    else {
-        cb = PyObject_GC_New(TaskCallbackObject, st->TaskCallbackType);
-        if (cb == NULL) {
-            return NULL;
-        }
     }
     cb->task = (TaskObject *)Py_NewRef(task);
     cb->kind = kind;
     cb->vectorcall = task_callback_vectorcall;
     PyObject_GC_Track(cb);
     return (PyObject *)cb;
-}
-
-static void
-task_callback_dealloc(PyObject *self)
-{
-    TaskCallbackObject *cb = (TaskCallbackObject *)self;
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    Py_CLEAR(cb->task);
-    asyncio_state *st = dealloc_state(tp);
-    if (st != NULL && st->TaskCallbackType == tp
-        && st->tcb_freelist_len < TASK_CB_FREELIST_MAX) {
-        cb->task = (TaskObject *)st->tcb_freelist;
-        st->tcb_freelist = cb;
-        st->tcb_freelist_len++;
-    }
-    else {
-        PyObject_GC_Del(self);
-    }
-    Py_DECREF(tp);
-}
-
-static int
-task_callback_traverse(PyObject *self, visitproc visit, void *arg)
-{
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(((TaskCallbackObject *)self)->task);
-    return 0;
 }
 
 static PyObject *
@@ -2295,8 +2384,8 @@ static PyMemberDef task_callback_members[] = {
 };
 
 static PyType_Slot task_callback_slots[] = {
-    {Py_tp_dealloc, task_callback_dealloc},
-    {Py_tp_traverse, task_callback_traverse},
+    {Py_tp_dealloc, freelist_object_dealloc},
+    {Py_tp_traverse, freelist_object_traverse},
     {Py_tp_call, PyVectorcall_Call},
     {Py_tp_repr, task_callback_repr},
     {Py_tp_richcompare, task_callback_richcompare},
@@ -2338,13 +2427,8 @@ task_schedule_error(asyncio_state *st, TaskObject *task, const char *fmt,
 {
     va_list vargs;
     va_start(vargs, fmt);
-    PyObject *msg = PyUnicode_FromFormatV(fmt, vargs);
+    PyObject *exc = new_exception_v(PyExc_RuntimeError, fmt, vargs);
     va_end(vargs);
-    if (msg == NULL) {
-        return -1;
-    }
-    PyObject *exc = PyObject_CallOneArg(PyExc_RuntimeError, msg);
-    Py_DECREF(msg);
     if (exc == NULL) {
         return -1;
     }
@@ -2358,8 +2442,7 @@ static PyObject *
 get_future_loop(asyncio_state *st, PyObject *fut)
 {
     if (Future_IsNative(st, fut)) {
-        PyObject *loop = ((FutureObject *)fut)->fut_loop;
-        return Py_NewRef(loop != NULL ? loop : Py_None);
+        return new_ref_or_none(((FutureObject *)fut)->fut_loop);
     }
     PyObject *getter;
     if (_PyObject_LookupAttr(fut, st->str_get_loop, &getter) < 0) {
@@ -2373,17 +2456,6 @@ get_future_loop(asyncio_state *st, PyObject *fut)
     return PyObject_GetAttr(fut, st->str_loop);
 }
 
-static int
-call_truth(PyObject *res)
-{
-    if (res == NULL) {
-        return -1;
-    }
-    int b = PyObject_IsTrue(res);
-    Py_DECREF(res);
-    return b;
-}
-
 /* fut.cancel(msg=msg) for any future; C internals for ours. */
 static int
 future_cancel_any(asyncio_state *st, PyObject *fut, PyObject *msg)
@@ -2392,7 +2464,7 @@ future_cancel_any(asyncio_state *st, PyObject *fut, PyObject *msg)
         return future_cancel_impl(st, (FutureObject *)fut, msg);
     }
     if (Task_CheckExact(st, fut)) {
-        return task_cancel_impl(st, fut, msg);
+        return task_cancel_impl(st, (FutureObject *)fut, msg);
     }
     PyObject *stack[2] = {fut, msg != NULL ? msg : Py_None};
     return call_truth(PyObject_VectorcallMethod(st->str_cancel, stack, 1,
@@ -2456,10 +2528,8 @@ task_handle_future(asyncio_state *st, TaskObject *task, PyObject *loop,
         rc = PyObject_SetAttr(result, st->str_blocking, Py_False);
         if (rc == 0) {
             PyObject *stack[3] = {result, wakeup, ctx};
-            PyObject *res = PyObject_VectorcallMethod(
-                st->str_add_done_callback, stack, 2, st->kw_context);
-            rc = res == NULL ? -1 : 0;
-            Py_XDECREF(res);
+            rc = drop_result(PyObject_VectorcallMethod(
+                st->str_add_done_callback, stack, 2, st->kw_context));
         }
     }
     Py_DECREF(ctx);
@@ -2649,14 +2719,10 @@ task_step_impl(asyncio_state *st, TaskObject *task, PyObject *exc)
         /* finally: _leave_task(); its error replaces a pending one */
         PyObject *et, *ev, *etb;
         PyErr_Fetch(&et, &ev, &etb);
-        if (leave_task(st, loop, (PyObject *)task) < 0) {
-            Py_XDECREF(et);
-            Py_XDECREF(ev);
-            Py_XDECREF(etb);
+        int left = leave_task(st, loop, (PyObject *)task);
+        restore_unless(left < 0, et, ev, etb);
+        if (left < 0) {
             rc = -1;
-        }
-        else {
-            PyErr_Restore(et, ev, etb);
         }
     }
     Py_XDECREF(exc);
@@ -2670,10 +2736,9 @@ task_step_impl(asyncio_state *st, TaskObject *task, PyObject *exc)
 }
 
 static int
-task_cancel_impl(asyncio_state *st, PyObject *self, PyObject *msg)
+task_cancel_impl(asyncio_state *st, FutureObject *fut, PyObject *msg)
 {
-    TaskObject *task = (TaskObject *)self;
-    FutureObject *fut = &task->task_future;
+    TaskObject *task = (TaskObject *)fut;
     fut->fut_log_tb = 0;
     if (fut->fut_state != STATE_PENDING) {
         return 0;
@@ -2715,21 +2780,26 @@ static int task_init_impl(asyncio_state *st, TaskObject *task,
                           PyObject *coro, PyObject *loop, PyObject *name,
                           PyObject *context);
 
-/* Task(coro, loop=..., name=..., context=...) without a keyword dict; see
-   future_vectorcall(). */
+/* Future(loop=...) and Task(coro, loop=..., name=..., context=...)
+   without building a keyword dict: the vectorcall of both types.
+   Subclasses, and calls this does not handle, go through the ordinary
+   tp_new + tp_init. */
 static PyObject *
-task_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
-                PyObject *kwnames)
+future_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
+                  PyObject *kwnames)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     asyncio_state *st = state_of_type((PyTypeObject *)type);
     if (st == NULL) {
         return NULL;
     }
+    /* Future takes the first keyword only, Task also one positional */
     static const char *const names[] = {"loop", "name", "context"};
     PyObject *kw[3] = {NULL, NULL, NULL};
-    if (type != (PyObject *)st->TaskType || nargs != 1
-        || !vectorcall_kwargs_fast(args + 1, kwnames, names, 3, kw)) {
+    int is_task = type == (PyObject *)st->TaskType;
+    if ((!is_task && type != (PyObject *)st->FutureType) || nargs != is_task
+        || !vectorcall_kwargs_fast(args + nargs, kwnames, names,
+                                   is_task ? 3 : 1, kw)) {
         return _PyObject_MakeTpCall(PyThreadState_Get(), type, args, nargs,
                                     kwnames);
     }
@@ -2738,9 +2808,16 @@ task_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
     if (self == NULL) {
         return NULL;
     }
-    if (task_init_impl(st, (TaskObject *)self, args[0], kw[0],
-                       kw[1] != NULL ? kw[1] : Py_None,
-                       kw[2] != NULL ? kw[2] : Py_None) < 0) {
+    int rc;
+    if (is_task) {
+        rc = task_init_impl(st, (TaskObject *)self, args[0], kw[0],
+                            kw[1] != NULL ? kw[1] : Py_None,
+                            kw[2] != NULL ? kw[2] : Py_None);
+    }
+    else {
+        rc = future_init_impl(st, (FutureObject *)self, kw[0]);
+    }
+    if (rc < 0) {
         Py_DECREF(self);
         return NULL;
     }
@@ -2826,13 +2903,13 @@ task_init_impl(asyncio_state *st, TaskObject *task, PyObject *coro,
 static PyObject *
 task_get_coro(PyObject *self, PyObject *Py_UNUSED(arg))
 {
-    return OR_NONE(((TaskObject *)self)->task_coro);
+    return new_ref_or_none(((TaskObject *)self)->task_coro);
 }
 
 static PyObject *
 task_get_context(PyObject *self, PyObject *Py_UNUSED(arg))
 {
-    return OR_NONE(((TaskObject *)self)->task_context);
+    return new_ref_or_none(((TaskObject *)self)->task_context);
 }
 
 static PyObject *
@@ -2884,21 +2961,7 @@ static PyObject *
 task_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
             PyObject *kwnames)
 {
-    static const char *const names[] = {"msg"};
-    PyObject *msg;
-    if (parse_args("cancel", args, nargs, kwnames, names, 1, 1, 0,
-                   &msg) < 0) {
-        return NULL;
-    }
-    asyncio_state *st = state_of(self);
-    if (st == NULL) {
-        return NULL;
-    }
-    int rc = task_cancel_impl(st, self, msg);
-    if (rc < 0) {
-        return NULL;
-    }
-    return PyBool_FromLong(rc);
+    return cancel_method(self, args, nargs, kwnames, task_cancel_impl);
 }
 
 static PyObject *
@@ -2928,8 +2991,8 @@ task_get_stack(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                    &limit) < 0) {
         return NULL;
     }
-    asyncio_state *st = state_of(self);
-    if (st == NULL || ensure_helpers(st) < 0) {
+    asyncio_state *st = state_with_helpers(self);
+    if (st == NULL) {
         return NULL;
     }
     return PyObject_CallFunctionObjArgs(st->task_get_stack, self,
@@ -2947,8 +3010,8 @@ task_print_stack(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                    argv) < 0) {
         return NULL;
     }
-    asyncio_state *st = state_of(self);
-    if (st == NULL || ensure_helpers(st) < 0) {
+    asyncio_state *st = state_with_helpers(self);
+    if (st == NULL) {
         return NULL;
     }
     return PyObject_CallFunctionObjArgs(
@@ -2959,8 +3022,8 @@ task_print_stack(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
 static PyObject *
 task__repr_info(PyObject *self, PyObject *Py_UNUSED(arg))
 {
-    asyncio_state *st = state_of(self);
-    if (st == NULL || ensure_helpers(st) < 0) {
+    asyncio_state *st = state_with_helpers(self);
+    if (st == NULL) {
         return NULL;
     }
     return PyObject_CallOneArg(st->task_repr_info, self);
@@ -2968,46 +3031,6 @@ task__repr_info(PyObject *self, PyObject *Py_UNUSED(arg))
 
 
 /* ---------- Task: attributes ---------- */
-
-static PyObject *
-task_get_log_destroy_pending(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyBool_FromLong(((TaskObject *)self)->task_log_destroy_pending);
-}
-
-static int
-task_set_log_destroy_pending(PyObject *self, PyObject *val,
-                             void *Py_UNUSED(c))
-{
-    if (val == NULL) {
-        PyErr_SetString(PyExc_AttributeError, "cannot delete attribute");
-        return -1;
-    }
-    int b = PyObject_IsTrue(val);
-    if (b < 0) {
-        return -1;
-    }
-    ((TaskObject *)self)->task_log_destroy_pending = b;
-    return 0;
-}
-
-static PyObject *
-task_get_must_cancel(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyBool_FromLong(((TaskObject *)self)->task_must_cancel);
-}
-
-static PyObject *
-task_get_coro_attr(PyObject *self, void *Py_UNUSED(c))
-{
-    return OR_NONE(((TaskObject *)self)->task_coro);
-}
-
-static PyObject *
-task_get_fut_waiter(PyObject *self, void *Py_UNUSED(c))
-{
-    return OR_NONE(((TaskObject *)self)->task_fut_waiter);
-}
 
 static PyObject *
 task_get_num_cancels(PyObject *self, void *Py_UNUSED(c))
@@ -3042,42 +3065,23 @@ task_clear(PyObject *self)
 }
 
 static void
-task_report_pending(asyncio_state *st, TaskObject *task)
+task_report_pending(asyncio_state *st, FutureObject *fut)
 {
-    FutureObject *fut = &task->task_future;
-    PyObject *res = NULL;
     PyObject *context = PyDict_New();
     if (context == NULL
-        || PyDict_SetItemString(context, "task", (PyObject *)task) < 0) {
-        goto done;
+        || PyDict_SetItemString(context, "task", (PyObject *)fut) < 0) {
+        Py_CLEAR(context);
     }
-    {
+    else {
         PyObject *msg = PyUnicode_FromString(
             "Task was destroyed but it is pending!");
-        if (msg == NULL) {
-            goto done;
+        if (msg == NULL
+            || PyDict_SetItemString(context, "message", msg) < 0) {
+            Py_CLEAR(context);
         }
-        int rc = PyDict_SetItemString(context, "message", msg);
-        Py_DECREF(msg);
-        if (rc < 0) {
-            goto done;
-        }
+        Py_XDECREF(msg);
     }
-    if (fut->fut_source_tb != NULL && PyObject_IsTrue(fut->fut_source_tb)
-        && PyDict_SetItemString(context, "source_traceback",
-                                fut->fut_source_tb) < 0) {
-        goto done;
-    }
-    PyObject *loop = Py_NewRef(fut->fut_loop);
-    res = PyObject_CallMethodOneArg(loop, st->str_call_exception_handler,
-                                    context);
-    Py_DECREF(loop);
-done:
-    if (res == NULL && PyErr_Occurred()) {
-        PyErr_WriteUnraisable((PyObject *)task);
-    }
-    Py_XDECREF(res);
-    Py_XDECREF(context);
+    report_to_loop(st, fut, context);
 }
 
 /* PEP 442 finaliser: report a task destroyed while pending, then an
@@ -3090,16 +3094,7 @@ task_finalize(PyObject *self)
     if (fut->fut_loop != NULL && fut->fut_state == STATE_PENDING
         && task->task_log_destroy_pending) {
         task->task_log_destroy_pending = 0;
-        PyObject *type, *value, *tb;
-        PyErr_Fetch(&type, &value, &tb);
-        asyncio_state *st = state_of(self);
-        if (st != NULL) {
-            task_report_pending(st, task);
-        }
-        else {
-            PyErr_WriteUnraisable(self);
-        }
-        PyErr_Restore(type, value, tb);
+        report_from_finalizer(self, task_report_pending);
     }
     future_finalize(self);
 }
@@ -3107,17 +3102,7 @@ task_finalize(PyObject *self)
 static void
 task_dealloc(PyObject *self)
 {
-    PyTypeObject *tp = Py_TYPE(self);
-    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
-        return;     /* resurrected */
-    }
-    PyObject_GC_UnTrack(self);
-    if (((FutureObject *)self)->fut_weakreflist != NULL) {
-        PyObject_ClearWeakRefs(self);
-    }
-    (void)task_clear(self);
-    tp->tp_free(self);
-    Py_DECREF(tp);
+    future_dealloc_impl(self, task_clear);
 }
 
 static PyMethodDef task_methods[] = {
@@ -3148,11 +3133,13 @@ static PyMethodDef task_methods[] = {
 };
 
 static PyGetSetDef task_getsets[] = {
-    {"_log_destroy_pending", task_get_log_destroy_pending,
-     task_set_log_destroy_pending, NULL, NULL},
-    {"_must_cancel", task_get_must_cancel, NULL, NULL, NULL},
-    {"_coro", task_get_coro_attr, NULL, NULL, NULL},
-    {"_fut_waiter", task_get_fut_waiter, NULL, NULL, NULL},
+    {"_log_destroy_pending", get_flag_field, set_flag_field, NULL,
+     FIELD(TaskObject, task_log_destroy_pending)},
+    {"_must_cancel", get_flag_field, NULL, NULL,
+     FIELD(TaskObject, task_must_cancel)},
+    {"_coro", get_object_field, NULL, NULL, FIELD(TaskObject, task_coro)},
+    {"_fut_waiter", get_object_field, NULL, NULL,
+     FIELD(TaskObject, task_fut_waiter)},
     {"_num_cancels_requested", task_get_num_cancels, NULL, NULL, NULL},
     {NULL}
 };
@@ -3475,9 +3462,8 @@ asyncio__copy_concurrent_future_state(PyObject *module,
             rc = future_cancel_impl(st, fut, NULL);
         }
         else {
-            PyObject *res = PyObject_CallMethodNoArgs(dest, st->str_cancel);
-            rc = res == NULL ? -1 : 0;
-            Py_XDECREF(res);
+            rc = drop_result(PyObject_CallMethodNoArgs(dest,
+                                                       st->str_cancel));
         }
     }
     else if (exception != Py_None) {
@@ -3489,10 +3475,8 @@ asyncio__copy_concurrent_future_state(PyObject *module,
             rc = future_set_exception_impl(st, fut, exc);
         }
         else {
-            PyObject *res = PyObject_CallMethodOneArg(
-                dest, CCF(STR_SET_EXCEPTION), exc);
-            rc = res == NULL ? -1 : 0;
-            Py_XDECREF(res);
+            rc = drop_result(PyObject_CallMethodOneArg(
+                dest, CCF(STR_SET_EXCEPTION), exc));
         }
         Py_DECREF(exc);
     }
@@ -3501,10 +3485,8 @@ asyncio__copy_concurrent_future_state(PyObject *module,
             rc = future_set_result_impl(st, fut, result);
         }
         else {
-            PyObject *res = PyObject_CallMethodOneArg(
-                dest, CCF(STR_SET_RESULT), result);
-            rc = res == NULL ? -1 : 0;
-            Py_XDECREF(res);
+            rc = drop_result(PyObject_CallMethodOneArg(
+                dest, CCF(STR_SET_RESULT), result));
         }
     }
     if (rc >= 0) {
@@ -3566,44 +3548,75 @@ static PyMethodDef asyncio_methods[] = {
     {NULL, NULL}
 };
 
+/* The references of asyncio_state that m_traverse visits and m_clear
+   drops, in that order: all but the interned names and constant tuples
+   (see the struct), which only m_free drops. */
+static const size_t state_refs[] = {
+    offsetof(asyncio_state, FutureType),
+    offsetof(asyncio_state, FutureIterType),
+    offsetof(asyncio_state, TaskType),
+    offsetof(asyncio_state, TaskCallbackType),
+    offsetof(asyncio_state, all_tasks),
+    offsetof(asyncio_state, current_tasks),
+    offsetof(asyncio_state, CancelledError),
+    offsetof(asyncio_state, InvalidStateError),
+    offsetof(asyncio_state, events_module),
+    offsetof(asyncio_state, future_repr_info),
+    offsetof(asyncio_state, task_repr_info),
+    offsetof(asyncio_state, task_get_stack),
+    offsetof(asyncio_state, task_print_stack),
+    offsetof(asyncio_state, extract_stack),
+    offsetof(asyncio_state, iscoroutine),
+    offsetof(asyncio_state, copy_cf_objects),
+};
+
+/* The interned names of asyncio_state, made by m_exec. */
+#define STATE_NAME(field, text) {offsetof(asyncio_state, field), (text)}
+static const struct {
+    size_t offset;
+    const char *text;
+} state_names_table[] = {
+    STATE_NAME(str_call_soon, "call_soon"),
+    STATE_NAME(str_call_exception_handler, "call_exception_handler"),
+    STATE_NAME(str_get_debug, "get_debug"),
+    STATE_NAME(str_get_loop, "get_loop"),
+    STATE_NAME(str_loop, "_loop"),
+    STATE_NAME(str_add_done_callback, "add_done_callback"),
+    STATE_NAME(str_remove_done_callback, "remove_done_callback"),
+    STATE_NAME(str_cancel, "cancel"),
+    STATE_NAME(str_done, "done"),
+    STATE_NAME(str_result, "result"),
+    STATE_NAME(str_send, "send"),
+    STATE_NAME(str_throw, "throw"),
+    STATE_NAME(str_blocking, "_asyncio_future_blocking"),
+    STATE_NAME(str_repr_info, "_repr_info"),
+    STATE_NAME(str_make_cancelled_error, "_make_cancelled_error"),
+    STATE_NAME(str_running_loop_key, "__asyncio_running_event_loop__"),
+    STATE_NAME(str_add, "add"),
+    STATE_NAME(str_discard, "discard"),
+    STATE_NAME(str_get_event_loop, "get_event_loop"),
+    STATE_NAME(str_get_event_loop_policy, "get_event_loop_policy"),
+    STATE_NAME(state_names[STATE_PENDING], "PENDING"),
+    STATE_NAME(state_names[STATE_CANCELLED], "CANCELLED"),
+    STATE_NAME(state_names[STATE_FINISHED], "FINISHED"),
+};
+#undef STATE_NAME
+
+/* The reference at `offset` in st, from one of the tables above. */
+static inline PyObject **
+state_ref(asyncio_state *st, size_t offset)
+{
+    return (PyObject **)((char *)st + offset);
+}
+
 static int
 asyncio_traverse(PyObject *module, visitproc visit, void *arg)
 {
     asyncio_state *st = get_module_state(module);
-    Py_VISIT(st->FutureType);
-    Py_VISIT(st->FutureIterType);
-    Py_VISIT(st->TaskType);
-    Py_VISIT(st->TaskCallbackType);
-    Py_VISIT(st->all_tasks);
-    Py_VISIT(st->current_tasks);
-    Py_VISIT(st->CancelledError);
-    Py_VISIT(st->InvalidStateError);
-    Py_VISIT(st->events_module);
-    Py_VISIT(st->future_repr_info);
-    Py_VISIT(st->task_repr_info);
-    Py_VISIT(st->task_get_stack);
-    Py_VISIT(st->task_print_stack);
-    Py_VISIT(st->extract_stack);
-    Py_VISIT(st->iscoroutine);
-    Py_VISIT(st->copy_cf_objects);
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(state_refs); i++) {
+        Py_VISIT(*state_ref(st, state_refs[i]));
+    }
     return 0;
-}
-
-static void
-free_iter_freelist(asyncio_state *st)
-{
-    while (st->fi_freelist != NULL) {
-        FutureIterObject *it = st->fi_freelist;
-        st->fi_freelist = (FutureIterObject *)it->future;
-        PyObject_GC_Del(it);
-    }
-    st->fi_freelist_len = 0;
-    while (st->tcb_freelist != NULL) {
-        TaskCallbackObject *cb = st->tcb_freelist;
-        st->tcb_freelist = (TaskCallbackObject *)cb->task;
-        PyObject_GC_Del(cb);
-    }
-    st->tcb_freelist_len = 0;
 }
 
 static int
@@ -3611,25 +3624,13 @@ asyncio_clear(PyObject *module)
 {
     asyncio_state *st = get_module_state(module);
     st->helpers_ready = 0;
-    Py_CLEAR(st->FutureType);
-    Py_CLEAR(st->FutureIterType);
-    Py_CLEAR(st->TaskType);
-    Py_CLEAR(st->TaskCallbackType);
-    Py_CLEAR(st->all_tasks);
-    Py_CLEAR(st->current_tasks);
-    Py_CLEAR(st->CancelledError);
-    Py_CLEAR(st->InvalidStateError);
-    Py_CLEAR(st->events_module);
-    Py_CLEAR(st->future_repr_info);
-    Py_CLEAR(st->task_repr_info);
-    Py_CLEAR(st->task_get_stack);
-    Py_CLEAR(st->task_print_stack);
-    Py_CLEAR(st->extract_stack);
-    Py_CLEAR(st->iscoroutine);
-    Py_CLEAR(st->copy_cf_objects);
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(state_refs); i++) {
+        Py_CLEAR(*state_ref(st, state_refs[i]));
+    }
     st->rl_ts_id = 0;
     st->rl_loop = NULL;
-    free_iter_freelist(st);
+    freelist_clear(&st->fi_freelist);
+    freelist_clear(&st->tcb_freelist);
     return 0;
 }
 
@@ -3638,31 +3639,11 @@ asyncio_free(void *module)
 {
     asyncio_state *st = get_module_state((PyObject *)module);
     (void)asyncio_clear((PyObject *)module);
-    Py_CLEAR(st->str_call_soon);
-    Py_CLEAR(st->str_call_exception_handler);
-    Py_CLEAR(st->str_get_debug);
-    Py_CLEAR(st->str_get_loop);
-    Py_CLEAR(st->str_loop);
-    Py_CLEAR(st->str_add_done_callback);
-    Py_CLEAR(st->str_remove_done_callback);
-    Py_CLEAR(st->str_cancel);
-    Py_CLEAR(st->str_done);
-    Py_CLEAR(st->str_result);
-    Py_CLEAR(st->str_send);
-    Py_CLEAR(st->str_throw);
-    Py_CLEAR(st->str_blocking);
-    Py_CLEAR(st->str_repr_info);
-    Py_CLEAR(st->str_make_cancelled_error);
-    Py_CLEAR(st->str_running_loop_key);
-    Py_CLEAR(st->str_add);
-    Py_CLEAR(st->str_discard);
-    Py_CLEAR(st->str_get_event_loop);
-    Py_CLEAR(st->str_get_event_loop_policy);
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(state_names_table); i++) {
+        Py_CLEAR(*state_ref(st, state_names_table[i].offset));
+    }
     Py_CLEAR(st->kw_context);
     Py_CLEAR(st->kw_msg);
-    for (int i = 0; i < 3; i++) {
-        Py_CLEAR(st->state_names[i]);
-    }
 }
 
 static int
@@ -3680,37 +3661,14 @@ asyncio_exec(PyObject *module)
         atfork_registered = 1;
     }
 
-#define INTERN(field, s)                                    \
-    do {                                                    \
-        st->field = PyUnicode_InternFromString(s);          \
-        if (st->field == NULL) {                            \
-            return -1;                                      \
-        }                                                   \
-    } while (0)
-    INTERN(str_call_soon, "call_soon");
-    INTERN(str_call_exception_handler, "call_exception_handler");
-    INTERN(str_get_debug, "get_debug");
-    INTERN(str_get_loop, "get_loop");
-    INTERN(str_loop, "_loop");
-    INTERN(str_add_done_callback, "add_done_callback");
-    INTERN(str_remove_done_callback, "remove_done_callback");
-    INTERN(str_cancel, "cancel");
-    INTERN(str_done, "done");
-    INTERN(str_result, "result");
-    INTERN(str_send, "send");
-    INTERN(str_throw, "throw");
-    INTERN(str_blocking, "_asyncio_future_blocking");
-    INTERN(str_repr_info, "_repr_info");
-    INTERN(str_make_cancelled_error, "_make_cancelled_error");
-    INTERN(str_running_loop_key, "__asyncio_running_event_loop__");
-    INTERN(str_add, "add");
-    INTERN(str_discard, "discard");
-    INTERN(str_get_event_loop, "get_event_loop");
-    INTERN(str_get_event_loop_policy, "get_event_loop_policy");
-    INTERN(state_names[STATE_PENDING], "PENDING");
-    INTERN(state_names[STATE_CANCELLED], "CANCELLED");
-    INTERN(state_names[STATE_FINISHED], "FINISHED");
-#undef INTERN
+for (size_t i = 0; i < Py_ARRAY_LENGTH(state_names_table); i++) {
+        PyObject *name = PyUnicode_InternFromString(
+            state_names_table[i].text);
+        if (name == NULL) {
+            return -1;
+        }
+        *state_ref(st, state_names_table[i].offset) = name;
+    }
     st->kw_context = Py_BuildValue("(s)", "context");
     if (st->kw_context == NULL) {
         return -1;
@@ -3738,7 +3696,7 @@ asyncio_exec(PyObject *module)
     /* No type slot exists for this in 3.11: calling the exact classes
        skips building a keyword dict (see future_vectorcall()). */
     st->FutureType->tp_vectorcall = future_vectorcall;
-    st->TaskType->tp_vectorcall = task_vectorcall;
+    st->TaskType->tp_vectorcall = future_vectorcall;
     st->TaskCallbackType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &task_callback_spec, NULL);
     if (st->TaskCallbackType == NULL) {

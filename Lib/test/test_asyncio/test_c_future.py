@@ -19,6 +19,7 @@ import unittest
 import weakref
 from asyncio import events, futures
 from test.support import script_helper
+from test.test_asyncio import cfork_helpers
 from test.test_asyncio import utils as test_utils
 
 
@@ -774,9 +775,11 @@ class CRunningLoopTests(RunningLoopCases, unittest.TestCase):
         self.assertIs(events._c__get_event_loop(stacklevel=2), loop)
 
 
-# --- interpreter shutdown ---
+# --- scripts run in a child interpreter ---
 
-SHUTDOWN_SCRIPT = r'''
+# The start of each: `cls` is the future class named by argv[1], `Loop`
+# the part of the loop API a Future uses, doing nothing.
+SCRIPT_PRELUDE = r'''
 import asyncio, atexit, gc, sys
 from asyncio import futures
 cls = getattr(futures, sys.argv[1])
@@ -788,7 +791,12 @@ class Loop:
         pass
     def call_exception_handler(self, context):
         pass
+'''
 
+
+# --- interpreter shutdown ---
+
+SHUTDOWN_SCRIPT = SCRIPT_PRELUDE + r'''
 def exercise():
     f = cls(loop=Loop())
     repr(f)
@@ -837,12 +845,16 @@ class ShutdownTests(unittest.TestCase):
 
 # --- crash scenarios, each in a child interpreter ---
 
-CHILD_SCENARIOS = {
-    'remove_eq_mutates': r'''
+# A future with 64 callbacks: str, then id 63 times.
+MANY_CALLBACKS = r'''
 f = cls(loop=loop)
 f.add_done_callback(str)
 for _ in range(63):
     f.add_done_callback(id)
+'''
+
+CHILD_SCENARIOS = {
+    'remove_eq_mutates': MANY_CALLBACKS + r'''
 class evil:
     def __eq__(self, other):
         f.remove_done_callback(id)
@@ -851,11 +863,7 @@ class evil:
 for _ in range(3):
     f.remove_done_callback(evil())
 ''',
-    'remove_eq_clears': r'''
-f = cls(loop=loop)
-f.add_done_callback(str)
-for _ in range(63):
-    f.add_done_callback(id)
+    'remove_eq_clears': MANY_CALLBACKS + r'''
 class evil:
     def __eq__(self, other):
         f.remove_done_callback(other)
@@ -900,31 +908,17 @@ except StopIteration:
 ''',
 }
 
-CHILD_PRELUDE = r'''
-import asyncio, gc, sys
-from asyncio import futures
-cls = getattr(futures, sys.argv[1])
-class Loop:
-    def get_debug(self):
-        return False
-    def call_soon(self, *args, **kwargs):
-        pass
-    def call_exception_handler(self, context):
-        pass
+CHILD_PRELUDE = SCRIPT_PRELUDE + r'''
 loop = Loop()
 '''
 
 
-class ChildScenarioTests(unittest.TestCase):
+class ChildScenarioTests(cfork_helpers.ChildScenarioCases,
+                         unittest.TestCase):
+    prelude = CHILD_PRELUDE
+    scenarios = CHILD_SCENARIOS
     classes = ['_PyFuture'] + (['_CFuture'] if hasattr(futures, '_CFuture')
                                else [])
-
-    def test_scenarios(self):
-        for name, code in CHILD_SCENARIOS.items():
-            for cls in self.classes:
-                with self.subTest(scenario=name, cls=cls):
-                    script_helper.assert_python_ok(
-                        '-c', CHILD_PRELUDE + code + '\ngc.collect()\n', cls)
 
 
 if __name__ == '__main__':

@@ -16,6 +16,7 @@ import unittest
 import weakref
 from asyncio import tasks
 from test.support import script_helper
+from test.test_asyncio import cfork_helpers
 from test.test_asyncio import utils as test_utils
 
 
@@ -651,15 +652,11 @@ gc.collect()
 }
 
 
-class ChildScenarioTests(unittest.TestCase):
+class ChildScenarioTests(cfork_helpers.ChildScenarioCases,
+                         unittest.TestCase):
+    prelude = CHILD_PRELUDE
+    scenarios = CHILD_SCENARIOS
     classes = ['_PyTask'] + (['_CTask'] if HAVE_C_TASK else [])
-
-    def test_scenarios(self):
-        for name, code in CHILD_SCENARIOS.items():
-            for cls in self.classes:
-                with self.subTest(scenario=name, cls=cls):
-                    script_helper.assert_python_ok(
-                        '-c', CHILD_PRELUDE + code + '\ngc.collect()\n', cls)
 
 
 # --- real code on the C Task ---

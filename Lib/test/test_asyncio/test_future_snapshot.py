@@ -56,6 +56,21 @@ def counted(fut):
     return fut
 
 
+def set_result_in_thread(fut, result):
+    """Start a thread that sets fut's result, and return it once both this
+    thread and that one are ready to go (so that the two race)."""
+    start = threading.Barrier(2)
+
+    def finish():
+        start.wait()
+        fut.set_result(result)
+
+    thread = threading.Thread(target=finish)
+    thread.start()
+    start.wait()
+    return thread
+
+
 # Sources in every state a concurrent.futures.Future can be in.
 
 def pending():
@@ -202,15 +217,7 @@ class GetSnapshotTests(unittest.TestCase):
         for _ in range(200):
             fut = pending()
             result = Result()
-            start = threading.Barrier(2)
-
-            def finish():
-                start.wait()
-                fut.set_result(result)
-
-            thread = threading.Thread(target=finish)
-            thread.start()
-            start.wait()
+            thread = set_result_in_thread(fut, result)
             deadline = time.monotonic() + support_timeout
             while True:
                 snapshot = fut._get_snapshot()
@@ -389,15 +396,7 @@ class BaseCopyTests:
             source = pending()
             dest = self.dest()
             result = Result()
-            start = threading.Barrier(2)
-
-            def finish():
-                start.wait()
-                source.set_result(result)
-
-            thread = threading.Thread(target=finish)
-            thread.start()
-            start.wait()
+            thread = set_result_in_thread(source, result)
             deadline = time.monotonic() + support_timeout
             while not self.copy(source, dest):
                 self.assert_pending(dest)
