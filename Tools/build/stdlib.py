@@ -201,13 +201,19 @@ def overlay_repo_lib():
                 os.unlink(path)
 
 
+def write_stamp():
+    """Record that the staged copy matches the series as it is now."""
+    with open(STAMP, 'w') as f:
+        f.write(series_digest() + '\n')
+
+
 def stage(abiflags):
-    digest = series_digest() + abiflags
+    # The copy is the same for both ABI flavours; only link_prefix() differs.
     current = None
     if os.path.exists(STAMP):
         with open(STAMP) as f:
             current = f.read().strip()
-    if current != digest or not os.path.isdir(STAGED):
+    if current != series_digest() or not os.path.isdir(STAGED):
         edited = edited_files()
         if edited:
             fail('the staged stdlib has edits that are not in patches/:\n  '
@@ -227,8 +233,7 @@ def stage(abiflags):
               f'{len(read_series())} patch(es)')
     link_prefix(abiflags)
     overlay_repo_lib()
-    with open(STAMP, 'w') as f:
-        f.write(digest + '\n')
+    write_stamp()
 
 
 # --- refresh ---------------------------------------------------------------
@@ -305,14 +310,9 @@ def refresh(patch_name, new_files):
         if open(patch).read() != old:
             changed += 1
             print(f'refreshed {os.path.relpath(patch, ROOT)}')
-    with open(STAMP, 'w') as f:
-        f.write(series_digest() + read_abiflags() + '\n')
+    write_stamp()
     if not changed:
         print('the series already matches the staged copy')
-
-
-def read_abiflags():
-    return 'd' if os.path.exists(os.path.join(BUILD, 'include', 'python3.11d')) else ''
 
 
 def main():
