@@ -159,12 +159,16 @@ def assign_lines(text, patches, preamble):
 
     banners = dict(banner_titles(lines))
     owner = idx(preamble, 'the preamble')
-    block = until = None
+    # The open blocks: "{" gives lines to a patch, "until" keeps them
+    # before one; each is the patch index, or None when not open.
+    opened = {'block': None, 'until': None}
+    slot_of = {'open': 'block', 'close': 'block', 'until': 'until',
+               'end': 'until'}
     out = []
     for n, line in enumerate(lines):
         where = f'line {n + 1}'
         if n in banners:
-            if block is not None or until is not None:
+            if opened != {'block': None, 'until': None}:
                 fail(f'{where}: a series block is still open at a banner')
             name = section_owner(banners[n], patches)
             if name is None:
@@ -173,24 +177,17 @@ def assign_lines(text, patches, preamble):
             owner = index[name]
         directive, rest = parse_marker(line)
         kind = directive[0] if directive else None
-        if kind == 'open':
-            if block is not None:
-                fail(f'{where}: series blocks do not nest')
-            block = idx(directive[1], where)
-        elif kind == 'close':
-            if block is None:
-                fail(f'{where}: "series: }}" without an open block')
-            block = None
-        elif kind == 'until':
-            if until is not None:
-                fail(f'{where}: "series: until" blocks do not nest')
-            until = idx(directive[1], where)
-        elif kind == 'end':
-            if until is None:
-                fail(f'{where}: "series: end" without "series: until"')
-            until = None
+        if kind in ('open', 'until'):
+            if opened[slot_of[kind]] is not None:
+                fail(f'{where}: series blocks of a kind do not nest')
+            opened[slot_of[kind]] = idx(directive[1], where)
+        elif kind in ('close', 'end'):
+            if opened[slot_of[kind]] is None:
+                fail(f'{where}: "{line.strip()}" closes no open block')
+            opened[slot_of[kind]] = None
         if rest is None:
             continue
+        block, until = opened['block'], opened['until']
         first = owner if block is None else block
         if kind == 'line':
             first = idx(directive[1], where)
@@ -198,7 +195,7 @@ def assign_lines(text, patches, preamble):
             fail(f'{where}: replaced by "{patches[until]["name"]}" before '
                  f'it is added')
         out.append((rest, first, until))
-    if block is not None or until is not None:
+    if opened != {'block': None, 'until': None}:
         fail('a series block is not closed at the end of the file')
     return out
 

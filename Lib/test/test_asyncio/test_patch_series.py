@@ -94,7 +94,7 @@ class SeriesTests(unittest.TestCase):
     def test_bad_markers(self):
         for text, error in [
                 ('/* series: two { */\n', 'not closed'),
-                ('/* series: } */\n', 'without an open block'),
+                ('/* series: } */\n', 'closes no open block'),
                 ('int x;  /* series: nine */\n', 'no patch "nine"'),
                 ('int x; /* series: two { */\n', 'alone on its line'),
                 ('/* series: one { */\n/* series: two { */\n', 'nest'),
