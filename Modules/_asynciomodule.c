@@ -24,6 +24,7 @@
 #include "structmember.h"
 
 #include <pthread.h>
+#include <sys/epoll.h>
 #include <stdint.h>
 
 
@@ -46,11 +47,26 @@ typedef struct {
     int len;
 } freelist;
 
+/* The methods of the loop core (_EventLoopCore) whose overrides it
+   respects: see core_method_is_own(). */
+enum {
+    CORE_TIME,
+    CORE_GET_DEBUG,
+    CORE_CHECK_CLOSED,
+    CORE__CALL_SOON,
+    CORE_CALL_AT,
+    CORE_PROCESS_EVENTS,    /* selector_events.BaseSelectorEventLoop's */
+    CORE_NOWN
+};
+
 typedef struct {
     PyTypeObject *FutureType;
     PyTypeObject *FutureIterType;
     PyTypeObject *TaskType;
     PyTypeObject *TaskCallbackType;
+    PyTypeObject *HandleType;
+    PyTypeObject *TimerHandleType;
+    PyTypeObject *LoopCoreType;
 
     /* Task bookkeeping, exported as _all_tasks and _current_tasks. */
     PyObject *all_tasks;          /* weakref.WeakSet */
@@ -67,9 +83,29 @@ typedef struct {
     PyObject *task_print_stack;   /* base_tasks._task_print_stack */
     PyObject *extract_stack;      /* format_helpers.extract_stack */
     PyObject *iscoroutine;        /* coroutines.iscoroutine */
+    PyObject *format_callback_source;  /* format_helpers._format_callback_source */
     /* concurrent.futures objects and names for
        _copy_concurrent_future_state (gh-134173), made on first use. */
     PyObject *copy_cf_objects;
+
+    /* The methods of _EventLoopCore that core_method_is_own() looks for,
+       by name and as found in the type's dict. */
+    PyObject *core_own_names[CORE_NOWN];
+    PyObject *core_own_methods[CORE_NOWN];
+    /* selectors.EpollSelector, for the core's shortcut around its
+       select(); loaded with core_own_methods[CORE_PROCESS_EVENTS] by
+       core_load_selector_refs(). */
+    PyObject *epoll_selector_type;
+    int selector_refs_loaded;
+
+    /* What the loop core uses of collections and heapq, taken at exec:
+       builtins that take part in no cycle, dropped by m_free. */
+    PyTypeObject *deque_type;
+    PyObject *deque_append;
+    PyObject *deque_popleft;
+    PyObject *heappush;
+    PyObject *heappop;
+    PyObject *heapify;
 
     /* Interned names and constant tuples.  They cannot take part in
        reference cycles, so m_clear leaves them alone and code running
@@ -94,6 +130,23 @@ typedef struct {
     PyObject *str_discard;
     PyObject *str_get_event_loop;
     PyObject *str_get_event_loop_policy;
+    PyObject *str_cancelled;
+    PyObject *str_source_traceback;
+    PyObject *str_cancelled_attr;
+    PyObject *str_scheduled_attr;
+    PyObject *str_when_attr;
+    PyObject *str_run;
+    PyObject *str_append;
+    PyObject *str_popleft;
+    PyObject *str_timer_cancelled;
+    PyObject *str_selector;
+    PyObject *str_select;
+    PyObject *str_process_events;
+    PyObject *str_clock_resolution;
+    PyObject *str_current_handle;
+    PyObject *str_fd_to_key;
+    PyObject *str_poll;
+    PyObject *str_events;
     PyObject *kw_context;         /* ("context",) */
     PyObject *kw_msg;             /* ("msg",) */
     PyObject *state_names[3];     /* "PENDING", "CANCELLED", "FINISHED" */
@@ -113,6 +166,7 @@ typedef struct {
        (TaskCallbackType) kept for reuse; see freelist_new(). */
     freelist fi_freelist;
     freelist tcb_freelist;
+    freelist h_freelist;          /* exact Handles */
 
     /* Counter behind the default task names "Task-N". */
     unsigned long long task_name_counter;
@@ -235,6 +289,8 @@ import_helpers(asyncio_state *st)
     LOAD(task_print_stack, "asyncio.base_tasks", "_task_print_stack");
     LOAD(extract_stack, "asyncio.format_helpers", "extract_stack");
     LOAD(iscoroutine, "asyncio.coroutines", "iscoroutine");
+    LOAD(format_callback_source, "asyncio.format_helpers",
+         "_format_callback_source");
 #undef LOAD
     st->helpers_ready = 1;
     return 0;
@@ -3172,6 +3228,2095 @@ static PyType_Spec task_spec = {
 
 
 /* ======================================================================
+ * Handle and TimerHandle
+ *
+ * The objects call_soon(), call_later() and call_at() return and the
+ * ready queue holds: a callback with its arguments and context.  Both
+ * types share one struct (a plain Handle leaves the timer fields unused)
+ * and so one traverse, clear and dealloc.  Plain handles are made and
+ * dropped once per callback; their memory is kept in a freelist.
+ * ====================================================================== */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *h_callback;   /* first: links the freelist; None when cancelled */
+    PyObject *h_args;
+    PyObject *h_loop;
+    PyObject *h_context;
+    PyObject *h_source_tb;
+    PyObject *h_repr;
+    PyObject *h_weakreflist;
+    PyObject *h_when;       /* TimerHandle only */
+    int h_cancelled;
+    int h_scheduled;        /* TimerHandle only */
+} HandleObject;
+
+_Static_assert(offsetof(HandleObject, h_callback)
+               == offsetof(FreelistObject, ref),
+               "a Handle links the freelist through its callback field");
+
+#define Handle_Check(st, op) PyObject_TypeCheck((op), (st)->HandleType)
+#define TimerHandle_Check(st, op) PyObject_TypeCheck((op), (st)->TimerHandleType)
+
+static int loop_get_debug(asyncio_state *st, PyObject *loop);
+
+/* Memory for a handle of type tp, its fields NULL, not yet tracked. */
+static HandleObject *
+handle_alloc(asyncio_state *st, PyTypeObject *tp)
+{
+    HandleObject *h;
+    if (tp == st->HandleType) {
+        h = (HandleObject *)freelist_new(&st->h_freelist, tp);
+    }
+    else {
+        h = (HandleObject *)tp->tp_alloc(tp, 0);
+        if (h != NULL) {
+            /* tp_alloc tracks the object; its fields are still NULL */
+            PyObject_GC_UnTrack(h);
+        }
+    }
+    if (h == NULL) {
+        return NULL;
+    }
+    memset((char *)h + sizeof(PyObject), 0,
+           sizeof(HandleObject) - sizeof(PyObject));
+    return h;
+}
+
+/* The handle's traceback in debug mode: the stack of the Python code that
+   is running, i.e. the code that asked for the handle.  The pure-Python
+   classes and loop methods take DEBUG_STACK_DEPTH frames from their own
+   frames outwards, then drop those frames from the end; C functions have
+   no frame, so the traceback is taken `drop` frames shorter instead. */
+static int
+handle_set_source_traceback(asyncio_state *st, HandleObject *h, int drop)
+{
+    int debug = loop_get_debug(st, h->h_loop);
+    if (debug <= 0) {
+        return debug;
+    }
+    if (ensure_helpers(st) < 0) {
+        return -1;
+    }
+    PyObject *depth = import_attr("asyncio.constants", "DEBUG_STACK_DEPTH");
+    if (depth == NULL) {
+        return -1;
+    }
+    Py_ssize_t limit = PyNumber_AsSsize_t(depth, PyExc_OverflowError);
+    Py_DECREF(depth);
+    if (limit == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    PyObject *frame = (PyObject *)PyEval_GetFrame();
+    h->h_source_tb = PyObject_CallFunction(
+        st->extract_stack, "On", frame != NULL ? frame : Py_None,
+        limit > drop ? limit - drop : 0);
+    return h->h_source_tb == NULL ? -1 : 0;
+}
+
+/* Fill a handle from handle_alloc(); context NULL or None means a copy of
+   the current context.  Tracks the handle; on error drops it. */
+static HandleObject *
+handle_fill(asyncio_state *st, HandleObject *h, PyObject *callback,
+            PyObject *args, PyObject *loop, PyObject *context, int drop)
+{
+    if (context == NULL || context == Py_None) {
+        context = PyContext_CopyCurrent();
+        if (context == NULL) {
+            Py_DECREF(h);
+            return NULL;
+        }
+    }
+    else {
+        Py_INCREF(context);
+    }
+    h->h_context = context;
+    h->h_loop = Py_NewRef(loop);
+    h->h_callback = Py_NewRef(callback);
+    h->h_args = Py_NewRef(args);
+    PyObject_GC_Track(h);
+    if (handle_set_source_traceback(st, h, drop) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    return h;
+}
+
+/* A new Handle (when == NULL) or TimerHandle, as the loop core makes;
+   `drop` is the number of frames the pure-Python loop method would drop
+   from its traceback (see handle_set_source_traceback()). */
+static HandleObject *
+handle_new(asyncio_state *st, PyObject *when, PyObject *callback,
+           PyObject *args, PyObject *loop, PyObject *context, int drop)
+{
+    HandleObject *h = handle_alloc(
+        st, when == NULL ? st->HandleType : st->TimerHandleType);
+    if (h == NULL) {
+        return NULL;
+    }
+    h->h_when = Py_XNewRef(when);
+    return handle_fill(st, h, callback, args, loop, context, drop);
+}
+
+static PyObject *
+handle_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    asyncio_state *st = state_of_type(tp);
+    if (st == NULL) {
+        return NULL;
+    }
+    HandleObject *h = handle_alloc(st, tp);
+    if (h != NULL) {
+        PyObject_GC_Track(h);
+    }
+    return (PyObject *)h;
+}
+
+/* Handle.__init__ and TimerHandle.__init__ (with_when) share this. */
+static int
+handle_init_impl(PyObject *self, PyObject *args, PyObject *kwds,
+                 int with_when)
+{
+    static char *handle_kwlist[] = {"callback", "args", "loop", "context",
+                                    NULL};
+    static char *timer_kwlist[] = {"when", "callback", "args", "loop",
+                                   "context", NULL};
+    HandleObject *h = (HandleObject *)self;
+    PyObject *when = NULL, *callback, *cbargs, *loop, *context = Py_None;
+    int ok = with_when
+        ? PyArg_ParseTupleAndKeywords(args, kwds, "OOOO|O:TimerHandle",
+                                      timer_kwlist, &when, &callback,
+                                      &cbargs, &loop, &context)
+        : PyArg_ParseTupleAndKeywords(args, kwds, "OOO|O:Handle",
+                                      handle_kwlist, &callback, &cbargs,
+                                      &loop, &context);
+    if (!ok) {
+        return -1;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return -1;
+    }
+    if (context == Py_None) {
+        context = PyContext_CopyCurrent();
+        if (context == NULL) {
+            return -1;
+        }
+    }
+    else {
+        Py_INCREF(context);
+    }
+    Py_XSETREF(h->h_context, context);
+    Py_XSETREF(h->h_loop, Py_NewRef(loop));
+    Py_XSETREF(h->h_callback, Py_NewRef(callback));
+    Py_XSETREF(h->h_args, Py_NewRef(cbargs));
+    h->h_cancelled = 0;
+    Py_CLEAR(h->h_repr);
+    Py_CLEAR(h->h_source_tb);
+    /* TimerHandle.__init__ drops its own frame */
+    if (handle_set_source_traceback(st, h, with_when) < 0) {
+        return -1;
+    }
+    if (with_when) {
+        Py_XSETREF(h->h_when, Py_NewRef(when));
+        h->h_scheduled = 0;
+    }
+    return 0;
+}
+
+static int
+handle_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    return handle_init_impl(self, args, kwds, 0);
+}
+
+static int
+timer_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    return handle_init_impl(self, args, kwds, 1);
+}
+
+/* ---------- Handle: running the callback ---------- */
+
+/* ctx.run(callback, *args) for a context that is not a Context: the
+   pure-Python class calls whatever run() it has. */
+static PyObject *
+handle_call_in_foreign_context(PyObject *ctx, PyObject *callback,
+                               PyObject *args)
+{
+    PyObject *run = PyObject_GetAttrString(ctx, "run");
+    if (run == NULL) {
+        return NULL;
+    }
+    PyObject *res = NULL;
+    PyObject *argtuple = PySequence_Tuple(args);
+    if (argtuple != NULL) {
+        PyObject *head = PyTuple_Pack(1, callback);
+        PyObject *all = head != NULL ? PySequence_Concat(head, argtuple)
+                                     : NULL;
+        Py_XDECREF(head);
+        if (all != NULL) {
+            res = PyObject_Call(run, all, NULL);
+            Py_DECREF(all);
+        }
+        Py_DECREF(argtuple);
+    }
+    Py_DECREF(run);
+    return res;
+}
+
+/* callback(*args) inside ctx. */
+static PyObject *
+handle_call(PyObject *ctx, PyObject *callback, PyObject *args)
+{
+    if (!PyContext_CheckExact(ctx)) {
+        return handle_call_in_foreign_context(ctx, callback, args);
+    }
+    PyObject *argtuple;
+    if (PyTuple_Check(args)) {
+        argtuple = Py_NewRef(args);
+    }
+    else if (Py_TYPE(args)->tp_iter == NULL && !PySequence_Check(args)) {
+        /* what `ctx.run(cb, *args)` says */
+        PyErr_Format(PyExc_TypeError,
+                     "Value after * must be an iterable, not %.200s",
+                     Py_TYPE(args)->tp_name);
+        return NULL;
+    }
+    else {
+        argtuple = PySequence_Tuple(args);
+        if (argtuple == NULL) {
+            return NULL;
+        }
+    }
+    PyObject *res = NULL;
+    if (PyContext_Enter(ctx) == 0) {
+        res = PyObject_Vectorcall(callback, &PyTuple_GET_ITEM(argtuple, 0),
+                                  PyTuple_GET_SIZE(argtuple), NULL);
+        if (PyContext_Exit(ctx) < 0) {
+            Py_CLEAR(res);
+        }
+    }
+    Py_DECREF(argtuple);
+    return res;
+}
+
+/* The callback raised: hand the exception to the loop's handler with the
+   context dict of the pure-Python class.  SystemExit and KeyboardInterrupt
+   propagate.  -1 when an exception propagates. */
+static int
+handle_report_exception(asyncio_state *st, HandleObject *h)
+{
+    if (PyErr_ExceptionMatches(PyExc_SystemExit)
+        || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+        return -1;
+    }
+    PyObject *exc = fetch_exception();
+    if (exc == NULL || ensure_helpers(st) < 0) {
+        Py_XDECREF(exc);
+        return -1;
+    }
+    int rc = -1;
+    PyObject *context = NULL, *msg = NULL;
+    /* the callback may have cancelled its handle: read the fields now */
+    PyObject *cb = new_ref_or_none(h->h_callback);
+    PyObject *args = new_ref_or_none(h->h_args);
+    PyObject *source = PyObject_CallFunctionObjArgs(
+        st->format_callback_source, cb, args, NULL);
+    Py_DECREF(cb);
+    Py_DECREF(args);
+    if (source == NULL) {
+        goto done;
+    }
+    msg = PyUnicode_FromFormat("Exception in callback %S", source);
+    Py_DECREF(source);
+    if (msg == NULL) {
+        goto done;
+    }
+    context = Py_BuildValue("{sOsOsO}", "message", msg, "exception", exc,
+                            "handle", (PyObject *)h);
+    if (context == NULL) {
+        goto done;
+    }
+    if (h->h_source_tb != NULL) {
+        PyObject *tb = Py_NewRef(h->h_source_tb);
+        int truth = PyObject_IsTrue(tb);
+        if (truth > 0) {
+            truth = PyDict_SetItemString(context, "source_traceback", tb);
+        }
+        Py_DECREF(tb);
+        if (truth < 0) {
+            goto done;
+        }
+    }
+    PyObject *loop = new_ref_or_none(h->h_loop);
+    rc = drop_result(PyObject_CallMethodOneArg(
+        loop, st->str_call_exception_handler, context));
+    Py_DECREF(loop);
+done:
+    if (rc < 0) {
+        /* raised while handling exc, as in the pure `except` clause */
+        PyObject *tb = PyException_GetTraceback(exc);
+        _PyErr_ChainExceptions(Py_NewRef(Py_TYPE(exc)), exc, tb);
+    }
+    else {
+        Py_DECREF(exc);
+    }
+    Py_XDECREF(msg);
+    Py_XDECREF(context);
+    return rc;
+}
+
+/* Handle._run(): 0, or -1 when an exception propagates. */
+static int
+handle_run(asyncio_state *st, HandleObject *h)
+{
+    /* the callback may cancel the handle, which drops these fields */
+    PyObject *ctx = new_ref_or_none(h->h_context);
+    PyObject *cb = new_ref_or_none(h->h_callback);
+    PyObject *args = new_ref_or_none(h->h_args);
+    PyObject *res = handle_call(ctx, cb, args);
+    Py_DECREF(ctx);
+    Py_DECREF(cb);
+    Py_DECREF(args);
+    if (res != NULL) {
+        Py_DECREF(res);
+        return 0;
+    }
+    Py_INCREF(h);
+    int rc = handle_report_exception(st, h);
+    Py_DECREF(h);
+    return rc;
+}
+
+static PyObject *
+handle__run(PyObject *self, PyTypeObject *cls, PyObject *const *args,
+            Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "_run() takes no arguments");
+        return NULL;
+    }
+    return none_or_error(handle_run(get_module_state(PyType_GetModule(cls)),
+                                    (HandleObject *)self));
+}
+
+/* ---------- Handle: Python methods ---------- */
+
+/* Handle.cancel() once _cancelled is false: in debug mode keep the repr,
+   which shows the callback, then drop callback and arguments. */
+static int
+handle_do_cancel(asyncio_state *st, HandleObject *h)
+{
+    h->h_cancelled = 1;
+    PyObject *loop = new_ref_or_none(h->h_loop);
+    int debug = loop_get_debug(st, loop);
+    Py_DECREF(loop);
+    if (debug < 0) {
+        return -1;
+    }
+    if (debug) {
+        PyObject *r = PyObject_Repr((PyObject *)h);
+        if (r == NULL) {
+            return -1;
+        }
+        Py_XSETREF(h->h_repr, r);
+    }
+    Py_CLEAR(h->h_callback);
+    Py_CLEAR(h->h_args);
+    return 0;
+}
+
+static PyObject *
+handle_cancel(PyObject *self, PyTypeObject *cls, PyObject *const *args,
+              Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "cancel() takes no arguments");
+        return NULL;
+    }
+    HandleObject *h = (HandleObject *)self;
+    if (h->h_cancelled) {
+        Py_RETURN_NONE;
+    }
+    return none_or_error(
+        handle_do_cancel(get_module_state(PyType_GetModule(cls)), h));
+}
+
+/* TimerHandle.cancel(): tell the loop first, so it can count cancelled
+   timers in its heap. */
+static PyObject *
+timer_cancel(PyObject *self, PyTypeObject *cls, PyObject *const *args,
+             Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "cancel() takes no arguments");
+        return NULL;
+    }
+    HandleObject *h = (HandleObject *)self;
+    if (h->h_cancelled) {
+        Py_RETURN_NONE;
+    }
+    PyObject *loop = new_ref_or_none(h->h_loop);
+    PyObject *res = PyObject_CallMethod(loop, "_timer_handle_cancelled",
+                                        "O", self);
+    Py_DECREF(loop);
+    if (drop_result(res) < 0) {
+        return NULL;
+    }
+    if (h->h_cancelled) {   /* the loop's method cancelled it */
+        Py_RETURN_NONE;
+    }
+    return none_or_error(
+        handle_do_cancel(get_module_state(PyType_GetModule(cls)), h));
+}
+
+static PyObject *
+handle_cancelled(PyObject *self, PyObject *unused)
+{
+    return PyBool_FromLong(((HandleObject *)self)->h_cancelled);
+}
+
+static PyObject *
+handle_get_context(PyObject *self, PyObject *unused)
+{
+    return new_ref_or_none(((HandleObject *)self)->h_context);
+}
+
+static PyObject *
+timer_when(PyObject *self, PyObject *unused)
+{
+    return new_ref_or_none(((HandleObject *)self)->h_when);
+}
+
+/* The list of Handle._repr_info(): class name, "cancelled", the callback,
+   where the handle was made. */
+static PyObject *
+handle_repr_info_list(asyncio_state *st, HandleObject *h)
+{
+    PyObject *name = PyType_GetName(Py_TYPE(h));
+    if (name == NULL) {
+        return NULL;
+    }
+    PyObject *info = PyList_New(1);
+    if (info == NULL) {
+        Py_DECREF(name);
+        return NULL;
+    }
+    PyList_SET_ITEM(info, 0, name);
+    if (h->h_cancelled && PyList_Append(info, st->str_cancelled) < 0) {
+        goto error;
+    }
+    if (h->h_callback != NULL && h->h_callback != Py_None) {
+        if (ensure_helpers(st) < 0) {
+            goto error;
+        }
+        PyObject *cb = Py_NewRef(h->h_callback);
+        PyObject *args = new_ref_or_none(h->h_args);
+        PyObject *source = PyObject_CallFunctionObjArgs(
+            st->format_callback_source, cb, args, NULL);
+        Py_DECREF(cb);
+        Py_DECREF(args);
+        if (source == NULL || PyList_Append(info, source) < 0) {
+            Py_XDECREF(source);
+            goto error;
+        }
+        Py_DECREF(source);
+    }
+    if (h->h_source_tb != NULL) {
+        PyObject *tb = Py_NewRef(h->h_source_tb);
+        PyObject *created = NULL;
+        int truth = PyObject_IsTrue(tb);
+        if (truth > 0) {
+            PyObject *frame = PySequence_GetItem(tb, -1);
+            PyObject *file = NULL, *line = NULL;
+            if (frame != NULL) {
+                file = PySequence_GetItem(frame, 0);
+                line = file != NULL ? PySequence_GetItem(frame, 1) : NULL;
+            }
+            if (line != NULL) {
+                created = PyUnicode_FromFormat("created at %S:%S",
+                                               file, line);
+            }
+            Py_XDECREF(frame);
+            Py_XDECREF(file);
+            Py_XDECREF(line);
+            truth = created != NULL ? PyList_Append(info, created) : -1;
+            Py_XDECREF(created);
+        }
+        Py_DECREF(tb);
+        if (truth < 0) {
+            goto error;
+        }
+    }
+    return info;
+error:
+    Py_DECREF(info);
+    return NULL;
+}
+
+static PyObject *
+handle__repr_info(PyObject *self, PyTypeObject *cls, PyObject *const *args,
+                  Py_ssize_t nargs, PyObject *kwnames)
+{
+    if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
+        PyErr_SetString(PyExc_TypeError, "_repr_info() takes no arguments");
+        return NULL;
+    }
+    return handle_repr_info_list(get_module_state(PyType_GetModule(cls)),
+                                 (HandleObject *)self);
+}
+
+/* TimerHandle._repr_info(): Handle's, with "when=..." after the name (and
+   after "cancelled"). */
+static PyObject *
+timer__repr_info(PyObject *self, PyTypeObject *cls, PyObject *const *args,
+                 Py_ssize_t nargs, PyObject *kwnames)
+{
+    HandleObject *h = (HandleObject *)self;
+    PyObject *info = handle__repr_info(self, cls, args, nargs, kwnames);
+    if (info == NULL) {
+        return NULL;
+    }
+    PyObject *when = new_ref_or_none(h->h_when);
+    PyObject *item = PyUnicode_FromFormat("when=%S", when);
+    Py_DECREF(when);
+    if (item == NULL
+        || PyList_Insert(info, h->h_cancelled ? 2 : 1, item) < 0) {
+        Py_XDECREF(item);
+        Py_DECREF(info);
+        return NULL;
+    }
+    Py_DECREF(item);
+    return info;
+}
+
+/* repr(): the kept repr of a handle cancelled in debug mode, else
+   "<" + " ".join(self._repr_info()) + ">". */
+static PyObject *
+handle_tp_repr(PyObject *self)
+{
+    HandleObject *h = (HandleObject *)self;
+    if (h->h_repr != NULL && h->h_repr != Py_None) {
+        return Py_NewRef(h->h_repr);
+    }
+    PyObject *info = PyObject_CallMethod(self, "_repr_info", NULL);
+    if (info == NULL) {
+        return NULL;
+    }
+    PyObject *sep = PyUnicode_FromString(" ");
+    PyObject *joined = sep != NULL ? PyUnicode_Join(sep, info) : NULL;
+    Py_XDECREF(sep);
+    Py_DECREF(info);
+    if (joined == NULL) {
+        return NULL;
+    }
+    PyObject *res = PyUnicode_FromFormat("<%U>", joined);
+    Py_DECREF(joined);
+    return res;
+}
+
+/* ---------- TimerHandle: ordering ---------- */
+
+static Py_hash_t
+timer_tp_hash(PyObject *self)
+{
+    PyObject *when = new_ref_or_none(((HandleObject *)self)->h_when);
+    Py_hash_t res = PyObject_Hash(when);
+    Py_DECREF(when);
+    return res;
+}
+
+/* `a and b and c and d` of the pure __eq__: the first false comparison
+   result, or the last one.  Comparisons run arbitrary code, which may
+   reassign the fields: each pair is read just before its comparison. */
+static PyObject *
+timer_eq(HandleObject *a, HandleObject *b)
+{
+    const size_t fields[] = {
+        offsetof(HandleObject, h_when),
+        offsetof(HandleObject, h_callback),
+        offsetof(HandleObject, h_args),
+    };
+    Py_INCREF(a);
+    Py_INCREF(b);
+    PyObject *res = NULL;
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(fields); i++) {
+        void *offset = (void *)fields[i];
+        PyObject **fa = field_of((PyObject *)a, offset);
+        PyObject **fb = field_of((PyObject *)b, offset);
+        PyObject *x = new_ref_or_none(*fa);
+        PyObject *y = new_ref_or_none(*fb);
+        res = PyObject_RichCompare(x, y, Py_EQ);
+        Py_DECREF(x);
+        Py_DECREF(y);
+        int truth = res != NULL ? PyObject_IsTrue(res) : -1;
+        if (truth <= 0) {
+            if (truth < 0) {
+                Py_CLEAR(res);
+            }
+            goto done;
+        }
+        Py_DECREF(res);
+    }
+    res = PyBool_FromLong(a->h_cancelled == b->h_cancelled);
+done:
+    Py_DECREF(a);
+    Py_DECREF(b);
+    return res;
+}
+
+/* __lt__ and friends compare _when; __le__ and __ge__ fall back on
+   self.__eq__(other) as the pure-Python class does. */
+static PyObject *
+timer_tp_richcompare(PyObject *self, PyObject *other, int op)
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    if (!TimerHandle_Check(st, other)) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    HandleObject *a = (HandleObject *)self, *b = (HandleObject *)other;
+    if (op == Py_EQ || op == Py_NE) {
+        PyObject *eq = timer_eq(a, b);
+        if (eq == NULL || op == Py_EQ) {
+            return eq;
+        }
+        int truth = PyObject_IsTrue(eq);
+        Py_DECREF(eq);
+        return truth < 0 ? NULL : PyBool_FromLong(!truth);
+    }
+    int strict = (op == Py_LE || op == Py_LT) ? Py_LT : Py_GT;
+    PyObject *x = new_ref_or_none(a->h_when);
+    PyObject *y = new_ref_or_none(b->h_when);
+    PyObject *res = PyObject_RichCompare(x, y, strict);
+    Py_DECREF(x);
+    Py_DECREF(y);
+    if (res == NULL || op == strict) {
+        return res;
+    }
+    int truth = PyObject_IsTrue(res);
+    if (truth != 0) {
+        if (truth < 0) {
+            Py_CLEAR(res);
+        }
+        return res;
+    }
+    Py_DECREF(res);
+    return PyObject_CallMethod(self, "__eq__", "O", other);
+}
+
+/* ---------- Handle: object lifetime ---------- */
+
+static int
+handle_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    HandleObject *h = (HandleObject *)self;
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(h->h_callback);
+    Py_VISIT(h->h_args);
+    Py_VISIT(h->h_loop);
+    Py_VISIT(h->h_context);
+    Py_VISIT(h->h_source_tb);
+    Py_VISIT(h->h_repr);
+    Py_VISIT(h->h_when);
+    return 0;
+}
+
+static int
+handle_clear(PyObject *self)
+{
+    HandleObject *h = (HandleObject *)self;
+    Py_CLEAR(h->h_callback);
+    Py_CLEAR(h->h_args);
+    Py_CLEAR(h->h_loop);
+    Py_CLEAR(h->h_context);
+    Py_CLEAR(h->h_source_tb);
+    Py_CLEAR(h->h_repr);
+    Py_CLEAR(h->h_when);
+    return 0;
+}
+
+static void
+handle_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    if (((HandleObject *)self)->h_weakreflist != NULL) {
+        PyObject_ClearWeakRefs(self);
+    }
+    (void)handle_clear(self);
+    asyncio_state *st = dealloc_state(tp);
+    if (st != NULL && tp == st->HandleType
+        && st->h_freelist.len < FREELIST_MAX) {
+        ((FreelistObject *)self)->ref = st->h_freelist.head;
+        st->h_freelist.head = self;
+        st->h_freelist.len++;
+    }
+    else {
+        tp->tp_free(self);
+    }
+    Py_DECREF(tp);
+}
+
+#define HANDLE_NOARGS_METHOD(name, func, doc) \
+    {name, (PyCFunction)(void (*)(void))(func), \
+     METH_METHOD | METH_FASTCALL | METH_KEYWORDS, PyDoc_STR(doc)}
+
+static PyMethodDef handle_methods[] = {
+    HANDLE_NOARGS_METHOD("cancel", handle_cancel,
+                         "Cancel the callback; does nothing if it already "
+                         "ran or was cancelled."),
+    {"cancelled", handle_cancelled, METH_NOARGS,
+     PyDoc_STR("Return True if the handle was cancelled.")},
+    {"get_context", handle_get_context, METH_NOARGS,
+     PyDoc_STR("Return the contextvars.Context the callback runs in.")},
+    HANDLE_NOARGS_METHOD("_run", handle__run, NULL),
+    HANDLE_NOARGS_METHOD("_repr_info", handle__repr_info, NULL),
+    {NULL, NULL}
+};
+
+static PyMethodDef timer_methods[] = {
+    HANDLE_NOARGS_METHOD("cancel", timer_cancel,
+                         "Cancel the callback; does nothing if it already "
+                         "ran or was cancelled."),
+    {"when", timer_when, METH_NOARGS,
+     PyDoc_STR("Return a scheduled callback time.\n\nThe time is an "
+               "absolute timestamp, using the same time\nreference as the "
+               "loop's time().")},
+    HANDLE_NOARGS_METHOD("_repr_info", timer__repr_info, NULL),
+    {NULL, NULL}
+};
+
+#define HANDLE_MEMBER(name, field) \
+    {name, T_OBJECT, offsetof(HandleObject, field), 0, NULL}
+
+static PyMemberDef handle_members[] = {
+    HANDLE_MEMBER("_callback", h_callback),
+    HANDLE_MEMBER("_args", h_args),
+    HANDLE_MEMBER("_loop", h_loop),
+    HANDLE_MEMBER("_context", h_context),
+    HANDLE_MEMBER("_source_traceback", h_source_tb),
+    HANDLE_MEMBER("_repr", h_repr),
+    {"__weaklistoffset__", T_PYSSIZET,
+     offsetof(HandleObject, h_weakreflist), READONLY},
+    {NULL}
+};
+
+static PyMemberDef timer_members[] = {
+    HANDLE_MEMBER("_when", h_when),
+    {NULL}
+};
+
+static PyGetSetDef handle_getsets[] = {
+    {"_cancelled", get_flag_field, set_flag_field, NULL,
+     FIELD(HandleObject, h_cancelled)},
+    {NULL}
+};
+
+static PyGetSetDef timer_getsets[] = {
+    {"_scheduled", get_flag_field, set_flag_field, NULL,
+     FIELD(HandleObject, h_scheduled)},
+    {NULL}
+};
+
+static PyType_Slot handle_slots[] = {
+    {Py_tp_doc, (void *)PyDoc_STR(
+        "Handle(callback, args, loop, context=None)\n--\n\n"
+        "Object returned by callback registration methods.")},
+    {Py_tp_dealloc, handle_dealloc},
+    {Py_tp_repr, handle_tp_repr},
+    {Py_tp_traverse, handle_traverse},
+    {Py_tp_clear, handle_clear},
+    {Py_tp_methods, handle_methods},
+    {Py_tp_members, handle_members},
+    {Py_tp_getset, handle_getsets},
+    {Py_tp_init, handle_tp_init},
+    {Py_tp_new, handle_tp_new},
+    {0, NULL}
+};
+
+static PyType_Spec handle_spec = {
+    .name = "_asyncio.Handle",
+    .basicsize = sizeof(HandleObject),
+    .flags = (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE
+              | Py_TPFLAGS_IMMUTABLETYPE),
+    .slots = handle_slots,
+};
+
+static PyType_Slot timer_slots[] = {
+    {Py_tp_doc, (void *)PyDoc_STR(
+        "TimerHandle(when, callback, args, loop, context=None)\n--\n\n"
+        "Object returned by timed callback registration methods.")},
+    {Py_tp_dealloc, handle_dealloc},
+    {Py_tp_traverse, handle_traverse},
+    {Py_tp_clear, handle_clear},
+    {Py_tp_hash, timer_tp_hash},
+    {Py_tp_richcompare, timer_tp_richcompare},
+    {Py_tp_methods, timer_methods},
+    {Py_tp_members, timer_members},
+    {Py_tp_getset, timer_getsets},
+    {Py_tp_init, timer_tp_init},
+    {0, NULL}
+};
+
+static PyType_Spec timer_spec = {
+    .name = "_asyncio.TimerHandle",
+    .basicsize = sizeof(HandleObject),
+    .flags = (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE
+              | Py_TPFLAGS_IMMUTABLETYPE),
+    .slots = timer_slots,
+};
+
+
+/* ======================================================================
+ * The event loop's core: _EventLoopCore
+ *
+ * A C base class of asyncio.BaseEventLoop.  It keeps the attributes the
+ * hot path reads on every callback (_ready, _scheduled, _stopping,
+ * _closed, _debug) in C fields, and provides time, get_debug,
+ * _check_closed, call_soon, _call_soon, call_later, call_at and _run_once;
+ * base_events.py drops its pure-Python versions of those from
+ * BaseEventLoop and keeps them in base_events._py_hot_path.
+ *
+ * Where a pure-Python method calls another method of the loop, the C one
+ * takes a shortcut only when that method is the core's own, neither
+ * overridden by a subclass nor shadowed on the instance
+ * (core_method_is_own()), so loops such as test_utils.TestLoop and mocks
+ * see the calls they expect.
+ * ====================================================================== */
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *ready;            /* _ready: collections.deque of handles */
+    PyObject *scheduled;        /* _scheduled: heap (list) of timers */
+    PyObject *stopping;         /* _stopping */
+    PyObject *closed;           /* _closed */
+    PyObject *debug;            /* _debug */
+    /* Which core methods the loop leaves as the core's own (a bit per
+       CORE_* method), valid while the type's version tag and the instance
+       dict's version stay as recorded: see core_own_mask(). */
+    int own_mask;               /* -1: not known */
+    unsigned int own_tp_version;
+    uint64_t own_dict_version;
+} LoopCoreObject;
+
+/* Timers over this count are cleaned up eagerly once more than this
+   fraction of them is cancelled (base_events._MIN_SCHEDULED_TIMER_HANDLES
+   and _MIN_CANCELLED_TIMER_HANDLES_FRACTION). */
+#define CORE_MIN_SCHEDULED_TIMER_HANDLES 100
+#define CORE_MIN_CANCELLED_TIMER_HANDLES_FRACTION 0.5
+/* base_events.MAXIMUM_SELECT_TIMEOUT: one day */
+#define CORE_MAXIMUM_SELECT_TIMEOUT (24 * 3600)
+
+/* The version of the loop's instance dict; 0 when it has none.  Every
+   change to a dict gives it a new version (PEP 509). */
+static uint64_t
+core_dict_version(LoopCoreObject *self)
+{
+    PyObject **dictptr = _PyObject_GetDictPtr((PyObject *)self);
+    if (dictptr == NULL || *dictptr == NULL) {
+        return 0;
+    }
+    return ((PyDictObject *)*dictptr)->ma_version_tag;
+}
+
+/* The selector loop's _process_events and selectors.EpollSelector, which
+   the core's shortcut in core_poll() is for.  They live in modules that
+   import this one, hence the late import; until it succeeds (or on
+   systems without epoll) there is no shortcut. */
+static void
+core_load_selector_refs(asyncio_state *st)
+{
+    if (st->selector_refs_loaded) {
+        return;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *cls = import_attr("asyncio.selector_events",
+                                "BaseSelectorEventLoop");
+    PyObject *meth = NULL;
+    if (cls != NULL) {
+        meth = PyDict_GetItemWithError(((PyTypeObject *)cls)->tp_dict,
+                                       st->core_own_names[CORE_PROCESS_EVENTS]);
+        Py_XINCREF(meth);
+        Py_DECREF(cls);
+    }
+    if (meth != NULL) {
+        Py_XSETREF(st->core_own_methods[CORE_PROCESS_EVENTS], meth);
+        PyObject *sel = import_attr("selectors", "EpollSelector");
+        Py_XSETREF(st->epoll_selector_type, sel);
+        st->selector_refs_loaded = 1;
+    }
+    PyErr_Clear();
+    PyErr_Restore(type, value, tb);
+}
+
+/* A bit per CORE_* method that the loop finds as the core's own: not
+   overridden by its class, not shadowed on the instance.  Looking the
+   methods up costs more than the shortcuts save, so the answer is kept
+   until the class (or a base) or the instance dict changes.  -1 on
+   error. */
+static int
+core_own_mask(asyncio_state *st, LoopCoreObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    uint64_t dict_version = core_dict_version(self);
+    if (self->own_mask >= 0
+        && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+        && tp->tp_version_tag == self->own_tp_version
+        && dict_version == self->own_dict_version) {
+        return self->own_mask;
+    }
+    core_load_selector_refs(st);
+    int mask = 0;
+    for (int i = 0; i < CORE_NOWN; i++) {
+        PyObject *meth = NULL;
+        int unbound = _PyObject_GetMethod((PyObject *)self,
+                                          st->core_own_names[i], &meth);
+        if (meth == NULL) {
+            return -1;
+        }
+        if (unbound && meth == st->core_own_methods[i]) {
+            mask |= 1 << i;
+        }
+        Py_DECREF(meth);
+    }
+    /* the lookups assign the type a version tag */
+    if (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) {
+        self->own_mask = mask;
+        self->own_tp_version = tp->tp_version_tag;
+        self->own_dict_version = core_dict_version(self);
+    }
+    return mask;
+}
+
+/* 1 when loop.<core_own_names[which]> is the core's own method, 0 when it
+   is something else or loop is no core loop, -1 on error. */
+static inline int
+core_method_is_own(asyncio_state *st, PyObject *loop, int which)
+{
+    if (!PyObject_TypeCheck(loop, st->LoopCoreType)) {
+        return 0;
+    }
+    int mask = core_own_mask(st, (LoopCoreObject *)loop);
+    return mask < 0 ? -1 : (mask >> which) & 1;
+}
+
+/* A core field as the attribute it stands for: a new reference, or NULL
+   with AttributeError while it is unset. */
+static PyObject *
+core_field(LoopCoreObject *self, PyObject *value, const char *name)
+{
+    if (value == NULL) {
+        PyErr_Format(PyExc_AttributeError,
+                     "'%.100s' object has no attribute '%s'",
+                     Py_TYPE(self)->tp_name, name);
+        return NULL;
+    }
+    return Py_NewRef(value);
+}
+
+/* bool() of a core field; -1 on error. */
+static int
+core_field_truth(LoopCoreObject *self, PyObject *value, const char *name)
+{
+    if (value == Py_True) {
+        return 1;
+    }
+    if (value == Py_False) {
+        return 0;
+    }
+    PyObject *obj = core_field(self, value, name);
+    if (obj == NULL) {
+        return -1;
+    }
+    int truth = PyObject_IsTrue(obj);
+    Py_DECREF(obj);
+    return truth;
+}
+
+/* loop.get_debug() as an int, for handles and the core. */
+static int
+loop_get_debug(asyncio_state *st, PyObject *loop)
+{
+    int own = core_method_is_own(st, loop, CORE_GET_DEBUG);
+    if (own < 0) {
+        return -1;
+    }
+    if (own) {
+        LoopCoreObject *self = (LoopCoreObject *)loop;
+        return core_field_truth(self, self->debug, "_debug");
+    }
+    return call_truth(PyObject_CallMethodNoArgs(loop, st->str_get_debug));
+}
+
+/* time.monotonic() */
+static PyObject *
+core_monotonic(void)
+{
+    return PyFloat_FromDouble(
+        _PyTime_AsSecondsDouble(_PyTime_GetMonotonicClock()));
+}
+
+/* loop.time(): new reference. */
+static PyObject *
+core_loop_time(asyncio_state *st, LoopCoreObject *self)
+{
+    int own = core_method_is_own(st, (PyObject *)self, CORE_TIME);
+    if (own < 0) {
+        return NULL;
+    }
+    if (own) {
+        return core_monotonic();
+    }
+    return PyObject_CallMethodNoArgs((PyObject *)self,
+                                     st->core_own_names[CORE_TIME]);
+}
+
+/* loop._check_closed() */
+static int
+core_check_closed(asyncio_state *st, LoopCoreObject *self)
+{
+    int own = core_method_is_own(st, (PyObject *)self, CORE_CHECK_CLOSED);
+    if (own < 0) {
+        return -1;
+    }
+    if (!own) {
+        return drop_result(PyObject_CallMethodNoArgs(
+            (PyObject *)self, st->core_own_names[CORE_CHECK_CLOSED]));
+    }
+    int closed = core_field_truth(self, self->closed, "_closed");
+    if (closed > 0) {
+        PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+        return -1;
+    }
+    return closed;
+}
+
+/* In debug mode, loop._check_thread() and loop._check_callback(). */
+static int
+core_debug_checks(LoopCoreObject *self, PyObject *callback,
+                  const char *method)
+{
+    int debug = core_field_truth(self, self->debug, "_debug");
+    if (debug <= 0) {
+        return debug;
+    }
+    PyObject *loop = (PyObject *)self;
+    if (drop_result(PyObject_CallMethod(loop, "_check_thread", NULL)) < 0) {
+        return -1;
+    }
+    return drop_result(PyObject_CallMethod(loop, "_check_callback", "Os",
+                                           callback, method));
+}
+
+/* `if handle._source_traceback: del handle._source_traceback[-1]`, for a
+   handle made by a Python method, whose own frame ends the traceback. */
+static int
+core_drop_last_frame(asyncio_state *st, PyObject *handle)
+{
+    PyObject *tb = PyObject_GetAttr(handle, st->str_source_traceback);
+    int truth = tb != NULL ? PyObject_IsTrue(tb) : -1;
+    if (truth > 0) {
+        PyObject *last = PyLong_FromLong(-1);
+        truth = last != NULL ? PyObject_DelItem(tb, last) : -1;
+        Py_XDECREF(last);
+    }
+    Py_XDECREF(tb);
+    return truth < 0 ? -1 : 0;
+}
+
+/* handle._cancelled of any handle. */
+static int
+core_handle_cancelled(asyncio_state *st, PyObject *handle)
+{
+    if (Handle_Check(st, handle)) {
+        return ((HandleObject *)handle)->h_cancelled;
+    }
+    return call_truth(PyObject_GetAttr(handle, st->str_cancelled_attr));
+}
+
+/* handle._scheduled = flag */
+static int
+core_handle_set_scheduled(asyncio_state *st, PyObject *handle, int flag)
+{
+    if (TimerHandle_Check(st, handle)) {
+        ((HandleObject *)handle)->h_scheduled = flag;
+        return 0;
+    }
+    return PyObject_SetAttr(handle, st->str_scheduled_attr,
+                            flag ? Py_True : Py_False);
+}
+
+/* handle._when: new reference. */
+static PyObject *
+core_handle_when(asyncio_state *st, PyObject *handle)
+{
+    if (TimerHandle_Check(st, handle)) {
+        return new_ref_or_none(((HandleObject *)handle)->h_when);
+    }
+    return PyObject_GetAttr(handle, st->str_when_attr);
+}
+
+/* handle._run() */
+static int
+core_handle_run(asyncio_state *st, PyObject *handle)
+{
+    if (Py_IS_TYPE(handle, st->HandleType)
+        || Py_IS_TYPE(handle, st->TimerHandleType)) {
+        return handle_run(st, (HandleObject *)handle);
+    }
+    return drop_result(PyObject_CallMethodNoArgs(handle, st->str_run));
+}
+
+/* self._ready.append(handle) */
+static int
+core_ready_append(asyncio_state *st, LoopCoreObject *self, PyObject *handle)
+{
+    PyObject *ready = core_field(self, self->ready, "_ready");
+    if (ready == NULL) {
+        return -1;
+    }
+    PyObject *res;
+    if (Py_IS_TYPE(ready, st->deque_type)) {
+        PyObject *stack[2] = {ready, handle};
+        res = PyObject_Vectorcall(st->deque_append, stack, 2, NULL);
+    }
+    else {
+        res = PyObject_CallMethodOneArg(ready, st->str_append, handle);
+    }
+    Py_DECREF(ready);
+    return drop_result(res);
+}
+
+/* self._ready.popleft(): new reference. */
+static PyObject *
+core_ready_popleft(asyncio_state *st, LoopCoreObject *self)
+{
+    PyObject *ready = core_field(self, self->ready, "_ready");
+    if (ready == NULL) {
+        return NULL;
+    }
+    PyObject *res;
+    if (Py_IS_TYPE(ready, st->deque_type)) {
+        res = PyObject_Vectorcall(st->deque_popleft, &ready, 1, NULL);
+    }
+    else {
+        res = PyObject_CallMethodNoArgs(ready, st->str_popleft);
+    }
+    Py_DECREF(ready);
+    return res;
+}
+
+/* Arguments of `name(fixed..., *args, context=None)`: fixed[] (borrowed;
+   required, positional or by keyword when not given positionally), the
+   rest as a new tuple, context borrowed or NULL. */
+static PyObject *
+core_parse_varargs(const char *fname, PyObject *const *args,
+                   size_t nargsf, PyObject *kwnames, int nfixed,
+                   const char *const *names, PyObject **fixed,
+                   PyObject **context)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    *context = NULL;
+    for (int i = 0; i < nfixed; i++) {
+        fixed[i] = i < nargs ? args[i] : NULL;
+    }
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        PyObject **slot = NULL;
+        if (PyUnicode_CompareWithASCIIString(key, "context") == 0) {
+            slot = context;
+        }
+        for (int i = 0; slot == NULL && i < nfixed; i++) {
+            if (PyUnicode_CompareWithASCIIString(key, names[i]) == 0) {
+                slot = &fixed[i];
+            }
+        }
+        if (slot == NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() got an unexpected keyword argument '%S'",
+                         fname, key);
+            return NULL;
+        }
+        if (*slot != NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() got multiple values for argument '%S'",
+                         fname, key);
+            return NULL;
+        }
+        *slot = args[nargs + k];
+    }
+    for (int i = 0; i < nfixed; i++) {
+        if (fixed[i] == NULL) {
+            PyErr_Format(PyExc_TypeError,
+                         "%s() missing required positional argument '%s'",
+                         fname, names[i]);
+            return NULL;
+        }
+    }
+    Py_ssize_t nrest = nargs > nfixed ? nargs - nfixed : 0;
+    PyObject *rest = PyTuple_New(nrest);
+    if (rest == NULL) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < nrest; i++) {
+        PyTuple_SET_ITEM(rest, i, Py_NewRef(args[nfixed + i]));
+    }
+    return rest;
+}
+
+static inline asyncio_state *
+core_state(PyTypeObject *cls)
+{
+    return get_module_state(PyType_GetModule(cls));
+}
+
+static int
+core_no_args(const char *fname, size_t nargsf, PyObject *kwnames)
+{
+    if (PyVectorcall_NARGS(nargsf) != 0
+        || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
+        PyErr_Format(PyExc_TypeError, "%s() takes no arguments", fname);
+        return -1;
+    }
+    return 0;
+}
+
+#define CORE_METHOD_ARGS \
+    PyObject *op, PyTypeObject *cls, PyObject *const *args, size_t nargsf, \
+    PyObject *kwnames
+
+/* ---------- _EventLoopCore: scheduling callbacks ---------- */
+
+/* _call_soon(callback, args, context): a new handle appended to _ready. */
+static PyObject *
+core_call_soon_impl(asyncio_state *st, LoopCoreObject *self,
+                    PyObject *callback, PyObject *args, PyObject *context,
+                    int drop)
+{
+    HandleObject *h = handle_new(st, NULL, callback, args, (PyObject *)self,
+                                 context, drop);
+    if (h == NULL) {
+        return NULL;
+    }
+    if (core_ready_append(st, self, (PyObject *)h) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    return (PyObject *)h;
+}
+
+static PyObject *
+core_call_soon(CORE_METHOD_ARGS)
+{
+    static const char *const names[] = {"callback"};
+    asyncio_state *st = core_state(cls);
+    LoopCoreObject *self = (LoopCoreObject *)op;
+    PyObject *callback, *context;
+    PyObject *rest = core_parse_varargs("call_soon", args, nargsf, kwnames,
+                                        1, names, &callback, &context);
+    if (rest == NULL) {
+        return NULL;
+    }
+    PyObject *res = NULL;
+    int own;
+    if (core_check_closed(st, self) < 0
+        || core_debug_checks(self, callback, "call_soon") < 0
+        || (own = core_method_is_own(st, op, CORE__CALL_SOON)) < 0) {
+        goto done;
+    }
+    if (own) {
+        res = core_call_soon_impl(st, self, callback, rest, context, 2);
+        goto done;
+    }
+    res = PyObject_CallMethodObjArgs(op, st->core_own_names[CORE__CALL_SOON],
+                                     callback, rest,
+                                     context ? context : Py_None, NULL);
+    if (res != NULL && core_drop_last_frame(st, res) < 0) {
+        Py_CLEAR(res);
+    }
+done:
+    Py_DECREF(rest);
+    return res;
+}
+
+static PyObject *
+core__call_soon(CORE_METHOD_ARGS)
+{
+    static const char *const names[] = {"callback", "args", "context"};
+    PyObject *fixed[3], *context;
+    if (PyVectorcall_NARGS(nargsf) > 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "_call_soon() takes 3 positional arguments but %zd "
+                     "were given", PyVectorcall_NARGS(nargsf));
+        return NULL;
+    }
+    PyObject *rest = core_parse_varargs("_call_soon", args, nargsf, kwnames,
+                                        2, names, fixed, &context);
+    if (rest == NULL) {
+        return NULL;
+    }
+    /* the third positional argument, if any, is the context */
+    if (PyTuple_GET_SIZE(rest) == 1) {
+        if (context != NULL) {
+            Py_DECREF(rest);
+            PyErr_SetString(PyExc_TypeError, "_call_soon() got multiple "
+                            "values for argument 'context'");
+            return NULL;
+        }
+        context = PyTuple_GET_ITEM(rest, 0);
+    }
+    PyObject *res = NULL;
+    if (context == NULL) {
+        PyErr_SetString(PyExc_TypeError, "_call_soon() missing required "
+                        "positional argument 'context'");
+    }
+    else {
+        res = core_call_soon_impl(core_state(cls), (LoopCoreObject *)op,
+                                  fixed[0], fixed[1], context, 1);
+    }
+    Py_DECREF(rest);
+    return res;
+}
+
+/* call_at(when, callback, *args, context=None) with args a tuple. */
+static PyObject *
+core_call_at_impl(asyncio_state *st, LoopCoreObject *self, PyObject *when,
+                  PyObject *callback, PyObject *args, PyObject *context,
+                  int drop)
+{
+    if (when == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "when cannot be None");
+        return NULL;
+    }
+    if (core_check_closed(st, self) < 0
+        || core_debug_checks(self, callback, "call_at") < 0) {
+        return NULL;
+    }
+    HandleObject *timer = handle_new(st, when, callback, args,
+                                     (PyObject *)self, context, drop);
+    if (timer == NULL) {
+        return NULL;
+    }
+    PyObject *heap = core_field(self, self->scheduled, "_scheduled");
+    if (heap == NULL) {
+        Py_DECREF(timer);
+        return NULL;
+    }
+    PyObject *res = PyObject_CallFunctionObjArgs(st->heappush, heap, timer,
+                                                 NULL);
+    Py_DECREF(heap);
+    if (drop_result(res) < 0) {
+        Py_DECREF(timer);
+        return NULL;
+    }
+    timer->h_scheduled = 1;
+    return (PyObject *)timer;
+}
+
+static PyObject *
+core_call_at(CORE_METHOD_ARGS)
+{
+    static const char *const names[] = {"when", "callback"};
+    PyObject *fixed[2], *context;
+    PyObject *rest = core_parse_varargs("call_at", args, nargsf, kwnames,
+                                        2, names, fixed, &context);
+    if (rest == NULL) {
+        return NULL;
+    }
+    PyObject *res = core_call_at_impl(core_state(cls), (LoopCoreObject *)op,
+                                      fixed[0], fixed[1], rest, context, 2);
+    Py_DECREF(rest);
+    return res;
+}
+
+/* self.call_at(when, callback, *args, context=context) when call_at is
+   not the core's own. */
+static PyObject *
+core_call_at_method(asyncio_state *st, LoopCoreObject *self, PyObject *when,
+                    PyObject *callback, PyObject *args, PyObject *context)
+{
+    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    PyObject **stack = PyMem_Malloc((n + 4) * sizeof(PyObject *));
+    if (stack == NULL) {
+        return PyErr_NoMemory();
+    }
+    stack[0] = (PyObject *)self;
+    stack[1] = when;
+    stack[2] = callback;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        stack[3 + i] = PyTuple_GET_ITEM(args, i);
+    }
+    stack[3 + n] = context != NULL ? context : Py_None;
+    PyObject *res = PyObject_VectorcallMethod(
+        st->core_own_names[CORE_CALL_AT], stack, 3 + n, st->kw_context);
+    PyMem_Free(stack);
+    if (res != NULL && core_drop_last_frame(st, res) < 0) {
+        Py_CLEAR(res);
+    }
+    return res;
+}
+
+static PyObject *
+core_call_later(CORE_METHOD_ARGS)
+{
+    static const char *const names[] = {"delay", "callback"};
+    asyncio_state *st = core_state(cls);
+    LoopCoreObject *self = (LoopCoreObject *)op;
+    PyObject *fixed[2], *context;
+    PyObject *rest = core_parse_varargs("call_later", args, nargsf,
+                                        kwnames, 2, names, fixed, &context);
+    if (rest == NULL) {
+        return NULL;
+    }
+    PyObject *res = NULL, *now = NULL, *when = NULL;
+    int own;
+    if (fixed[0] == Py_None) {
+        PyErr_SetString(PyExc_TypeError, "delay must not be None");
+        goto done;
+    }
+    if ((now = core_loop_time(st, self)) == NULL
+        || (when = PyNumber_Add(now, fixed[0])) == NULL
+        || (own = core_method_is_own(st, op, CORE_CALL_AT)) < 0) {
+        goto done;
+    }
+    res = own ? core_call_at_impl(st, self, when, fixed[1], rest, context, 3)
+              : core_call_at_method(st, self, when, fixed[1], rest, context);
+done:
+    Py_XDECREF(now);
+    Py_XDECREF(when);
+    Py_DECREF(rest);
+    return res;
+}
+
+/* ---------- _EventLoopCore: one turn of the loop ---------- */
+
+/* Many timers are cancelled: keep the others in a new heap. */
+static int
+core_rebuild_timer_heap(asyncio_state *st, LoopCoreObject *self)
+{
+    PyObject *heap = core_field(self, self->scheduled, "_scheduled");
+    if (heap == NULL) {
+        return -1;
+    }
+    PyObject *kept = PyList_New(0);
+    PyObject *it = kept != NULL ? PyObject_GetIter(heap) : NULL;
+    Py_DECREF(heap);
+    if (it == NULL) {
+        Py_XDECREF(kept);
+        return -1;
+    }
+    PyObject *timer;
+    int rc = 0;
+    while (rc == 0 && (timer = PyIter_Next(it)) != NULL) {
+        rc = core_handle_cancelled(st, timer);
+        if (rc > 0) {
+            rc = core_handle_set_scheduled(st, timer, 0);
+        }
+        else if (rc == 0) {
+            rc = PyList_Append(kept, timer);
+        }
+        Py_DECREF(timer);
+    }
+    Py_DECREF(it);
+    if (rc < 0 || PyErr_Occurred()
+        || drop_result(PyObject_CallOneArg(st->heapify, kept)) < 0) {
+        Py_DECREF(kept);
+        return -1;
+    }
+    Py_XSETREF(self->scheduled, kept);
+    PyObject *zero = PyLong_FromLong(0);
+    rc = zero != NULL
+        ? PyObject_SetAttr((PyObject *)self, st->str_timer_cancelled, zero)
+        : -1;
+    Py_XDECREF(zero);
+    return rc;
+}
+
+/* The head of the timer heap: cancelled timers leave it, all of them at
+   once (rebuilding the heap) when they are many. */
+static int
+core_drop_cancelled_timers(asyncio_state *st, LoopCoreObject *self)
+{
+    PyObject *heap = core_field(self, self->scheduled, "_scheduled");
+    if (heap == NULL) {
+        return -1;
+    }
+    Py_ssize_t n = PyObject_Size(heap);
+    Py_DECREF(heap);
+    if (n < 0) {
+        return -1;
+    }
+    PyObject *loop = (PyObject *)self;
+    if (n > CORE_MIN_SCHEDULED_TIMER_HANDLES) {
+        PyObject *count = PyObject_GetAttr(loop, st->str_timer_cancelled);
+        if (count == NULL) {
+            return -1;
+        }
+        PyObject *nobj = PyLong_FromSsize_t(n);
+        PyObject *frac = nobj ? PyNumber_TrueDivide(count, nobj) : NULL;
+        Py_DECREF(count);
+        Py_XDECREF(nobj);
+        PyObject *limit = frac ? PyFloat_FromDouble(
+            CORE_MIN_CANCELLED_TIMER_HANDLES_FRACTION) : NULL;
+        int many = limit ? PyObject_RichCompareBool(frac, limit, Py_GT) : -1;
+        Py_XDECREF(frac);
+        Py_XDECREF(limit);
+        if (many < 0) {
+            return -1;
+        }
+        if (many) {
+            return core_rebuild_timer_heap(st, self);
+        }
+    }
+    for (;;) {
+        heap = core_field(self, self->scheduled, "_scheduled");
+        if (heap == NULL) {
+            return -1;
+        }
+        int nonempty = PyObject_IsTrue(heap);
+        PyObject *first = nonempty > 0 ? PySequence_GetItem(heap, 0) : NULL;
+        int cancelled = first ? core_handle_cancelled(st, first)
+                              : (nonempty < 0 ? -1 : 0);
+        Py_XDECREF(first);
+        if (cancelled <= 0) {
+            Py_DECREF(heap);
+            return cancelled;
+        }
+        PyObject *count = PyObject_GetAttr(loop, st->str_timer_cancelled);
+        PyObject *one = PyLong_FromLong(1);
+        PyObject *less = count && one ? PyNumber_Subtract(count, one) : NULL;
+        Py_XDECREF(count);
+        Py_XDECREF(one);
+        int rc = less ? PyObject_SetAttr(loop, st->str_timer_cancelled, less)
+                      : -1;
+        Py_XDECREF(less);
+        PyObject *timer = rc == 0 ? PyObject_CallOneArg(st->heappop, heap)
+                                  : NULL;
+        Py_DECREF(heap);
+        if (timer == NULL) {
+            return -1;
+        }
+        rc = core_handle_set_scheduled(st, timer, 0);
+        Py_DECREF(timer);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+}
+
+/* The timeout of the selector: 0 when callbacks are ready or the loop is
+   stopping, the time to the first timer (at most a day), else None. */
+static PyObject *
+core_select_timeout(asyncio_state *st, LoopCoreObject *self)
+{
+    int busy = core_field_truth(self, self->ready, "_ready");
+    if (busy == 0) {
+        busy = core_field_truth(self, self->stopping, "_stopping");
+    }
+    if (busy != 0) {
+        return busy < 0 ? NULL : PyLong_FromLong(0);
+    }
+    PyObject *heap = core_field(self, self->scheduled, "_scheduled");
+    if (heap == NULL) {
+        return NULL;
+    }
+    int timers = PyObject_IsTrue(heap);
+    PyObject *first = timers > 0 ? PySequence_GetItem(heap, 0) : NULL;
+    Py_DECREF(heap);
+    if (first == NULL) {
+        return timers < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *when = core_handle_when(st, first);
+    Py_DECREF(first);
+    PyObject *now = when ? core_loop_time(st, self) : NULL;
+    PyObject *wait = now ? PyNumber_Subtract(when, now) : NULL;
+    Py_XDECREF(when);
+    Py_XDECREF(now);
+    if (wait == NULL) {
+        return NULL;
+    }
+    /* min(max(0, wait), MAXIMUM_SELECT_TIMEOUT) */
+    PyObject *zero = PyLong_FromLong(0);
+    PyObject *day = PyLong_FromLong(CORE_MAXIMUM_SELECT_TIMEOUT);
+    PyObject *res = NULL;
+    int positive = zero && day ? PyObject_RichCompareBool(wait, zero, Py_GT)
+                               : -1;
+    if (positive >= 0) {
+        res = Py_NewRef(positive ? wait : zero);
+        int over = PyObject_RichCompareBool(day, res, Py_LT);
+        if (over != 0) {
+            Py_SETREF(res, over > 0 ? Py_NewRef(day) : NULL);
+        }
+    }
+    Py_DECREF(wait);
+    Py_XDECREF(zero);
+    Py_XDECREF(day);
+    return res;
+}
+
+/* EpollSelector.select(0) in C: the list of (key, events) for the file
+   descriptors that are ready now. */
+static PyObject *
+core_epoll_select_now(asyncio_state *st, PyObject *selector)
+{
+    PyObject *fd_to_key = PyObject_GetAttr(selector, st->str_fd_to_key);
+    if (fd_to_key == NULL) {
+        return NULL;
+    }
+    PyObject *ready = NULL, *polled = NULL;
+    Py_ssize_t n = PyObject_Size(fd_to_key);
+    PyObject *poller = n >= 0 ? PyObject_GetAttr(selector, st->str_selector)
+                              : NULL;
+    if (poller == NULL) {
+        goto done;
+    }
+    PyObject *args[3] = {poller, PyLong_FromLong(0),
+                         PyLong_FromSsize_t(n > 1 ? n : 1)};
+    if (args[1] != NULL && args[2] != NULL) {
+        polled = PyObject_VectorcallMethod(
+            st->str_poll, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    }
+    Py_XDECREF(args[1]);
+    Py_XDECREF(args[2]);
+    Py_DECREF(poller);
+    if (polled == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_InterruptedError)) {
+            PyErr_Clear();
+            ready = PyList_New(0);
+        }
+        goto done;
+    }
+    ready = PyList_New(0);
+    PyObject *it = ready != NULL ? PyObject_GetIter(polled) : NULL;
+    if (it == NULL) {
+        Py_CLEAR(ready);
+        goto done;
+    }
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        PyObject *fd = NULL, *key = NULL, *mask = NULL, *pair = NULL;
+        long event = 0, events = 0;
+        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) {
+            fd = PyTuple_GET_ITEM(item, 0);
+            event = PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+        }
+        else {
+            PyErr_SetString(PyExc_TypeError, "epoll.poll() gave no pair");
+        }
+        if (!PyErr_Occurred()) {
+            if (event & ~EPOLLIN) {
+                events |= 2;    /* selectors.EVENT_WRITE */
+            }
+            if (event & ~EPOLLOUT) {
+                events |= 1;    /* selectors.EVENT_READ */
+            }
+            key = PyDict_GetItemWithError(fd_to_key, fd);
+            Py_XINCREF(key);
+        }
+        if (key != NULL) {
+            PyObject *wanted = PyObject_GetAttr(key, st->str_events);
+            PyObject *got = wanted ? PyLong_FromLong(events) : NULL;
+            mask = got ? PyNumber_And(got, wanted) : NULL;
+            Py_XDECREF(wanted);
+            Py_XDECREF(got);
+            pair = mask ? PyTuple_Pack(2, key, mask) : NULL;
+            if (pair != NULL) {
+                (void)PyList_Append(ready, pair);
+            }
+        }
+        Py_XDECREF(key);
+        Py_XDECREF(mask);
+        Py_XDECREF(pair);
+        Py_DECREF(item);
+        if (PyErr_Occurred()) {
+            break;
+        }
+    }
+    Py_DECREF(it);
+    if (PyErr_Occurred()) {
+        Py_CLEAR(ready);
+    }
+done:
+    Py_XDECREF(polled);
+    Py_DECREF(fd_to_key);
+    return ready;
+}
+
+/* Wait for I/O: self._process_events(self._selector.select(timeout)).
+   The common case of a busy loop on Linux, timeout 0 with an
+   EpollSelector and the selector loop's own _process_events, runs no
+   Python code when nothing is ready. */
+static int
+core_poll(asyncio_state *st, LoopCoreObject *self, PyObject *timeout)
+{
+    PyObject *loop = (PyObject *)self;
+    PyObject *selector = PyObject_GetAttr(loop, st->str_selector);
+    if (selector == NULL) {
+        return -1;
+    }
+    int fast = 0;
+    if (st->epoll_selector_type != NULL
+        && Py_IS_TYPE(selector, (PyTypeObject *)st->epoll_selector_type)
+        && PyLong_CheckExact(timeout) && Py_SIZE(timeout) == 0) {
+        fast = core_method_is_own(st, loop, CORE_PROCESS_EVENTS);
+    }
+    PyObject *events = NULL;
+    if (fast > 0) {
+        events = core_epoll_select_now(st, selector);
+    }
+    else if (fast == 0) {
+        events = PyObject_CallMethodOneArg(selector, st->str_select,
+                                           timeout);
+    }
+    Py_DECREF(selector);
+    if (events == NULL) {
+        return -1;
+    }
+    if (fast && PyList_GET_SIZE(events) == 0) {
+        Py_DECREF(events);
+        return 0;
+    }
+    PyObject *res = PyObject_CallMethodOneArg(loop, st->str_process_events,
+                                              events);
+    Py_DECREF(events);
+    return drop_result(res);
+}
+
+/* Move the timers that are due (within the clock's resolution) to the
+   ready queue. */
+static int
+core_move_due_timers(asyncio_state *st, LoopCoreObject *self)
+{
+    int own_time = core_method_is_own(st, (PyObject *)self, CORE_TIME);
+    if (own_time < 0) {
+        return -1;
+    }
+    if (own_time) {
+        /* with no timers, reading the clock changes nothing */
+        int timers = core_field_truth(self, self->scheduled, "_scheduled");
+        if (timers <= 0) {
+            return timers;
+        }
+    }
+    PyObject *now = core_loop_time(st, self);
+    if (now == NULL) {
+        return -1;
+    }
+    PyObject *res = PyObject_GetAttr((PyObject *)self,
+                                     st->str_clock_resolution);
+    PyObject *end = res ? PyNumber_Add(now, res) : NULL;
+    Py_DECREF(now);
+    Py_XDECREF(res);
+    if (end == NULL) {
+        return -1;
+    }
+    int rc = 0;
+    for (;;) {
+        PyObject *heap = core_field(self, self->scheduled, "_scheduled");
+        if (heap == NULL) {
+            rc = -1;
+            break;
+        }
+        int timers = PyObject_IsTrue(heap);
+        PyObject *first = timers > 0 ? PySequence_GetItem(heap, 0) : NULL;
+        PyObject *when = first ? core_handle_when(st, first) : NULL;
+        Py_XDECREF(first);
+        int due;
+        if (when == NULL) {
+            due = timers > 0 ? -1 : timers;
+        }
+        else if (PyFloat_CheckExact(when) && PyFloat_CheckExact(end)) {
+            due = PyFloat_AS_DOUBLE(when) < PyFloat_AS_DOUBLE(end);
+        }
+        else {
+            due = PyObject_RichCompareBool(when, end, Py_GE);
+            due = due < 0 ? -1 : !due;
+        }
+        Py_XDECREF(when);
+        PyObject *timer = due > 0 ? PyObject_CallOneArg(st->heappop, heap)
+                                  : NULL;
+        Py_DECREF(heap);
+        if (due <= 0) {
+            rc = due;
+            break;
+        }
+        if (timer == NULL
+            || core_handle_set_scheduled(st, timer, 0) < 0
+            || core_ready_append(st, self, timer) < 0) {
+            Py_XDECREF(timer);
+            rc = -1;
+            break;
+        }
+        Py_DECREF(timer);
+    }
+    Py_DECREF(end);
+    return rc;
+}
+
+/* Run a handle in debug mode: _current_handle is set meanwhile, and a
+   callback slower than slow_callback_duration is logged. */
+static int
+core_run_debug(asyncio_state *st, LoopCoreObject *self, PyObject *handle)
+{
+    PyObject *loop = (PyObject *)self;
+    if (PyObject_SetAttr(loop, st->str_current_handle, handle) < 0) {
+        return -1;
+    }
+    PyObject *t0 = core_loop_time(st, self);
+    int rc = t0 != NULL ? core_handle_run(st, handle) : -1;
+    PyObject *t1 = rc == 0 ? core_loop_time(st, self) : NULL;
+    PyObject *dt = t1 ? PyNumber_Subtract(t1, t0) : NULL;
+    PyObject *limit = dt ? PyObject_GetAttrString(
+        loop, "slow_callback_duration") : NULL;
+    int slow = limit ? PyObject_RichCompareBool(dt, limit, Py_GE) : -1;
+    if (slow > 0) {
+        PyObject *mod = PyImport_ImportModule("asyncio.base_events");
+        PyObject *logger = mod ? PyObject_GetAttrString(mod, "logger")
+                               : NULL;
+        PyObject *desc = logger ? PyObject_CallMethod(
+            mod, "_format_handle", "O", handle) : NULL;
+        slow = drop_result(desc ? PyObject_CallMethod(
+            logger, "warning", "sOO", "Executing %s took %.3f seconds",
+            desc, dt) : NULL);
+        Py_XDECREF(mod);
+        Py_XDECREF(logger);
+        Py_XDECREF(desc);
+    }
+    if (rc == 0 && slow < 0) {
+        rc = -1;
+    }
+    Py_XDECREF(t0);
+    Py_XDECREF(t1);
+    Py_XDECREF(dt);
+    Py_XDECREF(limit);
+    /* finally: self._current_handle = None */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    int failed = PyObject_SetAttr(loop, st->str_current_handle, Py_None);
+    restore_unless(failed < 0, type, value, tb);
+    return failed < 0 ? -1 : rc;
+}
+
+/* Run the callbacks that were ready when the drain began; those they
+   schedule wait for the next turn. */
+static int
+core_run_ready(asyncio_state *st, LoopCoreObject *self)
+{
+    PyObject *ready = core_field(self, self->ready, "_ready");
+    if (ready == NULL) {
+        return -1;
+    }
+    Py_ssize_t ntodo = PyObject_Size(ready);
+    Py_DECREF(ready);
+    if (ntodo < 0) {
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < ntodo; i++) {
+        PyObject *handle = core_ready_popleft(st, self);
+        if (handle == NULL) {
+            return -1;
+        }
+        int rc = core_handle_cancelled(st, handle);
+        if (rc == 0) {
+            rc = core_field_truth(self, self->debug, "_debug");
+            if (rc == 0) {
+                rc = core_handle_run(st, handle);
+            }
+            else if (rc > 0) {
+                rc = core_run_debug(st, self, handle);
+            }
+        }
+        Py_DECREF(handle);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+core__run_once(CORE_METHOD_ARGS)
+{
+    if (core_no_args("_run_once", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = core_state(cls);
+    LoopCoreObject *self = (LoopCoreObject *)op;
+    if (core_drop_cancelled_timers(st, self) < 0) {
+        return NULL;
+    }
+    PyObject *timeout = core_select_timeout(st, self);
+    if (timeout == NULL) {
+        return NULL;
+    }
+    int rc = core_poll(st, self, timeout);
+    Py_DECREF(timeout);
+    if (rc < 0 || core_move_due_timers(st, self) < 0
+        || core_run_ready(st, self) < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+/* ---------- _EventLoopCore: small methods ---------- */
+
+static PyObject *
+core_time(CORE_METHOD_ARGS)
+{
+    if (core_no_args("time", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    return core_monotonic();
+}
+
+static PyObject *
+core_get_debug(CORE_METHOD_ARGS)
+{
+    if (core_no_args("get_debug", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    LoopCoreObject *self = (LoopCoreObject *)op;
+    return core_field(self, self->debug, "_debug");
+}
+
+static PyObject *
+core__check_closed(CORE_METHOD_ARGS)
+{
+    if (core_no_args("_check_closed", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    LoopCoreObject *self = (LoopCoreObject *)op;
+    int closed = core_field_truth(self, self->closed, "_closed");
+    if (closed > 0) {
+        PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
+    }
+    return closed != 0 ? NULL : Py_NewRef(Py_None);
+}
+
+/* ---------- _EventLoopCore: object lifetime and type ---------- */
+
+static int
+core_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    LoopCoreObject *self = (LoopCoreObject *)op;
+    Py_VISIT(Py_TYPE(op));
+    Py_VISIT(self->ready);
+    Py_VISIT(self->scheduled);
+    Py_VISIT(self->stopping);
+    Py_VISIT(self->closed);
+    Py_VISIT(self->debug);
+    return 0;
+}
+
+static int
+core_clear(PyObject *op)
+{
+    LoopCoreObject *self = (LoopCoreObject *)op;
+    Py_CLEAR(self->ready);
+    Py_CLEAR(self->scheduled);
+    Py_CLEAR(self->stopping);
+    Py_CLEAR(self->closed);
+    Py_CLEAR(self->debug);
+    return 0;
+}
+
+static PyObject *
+core_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
+{
+    LoopCoreObject *self = (LoopCoreObject *)tp->tp_alloc(tp, 0);
+    if (self != NULL) {
+        self->own_mask = -1;
+    }
+    return (PyObject *)self;
+}
+
+static void
+core_dealloc(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    (void)core_clear(op);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+#define CORE_METHOD(name, func, doc) \
+    {name, (PyCFunction)(void (*)(void))(func), \
+     METH_METHOD | METH_FASTCALL | METH_KEYWORDS, PyDoc_STR(doc)}
+
+static PyMethodDef core_methods[] = {
+    CORE_METHOD("time", core_time,
+                "Return the time according to the event loop's clock.\n\n"
+                "This is a float expressed in seconds since an epoch, but "
+                "the\nepoch, precision, accuracy and drift are unspecified "
+                "and may\ndiffer per event loop."),
+    CORE_METHOD("get_debug", core_get_debug, NULL),
+    CORE_METHOD("_check_closed", core__check_closed, NULL),
+    CORE_METHOD("call_soon", core_call_soon,
+                "Arrange for a callback to be called as soon as possible."
+                "\n\nThis operates as a FIFO queue: callbacks are called in "
+                "the\norder in which they are registered.  Each callback "
+                "will be\ncalled exactly once.\n\nAny positional arguments "
+                "after the callback will be passed to\nthe callback when it "
+                "is called."),
+    CORE_METHOD("_call_soon", core__call_soon, NULL),
+    CORE_METHOD("call_later", core_call_later,
+                "Arrange for a callback to be called at a given time.\n\n"
+                "Return a Handle: an opaque object with a cancel() method "
+                "that\ncan be used to cancel the call.\n\nThe delay can be "
+                "an int or float, expressed in seconds.  It is\nalways "
+                "relative to the current time."),
+    CORE_METHOD("call_at", core_call_at,
+                "Like call_later(), but uses an absolute time.\n\nAbsolute "
+                "time corresponds to the event loop's time() method."),
+    CORE_METHOD("_run_once", core__run_once,
+                "Run one full iteration of the event loop.\n\nThis calls "
+                "all currently ready callbacks, polls for I/O,\nschedules "
+                "the resulting callbacks, and finally schedules\n'call_later' "
+                "callbacks."),
+    {NULL, NULL}
+};
+
+#define CORE_MEMBER(name, field) \
+    {name, T_OBJECT_EX, offsetof(LoopCoreObject, field), 0, NULL}
+
+static PyMemberDef core_members[] = {
+    CORE_MEMBER("_ready", ready),
+    CORE_MEMBER("_scheduled", scheduled),
+    CORE_MEMBER("_stopping", stopping),
+    CORE_MEMBER("_closed", closed),
+    CORE_MEMBER("_debug", debug),
+    {NULL}
+};
+
+static PyType_Slot core_slots[] = {
+    {Py_tp_doc, (void *)PyDoc_STR(
+        "The C core of asyncio.BaseEventLoop: the ready queue, the timer "
+        "heap\nand one turn of the loop.")},
+    {Py_tp_dealloc, core_dealloc},
+    {Py_tp_traverse, core_traverse},
+    {Py_tp_clear, core_clear},
+    {Py_tp_methods, core_methods},
+    {Py_tp_members, core_members},
+    {Py_tp_new, core_tp_new},
+    {0, NULL}
+};
+
+static PyType_Spec core_spec = {
+    .name = "_asyncio._EventLoopCore",
+    .basicsize = sizeof(LoopCoreObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .slots = core_slots,
+};
+
+
+/* ======================================================================
  * _copy_concurrent_future_state(source, dest)                 gh-134173
  *
  * The C version of asyncio.futures._copy_concurrent_future_state(), which
@@ -3556,6 +5701,16 @@ static const size_t state_refs[] = {
     offsetof(asyncio_state, FutureIterType),
     offsetof(asyncio_state, TaskType),
     offsetof(asyncio_state, TaskCallbackType),
+    offsetof(asyncio_state, HandleType),
+    offsetof(asyncio_state, TimerHandleType),
+    offsetof(asyncio_state, LoopCoreType),
+    offsetof(asyncio_state, core_own_methods[CORE_TIME]),
+    offsetof(asyncio_state, core_own_methods[CORE_GET_DEBUG]),
+    offsetof(asyncio_state, core_own_methods[CORE_CHECK_CLOSED]),
+    offsetof(asyncio_state, core_own_methods[CORE__CALL_SOON]),
+    offsetof(asyncio_state, core_own_methods[CORE_CALL_AT]),
+    offsetof(asyncio_state, core_own_methods[CORE_PROCESS_EVENTS]),
+    offsetof(asyncio_state, epoll_selector_type),
     offsetof(asyncio_state, all_tasks),
     offsetof(asyncio_state, current_tasks),
     offsetof(asyncio_state, CancelledError),
@@ -3567,6 +5722,7 @@ static const size_t state_refs[] = {
     offsetof(asyncio_state, task_print_stack),
     offsetof(asyncio_state, extract_stack),
     offsetof(asyncio_state, iscoroutine),
+    offsetof(asyncio_state, format_callback_source),
     offsetof(asyncio_state, copy_cf_objects),
 };
 
@@ -3596,6 +5752,29 @@ static const struct {
     STATE_NAME(str_discard, "discard"),
     STATE_NAME(str_get_event_loop, "get_event_loop"),
     STATE_NAME(str_get_event_loop_policy, "get_event_loop_policy"),
+    STATE_NAME(str_cancelled, "cancelled"),
+    STATE_NAME(str_source_traceback, "_source_traceback"),
+    STATE_NAME(str_cancelled_attr, "_cancelled"),
+    STATE_NAME(str_scheduled_attr, "_scheduled"),
+    STATE_NAME(str_when_attr, "_when"),
+    STATE_NAME(str_run, "_run"),
+    STATE_NAME(str_append, "append"),
+    STATE_NAME(str_popleft, "popleft"),
+    STATE_NAME(str_timer_cancelled, "_timer_cancelled_count"),
+    STATE_NAME(str_selector, "_selector"),
+    STATE_NAME(str_select, "select"),
+    STATE_NAME(str_process_events, "_process_events"),
+    STATE_NAME(str_clock_resolution, "_clock_resolution"),
+    STATE_NAME(str_current_handle, "_current_handle"),
+    STATE_NAME(core_own_names[CORE_TIME], "time"),
+    STATE_NAME(core_own_names[CORE_GET_DEBUG], "get_debug"),
+    STATE_NAME(core_own_names[CORE_CHECK_CLOSED], "_check_closed"),
+    STATE_NAME(core_own_names[CORE__CALL_SOON], "_call_soon"),
+    STATE_NAME(core_own_names[CORE_CALL_AT], "call_at"),
+    STATE_NAME(core_own_names[CORE_PROCESS_EVENTS], "_process_events"),
+    STATE_NAME(str_fd_to_key, "_fd_to_key"),
+    STATE_NAME(str_poll, "poll"),
+    STATE_NAME(str_events, "events"),
     STATE_NAME(state_names[STATE_PENDING], "PENDING"),
     STATE_NAME(state_names[STATE_CANCELLED], "CANCELLED"),
     STATE_NAME(state_names[STATE_FINISHED], "FINISHED"),
@@ -3624,13 +5803,15 @@ asyncio_clear(PyObject *module)
 {
     asyncio_state *st = get_module_state(module);
     st->helpers_ready = 0;
+    /* first, while the types live: freeing an object reads its type */
+    freelist_clear(&st->fi_freelist);
+    freelist_clear(&st->tcb_freelist);
+    freelist_clear(&st->h_freelist);
     for (size_t i = 0; i < Py_ARRAY_LENGTH(state_refs); i++) {
         Py_CLEAR(*state_ref(st, state_refs[i]));
     }
     st->rl_ts_id = 0;
     st->rl_loop = NULL;
-    freelist_clear(&st->fi_freelist);
-    freelist_clear(&st->tcb_freelist);
     return 0;
 }
 
@@ -3644,6 +5825,69 @@ asyncio_free(void *module)
     }
     Py_CLEAR(st->kw_context);
     Py_CLEAR(st->kw_msg);
+    Py_CLEAR(st->deque_type);
+    Py_CLEAR(st->deque_append);
+    Py_CLEAR(st->deque_popleft);
+    Py_CLEAR(st->heappush);
+    Py_CLEAR(st->heappop);
+    Py_CLEAR(st->heapify);
+}
+
+/* Handle, TimerHandle and _EventLoopCore, and what the core uses. */
+static int
+asyncio_exec_loop_core(PyObject *module, asyncio_state *st)
+{
+    st->HandleType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &handle_spec, NULL);
+    if (st->HandleType == NULL) {
+        return -1;
+    }
+    st->TimerHandleType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &timer_spec, (PyObject *)st->HandleType);
+    if (st->TimerHandleType == NULL) {
+        return -1;
+    }
+    st->LoopCoreType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &core_spec, NULL);
+    if (st->LoopCoreType == NULL) {
+        return -1;
+    }
+    if (PyModule_AddType(module, st->HandleType) < 0
+        || PyModule_AddType(module, st->TimerHandleType) < 0
+        || PyModule_AddType(module, st->LoopCoreType) < 0) {
+        return -1;
+    }
+    for (int i = 0; i < CORE_PROCESS_EVENTS; i++) {
+        PyObject *meth = PyDict_GetItemWithError(st->LoopCoreType->tp_dict,
+                                                 st->core_own_names[i]);
+        if (meth == NULL) {
+            if (!PyErr_Occurred()) {
+                PyErr_SetObject(PyExc_KeyError, st->core_own_names[i]);
+            }
+            return -1;
+        }
+        st->core_own_methods[i] = Py_NewRef(meth);
+    }
+    st->deque_type = (PyTypeObject *)import_attr("collections", "deque");
+    if (st->deque_type == NULL) {
+        return -1;
+    }
+    st->deque_append = PyObject_GetAttrString((PyObject *)st->deque_type,
+                                              "append");
+    if (st->deque_append == NULL) {
+        return -1;
+    }
+    st->deque_popleft = PyObject_GetAttrString((PyObject *)st->deque_type,
+                                               "popleft");
+    if (st->deque_popleft == NULL) {
+        return -1;
+    }
+    if ((st->heappush = import_attr("heapq", "heappush")) == NULL
+        || (st->heappop = import_attr("heapq", "heappop")) == NULL
+        || (st->heapify = import_attr("heapq", "heapify")) == NULL) {
+        return -1;
+    }
+    return 0;
 }
 
 static int
@@ -3706,6 +5950,10 @@ for (size_t i = 0; i < Py_ARRAY_LENGTH(state_names_table); i++) {
         return -1;
     }
     if (ASYNCIO_EXPORT_TASK && PyModule_AddType(module, st->TaskType) < 0) {
+        return -1;
+    }
+
+    if (asyncio_exec_loop_core(module, st) < 0) {
         return -1;
     }
 
