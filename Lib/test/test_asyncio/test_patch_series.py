@@ -5,6 +5,7 @@ by `make patches-check`, which takes a while."""
 
 import importlib.util
 import os
+import sys
 import unittest
 
 # The staged stdlib links this file to the repository's copy.
@@ -14,9 +15,15 @@ SERIES_PY = os.path.join(ROOT, 'Tools', 'patches', 'series.py')
 
 
 def load_series():
-    spec = importlib.util.spec_from_file_location('series', SERIES_PY)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # series.py puts Tools/build on sys.path to import its helper; regrtest
+    # reports a changed sys.path.
+    saved = sys.path[:]
+    try:
+        spec = importlib.util.spec_from_file_location('series', SERIES_PY)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    finally:
+        sys.path[:] = saved
     return module
 
 
