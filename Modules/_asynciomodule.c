@@ -1,9 +1,19 @@
 /*
- * _asyncio: the C core of asyncio for this fork of CPython 3.11.
+ * _asyncio: the C core of asyncio.
  *
- * Provides Future (and its await iterator), Task, the running-loop
- * functions and the task bookkeeping that asyncio.futures, asyncio.tasks
- * and asyncio.events import.  Behaviour, messages and exception types follow
+ * Provides what asyncio.futures, asyncio.tasks and asyncio.events import:
+ *   - Future and its await iterator, and the running-loop functions;
+ * series: task {
+ *   - Task and the task bookkeeping;
+ * series: }
+ * series: loop {
+ *   - Handle, TimerHandle and the core of the event loop (_EventLoopCore),
+ *     which asyncio.base_events uses as a base class;
+ * series: }
+ * series: snapshot {
+ *   - the copy of a concurrent.futures.Future's state (gh-134173).
+ * series: }
+ * Behaviour, messages and exception types follow
  * the pure-Python classes in Lib/asyncio; where the pure-Python code calls
  * back into overridable methods, the C fast paths are only taken for the
  * exact built-in types.
@@ -13,18 +23,27 @@
  * extraction, exception classes) are imported lazily from asyncio on first
  * use, because this module is itself imported while asyncio is importing.
  *
- * Allocation savings on the hot paths: a future keeps its first callback
- * outside any list; the await iterator and the callables a task hands to
- * the loop come from per-module freelists; Future(loop=...) and
- * Task(coro, ...) are vectorcalls that build no keyword dict; the running
- * loop is cached per thread (see asyncio_state).
+ * Allocation savings on the hot paths:
+ *   - a future keeps its first callback outside any list;
+ *   - the await iterator comes from a per-module freelist;
+ * series: task {
+ *   - so do the callables a task hands to the loop;
+ * series: }
+ * series: loop {
+ *   - and the plain Handles the loop runs;
+ * series: }
+ *   - Future(loop=...) is a vectorcall that builds no keyword dict;
+ * series: task {
+ *   - so is Task(coro, ...);
+ * series: }
+ *   - the running loop is cached per thread (see asyncio_state).
  */
 
 #include "Python.h"
 #include "structmember.h"
 
 #include <pthread.h>
-#include <sys/epoll.h>
+#include <sys/epoll.h>          /* series: loop */
 #include <stdint.h>
 
 
@@ -47,6 +66,7 @@ typedef struct {
     int len;
 } freelist;
 
+/* series: loop { */
 /* The methods of the loop core (_EventLoopCore) whose overrides it
    respects: see core_method_is_own(). */
 enum {
@@ -59,18 +79,25 @@ enum {
     CORE_NOWN
 };
 
+/* series: } */
 typedef struct {
     PyTypeObject *FutureType;
     PyTypeObject *FutureIterType;
+/* series: task { */
     PyTypeObject *TaskType;
     PyTypeObject *TaskCallbackType;
+/* series: } */
+/* series: loop { */
     PyTypeObject *HandleType;
     PyTypeObject *TimerHandleType;
     PyTypeObject *LoopCoreType;
+/* series: } */
+/* series: task { */
 
     /* Task bookkeeping, exported as _all_tasks and _current_tasks. */
     PyObject *all_tasks;          /* weakref.WeakSet */
     PyObject *current_tasks;      /* dict: loop -> task */
+/* series: } */
 
     /* Lazily imported Python helpers; see ensure_helpers(). */
     int helpers_ready;
@@ -78,15 +105,25 @@ typedef struct {
     PyObject *InvalidStateError;
     PyObject *events_module;
     PyObject *future_repr_info;   /* base_futures._future_repr_info */
+/* series: task { */
     PyObject *task_repr_info;     /* base_tasks._task_repr_info */
     PyObject *task_get_stack;     /* base_tasks._task_get_stack */
     PyObject *task_print_stack;   /* base_tasks._task_print_stack */
+/* series: } */
     PyObject *extract_stack;      /* format_helpers.extract_stack */
+/* series: task { */
     PyObject *iscoroutine;        /* coroutines.iscoroutine */
-    PyObject *format_callback_source;  /* format_helpers._format_callback_source */
+/* series: } */
+/* series: loop { */
+    /* format_helpers._format_callback_source */
+    PyObject *format_callback_source;
+/* series: } */
+/* series: snapshot { */
     /* concurrent.futures objects and names for
        _copy_concurrent_future_state (gh-134173), made on first use. */
     PyObject *copy_cf_objects;
+/* series: } */
+/* series: loop { */
 
     /* The methods of _EventLoopCore that core_method_is_own() looks for,
        by name and as found in the type's dict. */
@@ -106,6 +143,7 @@ typedef struct {
     PyObject *heappush;
     PyObject *heappop;
     PyObject *heapify;
+/* series: } */
 
     /* Interned names and constant tuples.  They cannot take part in
        reference cycles, so m_clear leaves them alone and code running
@@ -113,23 +151,24 @@ typedef struct {
     PyObject *str_call_soon;
     PyObject *str_call_exception_handler;
     PyObject *str_get_debug;
-    PyObject *str_get_loop;
-    PyObject *str_loop;
-    PyObject *str_add_done_callback;
+    PyObject *str_get_loop;  /* series: task */
+    PyObject *str_loop;  /* series: task */
+    PyObject *str_add_done_callback;  /* series: task */
     PyObject *str_remove_done_callback;
-    PyObject *str_cancel;
+    PyObject *str_cancel;  /* series: task */
     PyObject *str_done;
     PyObject *str_result;
-    PyObject *str_send;
-    PyObject *str_throw;
+    PyObject *str_send;  /* series: task */
+    PyObject *str_throw;  /* series: task */
     PyObject *str_blocking;
     PyObject *str_repr_info;
     PyObject *str_make_cancelled_error;
     PyObject *str_running_loop_key;
-    PyObject *str_add;
-    PyObject *str_discard;
+    PyObject *str_add;  /* series: task */
+    PyObject *str_discard;  /* series: task */
     PyObject *str_get_event_loop;
     PyObject *str_get_event_loop_policy;
+/* series: loop { */
     PyObject *str_cancelled;
     PyObject *str_source_traceback;
     PyObject *str_cancelled_attr;
@@ -147,8 +186,9 @@ typedef struct {
     PyObject *str_fd_to_key;
     PyObject *str_poll;
     PyObject *str_events;
+/* series: } */
     PyObject *kw_context;         /* ("context",) */
-    PyObject *kw_msg;             /* ("msg",) */
+    PyObject *kw_msg;             /* ("msg",) */  /* series: task */
     PyObject *state_names[3];     /* "PENDING", "CANCELLED", "FINISHED" */
 
     /* Cache of the running loop of the thread that last asked for it or
@@ -162,14 +202,18 @@ typedef struct {
     uint64_t rl_fork_gen;
     PyObject *rl_loop;            /* NULL means "no running loop" */
 
-    /* Await iterators (FutureIterType) and task callbacks
-       (TaskCallbackType) kept for reuse; see freelist_new(). */
+    /* Await iterators (FutureIterType) kept for reuse; see freelist_new(). */
     freelist fi_freelist;
+/* series: task { */
+    /* Task callbacks (TaskCallbackType), likewise. */
     freelist tcb_freelist;
-    freelist h_freelist;          /* exact Handles */
+/* series: } */
+    freelist h_freelist;          /* exact Handles */  /* series: loop */
+/* series: task { */
 
     /* Counter behind the default task names "Task-N". */
     unsigned long long task_name_counter;
+/* series: } */
 } asyncio_state;
 
 static struct PyModuleDef asyncio_module;
@@ -284,13 +328,17 @@ import_helpers(asyncio_state *st)
         }
     }
     LOAD(future_repr_info, "asyncio.base_futures", "_future_repr_info");
+/* series: task { */
     LOAD(task_repr_info, "asyncio.base_tasks", "_task_repr_info");
     LOAD(task_get_stack, "asyncio.base_tasks", "_task_get_stack");
     LOAD(task_print_stack, "asyncio.base_tasks", "_task_print_stack");
+/* series: } */
     LOAD(extract_stack, "asyncio.format_helpers", "extract_stack");
-    LOAD(iscoroutine, "asyncio.coroutines", "iscoroutine");
+    LOAD(iscoroutine, "asyncio.coroutines", "iscoroutine");  /* series: task */
+/* series: loop { */
     LOAD(format_callback_source, "asyncio.format_helpers",
          "_format_callback_source");
+/* series: } */
 #undef LOAD
     st->helpers_ready = 1;
     return 0;
@@ -307,11 +355,11 @@ raise_finalized(void)
 /* ======================================================================
  * Freelists
  *
- * FutureIter and TaskCallback objects are made and dropped on every await
- * and every task step.  Their memory is kept for reuse in a freelist of
- * the module.  Both start like a FreelistObject: their one object
- * reference comes first and links the free objects; the two types share
- * their tp_dealloc and tp_traverse.
+ * FutureIter objects are made and dropped on every await, and TaskCallback
+ * objects on every task step.  Their memory is kept for reuse in a freelist
+ * of the module.  Such types start like a FreelistObject: their one object
+ * reference comes first and links the free objects; they share their
+ * tp_dealloc and tp_traverse.
  * ====================================================================== */
 
 typedef struct {
@@ -351,9 +399,11 @@ freelist_of(asyncio_state *st, PyTypeObject *tp)
     if (tp == st->FutureIterType) {
         return &st->fi_freelist;
     }
+/* series: task { */
     if (tp == st->TaskCallbackType) {
         return &st->tcb_freelist;
     }
+/* series: } */
     return NULL;
 }
 
@@ -431,6 +481,7 @@ drop_result(PyObject *res)
     return 0;
 }
 
+/* series: task { */
 /* bool(res) of a call's result, consumed; -1 when the call raised. */
 static int
 call_truth(PyObject *res)
@@ -443,6 +494,7 @@ call_truth(PyObject *res)
     return b;
 }
 
+/* series: } */
 /* Getters and setters for instance fields: the closure is the field's
    offset, FIELD(type, name). */
 #define FIELD(type, name) ((void *)offsetof(type, name))
@@ -585,6 +637,7 @@ call_soon(asyncio_state *st, PyObject *loop, PyObject *fn, PyObject *arg,
     return drop_result(res);
 }
 
+/* series: task { */
 /* Fetch the current exception as a normalized instance whose
    __traceback__ is set (new reference); NULL if none. */
 static PyObject *
@@ -604,6 +657,7 @@ fetch_exception(void)
     return value;
 }
 
+/* series: } */
 /* Raise an exception instance (with its own __traceback__). */
 static void
 raise_instance(PyObject *exc)
@@ -894,14 +948,21 @@ typedef struct {
 
 #define Future_CheckExact(st, obj) \
     ((st)->FutureType != NULL && Py_IS_TYPE(obj, (st)->FutureType))
+/* series: task { */
 #define Task_CheckExact(st, obj) \
     ((st)->TaskType != NULL && Py_IS_TYPE(obj, (st)->TaskType))
+/* series: } */
 /* Exactly one of our classes: internals may replace method calls. */
+/* series: task { */
 #define Future_IsNative(st, obj) \
     (Future_CheckExact(st, obj) || Task_CheckExact(st, obj))
 
 static int task_cancel_impl(asyncio_state *st, FutureObject *task,
                             PyObject *msg);
+/* series: } */
+/* series: until task
+#define Future_IsNative(st, obj) Future_CheckExact(st, obj)
+series: end */
 
 static PyObject *
 future_state_name(asyncio_state *st, FutureObject *fut)
@@ -1041,6 +1102,40 @@ future_reset(FutureObject *fut)
     future_clear_state(fut);
 }
 
+static int future_init_impl(asyncio_state *st, FutureObject *fut,
+                            PyObject *loop);
+
+/* Future(loop=...) without building a keyword dict: the vectorcall of the
+   exact type.  Subclasses, and calls this does not handle, go through the
+   ordinary tp_new + tp_init. */
+static PyObject *
+future_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
+                  PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    asyncio_state *st = state_of_type((PyTypeObject *)type);
+    if (st == NULL) {
+        return NULL;
+    }
+    static const char *const names[] = {"loop"};
+    PyObject *loop = NULL;
+    if (type != (PyObject *)st->FutureType || nargs != 0
+        || !vectorcall_kwargs_fast(args, kwnames, names, 1, &loop)) {
+        return _PyObject_MakeTpCall(PyThreadState_Get(), type, args, nargs,
+                                    kwnames);
+    }
+    PyObject *self = ((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type,
+                                                      0);
+    if (self == NULL) {
+        return NULL;
+    }
+    if (future_init_impl(st, (FutureObject *)self, loop) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return self;
+}
+
 static int
 future_init_impl(asyncio_state *st, FutureObject *fut, PyObject *loop)
 {
@@ -1109,6 +1204,7 @@ future_make_cancelled_error_impl(asyncio_state *st, FutureObject *fut)
     return PyObject_CallOneArg(st->CancelledError, fut->fut_cancel_msg);
 }
 
+/* series: task { */
 /* _make_cancelled_error honouring an override in a subclass. */
 static PyObject *
 future_make_cancelled_error(asyncio_state *st, FutureObject *fut)
@@ -1120,6 +1216,7 @@ future_make_cancelled_error(asyncio_state *st, FutureObject *fut)
                                      st->str_make_cancelled_error);
 }
 
+/* series: } */
 static void
 future_raise_cancelled(asyncio_state *st, FutureObject *fut)
 {
@@ -2836,26 +2933,21 @@ static int task_init_impl(asyncio_state *st, TaskObject *task,
                           PyObject *coro, PyObject *loop, PyObject *name,
                           PyObject *context);
 
-/* Future(loop=...) and Task(coro, loop=..., name=..., context=...)
-   without building a keyword dict: the vectorcall of both types.
-   Subclasses, and calls this does not handle, go through the ordinary
-   tp_new + tp_init. */
+/* Task(coro, loop=..., name=..., context=...) without building a keyword
+   dict: the vectorcall of the exact type (see future_vectorcall()). */
 static PyObject *
-future_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
-                  PyObject *kwnames)
+task_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
+                PyObject *kwnames)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     asyncio_state *st = state_of_type((PyTypeObject *)type);
     if (st == NULL) {
         return NULL;
     }
-    /* Future takes the first keyword only, Task also one positional */
     static const char *const names[] = {"loop", "name", "context"};
     PyObject *kw[3] = {NULL, NULL, NULL};
-    int is_task = type == (PyObject *)st->TaskType;
-    if ((!is_task && type != (PyObject *)st->FutureType) || nargs != is_task
-        || !vectorcall_kwargs_fast(args + nargs, kwnames, names,
-                                   is_task ? 3 : 1, kw)) {
+    if (type != (PyObject *)st->TaskType || nargs != 1
+        || !vectorcall_kwargs_fast(args + nargs, kwnames, names, 3, kw)) {
         return _PyObject_MakeTpCall(PyThreadState_Get(), type, args, nargs,
                                     kwnames);
     }
@@ -2864,16 +2956,9 @@ future_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
     if (self == NULL) {
         return NULL;
     }
-    int rc;
-    if (is_task) {
-        rc = task_init_impl(st, (TaskObject *)self, args[0], kw[0],
-                            kw[1] != NULL ? kw[1] : Py_None,
-                            kw[2] != NULL ? kw[2] : Py_None);
-    }
-    else {
-        rc = future_init_impl(st, (FutureObject *)self, kw[0]);
-    }
-    if (rc < 0) {
+    if (task_init_impl(st, (TaskObject *)self, args[0], kw[0],
+                       kw[1] != NULL ? kw[1] : Py_None,
+                       kw[2] != NULL ? kw[2] : Py_None) < 0) {
         Py_DECREF(self);
         return NULL;
     }
@@ -5654,12 +5739,14 @@ out:
  * Module
  * ====================================================================== */
 
+/* series: task { */
 /* Whether Task is exported.  Build with -DASYNCIO_EXPORT_TASK=0 to run
    asyncio on the C Future with the pure-Python Task (the stdlib patch
    imports only what this module provides), e.g. to bisect a failure. */
 #ifndef ASYNCIO_EXPORT_TASK
 #  define ASYNCIO_EXPORT_TASK 1
 #endif
+/* series: } */
 
 static PyMethodDef asyncio_methods[] = {
     {"get_event_loop", asyncio_get_event_loop_func, METH_NOARGS,
@@ -5674,6 +5761,7 @@ static PyMethodDef asyncio_methods[] = {
      PyDoc_STR("Return the running event loop or None.")},
     {"_set_running_loop", asyncio__set_running_loop_func, METH_O,
      PyDoc_STR("Set the running event loop.")},
+/* series: task { */
     {"_register_task", asyncio__register_task, METH_O,
      PyDoc_STR("Register a new task in asyncio as executed by loop.")},
     {"_unregister_task", asyncio__unregister_task, METH_O,
@@ -5682,6 +5770,8 @@ static PyMethodDef asyncio_methods[] = {
      METH_FASTCALL | METH_KEYWORDS, NULL},
     {"_leave_task", (PyCFunction)(void (*)(void))asyncio__leave_task,
      METH_FASTCALL | METH_KEYWORDS, NULL},
+/* series: } */
+/* series: snapshot { */
     {"_copy_concurrent_future_state",
      (PyCFunction)(void (*)(void))asyncio__copy_concurrent_future_state,
      METH_FASTCALL | METH_KEYWORDS,
@@ -5690,6 +5780,7 @@ static PyMethodDef asyncio_methods[] = {
                "_copy_concurrent_future_state(): False, changing nothing,\n"
                "if source is not done or dest is done and not cancelled; "
                "else True.")},
+/* series: } */
     {NULL, NULL}
 };
 
@@ -5699,8 +5790,11 @@ static PyMethodDef asyncio_methods[] = {
 static const size_t state_refs[] = {
     offsetof(asyncio_state, FutureType),
     offsetof(asyncio_state, FutureIterType),
+/* series: task { */
     offsetof(asyncio_state, TaskType),
     offsetof(asyncio_state, TaskCallbackType),
+/* series: } */
+/* series: loop { */
     offsetof(asyncio_state, HandleType),
     offsetof(asyncio_state, TimerHandleType),
     offsetof(asyncio_state, LoopCoreType),
@@ -5711,19 +5805,24 @@ static const size_t state_refs[] = {
     offsetof(asyncio_state, core_own_methods[CORE_CALL_AT]),
     offsetof(asyncio_state, core_own_methods[CORE_PROCESS_EVENTS]),
     offsetof(asyncio_state, epoll_selector_type),
+/* series: } */
+/* series: task { */
     offsetof(asyncio_state, all_tasks),
     offsetof(asyncio_state, current_tasks),
+/* series: } */
     offsetof(asyncio_state, CancelledError),
     offsetof(asyncio_state, InvalidStateError),
     offsetof(asyncio_state, events_module),
     offsetof(asyncio_state, future_repr_info),
+/* series: task { */
     offsetof(asyncio_state, task_repr_info),
     offsetof(asyncio_state, task_get_stack),
     offsetof(asyncio_state, task_print_stack),
+/* series: } */
     offsetof(asyncio_state, extract_stack),
-    offsetof(asyncio_state, iscoroutine),
-    offsetof(asyncio_state, format_callback_source),
-    offsetof(asyncio_state, copy_cf_objects),
+    offsetof(asyncio_state, iscoroutine),  /* series: task */
+    offsetof(asyncio_state, format_callback_source),  /* series: loop */
+    offsetof(asyncio_state, copy_cf_objects),  /* series: snapshot */
 };
 
 /* The interned names of asyncio_state, made by m_exec. */
@@ -5735,23 +5834,24 @@ static const struct {
     STATE_NAME(str_call_soon, "call_soon"),
     STATE_NAME(str_call_exception_handler, "call_exception_handler"),
     STATE_NAME(str_get_debug, "get_debug"),
-    STATE_NAME(str_get_loop, "get_loop"),
-    STATE_NAME(str_loop, "_loop"),
-    STATE_NAME(str_add_done_callback, "add_done_callback"),
+    STATE_NAME(str_get_loop, "get_loop"),  /* series: task */
+    STATE_NAME(str_loop, "_loop"),  /* series: task */
+    STATE_NAME(str_add_done_callback, "add_done_callback"),  /* series: task */
     STATE_NAME(str_remove_done_callback, "remove_done_callback"),
-    STATE_NAME(str_cancel, "cancel"),
+    STATE_NAME(str_cancel, "cancel"),  /* series: task */
     STATE_NAME(str_done, "done"),
     STATE_NAME(str_result, "result"),
-    STATE_NAME(str_send, "send"),
-    STATE_NAME(str_throw, "throw"),
+    STATE_NAME(str_send, "send"),  /* series: task */
+    STATE_NAME(str_throw, "throw"),  /* series: task */
     STATE_NAME(str_blocking, "_asyncio_future_blocking"),
     STATE_NAME(str_repr_info, "_repr_info"),
     STATE_NAME(str_make_cancelled_error, "_make_cancelled_error"),
     STATE_NAME(str_running_loop_key, "__asyncio_running_event_loop__"),
-    STATE_NAME(str_add, "add"),
-    STATE_NAME(str_discard, "discard"),
+    STATE_NAME(str_add, "add"),  /* series: task */
+    STATE_NAME(str_discard, "discard"),  /* series: task */
     STATE_NAME(str_get_event_loop, "get_event_loop"),
     STATE_NAME(str_get_event_loop_policy, "get_event_loop_policy"),
+/* series: loop { */
     STATE_NAME(str_cancelled, "cancelled"),
     STATE_NAME(str_source_traceback, "_source_traceback"),
     STATE_NAME(str_cancelled_attr, "_cancelled"),
@@ -5775,6 +5875,7 @@ static const struct {
     STATE_NAME(str_fd_to_key, "_fd_to_key"),
     STATE_NAME(str_poll, "poll"),
     STATE_NAME(str_events, "events"),
+/* series: } */
     STATE_NAME(state_names[STATE_PENDING], "PENDING"),
     STATE_NAME(state_names[STATE_CANCELLED], "CANCELLED"),
     STATE_NAME(state_names[STATE_FINISHED], "FINISHED"),
@@ -5805,8 +5906,8 @@ asyncio_clear(PyObject *module)
     st->helpers_ready = 0;
     /* first, while the types live: freeing an object reads its type */
     freelist_clear(&st->fi_freelist);
-    freelist_clear(&st->tcb_freelist);
-    freelist_clear(&st->h_freelist);
+    freelist_clear(&st->tcb_freelist);  /* series: task */
+    freelist_clear(&st->h_freelist);  /* series: loop */
     for (size_t i = 0; i < Py_ARRAY_LENGTH(state_refs); i++) {
         Py_CLEAR(*state_ref(st, state_refs[i]));
     }
@@ -5824,14 +5925,17 @@ asyncio_free(void *module)
         Py_CLEAR(*state_ref(st, state_names_table[i].offset));
     }
     Py_CLEAR(st->kw_context);
-    Py_CLEAR(st->kw_msg);
+    Py_CLEAR(st->kw_msg);  /* series: task */
+/* series: loop { */
     Py_CLEAR(st->deque_type);
     Py_CLEAR(st->deque_append);
     Py_CLEAR(st->deque_popleft);
     Py_CLEAR(st->heappush);
     Py_CLEAR(st->heappop);
     Py_CLEAR(st->heapify);
+/* series: } */
 }
+/* series: loop { */
 
 /* Handle, TimerHandle and _EventLoopCore, and what the core uses. */
 static int
@@ -5889,6 +5993,7 @@ asyncio_exec_loop_core(PyObject *module, asyncio_state *st)
     }
     return 0;
 }
+/* series: } */
 
 static int
 asyncio_exec(PyObject *module)
@@ -5917,10 +6022,12 @@ for (size_t i = 0; i < Py_ARRAY_LENGTH(state_names_table); i++) {
     if (st->kw_context == NULL) {
         return -1;
     }
+/* series: task { */
     st->kw_msg = Py_BuildValue("(s)", "msg");
     if (st->kw_msg == NULL) {
         return -1;
     }
+/* series: } */
 
     st->FutureType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &future_spec, NULL);
@@ -5932,30 +6039,39 @@ for (size_t i = 0; i < Py_ARRAY_LENGTH(state_names_table); i++) {
     if (st->FutureIterType == NULL) {
         return -1;
     }
+/* series: task { */
     st->TaskType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &task_spec, (PyObject *)st->FutureType);
     if (st->TaskType == NULL) {
         return -1;
     }
+/* series: } */
     /* No type slot exists for this in 3.11: calling the exact classes
        skips building a keyword dict (see future_vectorcall()). */
     st->FutureType->tp_vectorcall = future_vectorcall;
-    st->TaskType->tp_vectorcall = future_vectorcall;
+/* series: task { */
+    st->TaskType->tp_vectorcall = task_vectorcall;
     st->TaskCallbackType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &task_callback_spec, NULL);
     if (st->TaskCallbackType == NULL) {
         return -1;
     }
+/* series: } */
     if (PyModule_AddType(module, st->FutureType) < 0) {
         return -1;
     }
+/* series: task { */
     if (ASYNCIO_EXPORT_TASK && PyModule_AddType(module, st->TaskType) < 0) {
         return -1;
     }
+/* series: } */
+/* series: loop { */
 
     if (asyncio_exec_loop_core(module, st) < 0) {
         return -1;
     }
+/* series: } */
+/* series: task { */
 
     PyObject *weakset = import_attr("weakref", "WeakSet");
     if (weakset == NULL) {
@@ -5977,6 +6093,7 @@ for (size_t i = 0; i < Py_ARRAY_LENGTH(state_names_table); i++) {
                               st->current_tasks) < 0) {
         return -1;
     }
+/* series: } */
     return 0;
 }
 
