@@ -43,7 +43,9 @@
 #include "structmember.h"
 
 #include <pthread.h>
-#include <sys/epoll.h>          /* series: loop */
+#ifdef HAVE_SYS_EPOLL_H         /* series: loop */
+#  include <sys/epoll.h>        /* series: loop */
+#endif                          /* series: loop */
 #include <stdint.h>
 
 
@@ -3324,7 +3326,8 @@ static PyType_Spec task_spec = {
 
 typedef struct {
     PyObject_HEAD
-    PyObject *h_callback;   /* first: links the freelist; None when cancelled */
+    /* first: links the freelist; None (NULL) once cancelled */
+    PyObject *h_callback;
     PyObject *h_args;
     PyObject *h_loop;
     PyObject *h_context;
@@ -3341,7 +3344,8 @@ _Static_assert(offsetof(HandleObject, h_callback)
                "a Handle links the freelist through its callback field");
 
 #define Handle_Check(st, op) PyObject_TypeCheck((op), (st)->HandleType)
-#define TimerHandle_Check(st, op) PyObject_TypeCheck((op), (st)->TimerHandleType)
+#define TimerHandle_Check(st, op) \
+    PyObject_TypeCheck((op), (st)->TimerHandleType)
 
 static int loop_get_debug(asyncio_state *st, PyObject *loop);
 
@@ -4224,8 +4228,8 @@ core_load_selector_refs(asyncio_state *st)
                                 "BaseSelectorEventLoop");
     PyObject *meth = NULL;
     if (cls != NULL) {
-        meth = PyDict_GetItemWithError(((PyTypeObject *)cls)->tp_dict,
-                                       st->core_own_names[CORE_PROCESS_EVENTS]);
+        PyObject *name = st->core_own_names[CORE_PROCESS_EVENTS];
+        meth = PyDict_GetItemWithError(((PyTypeObject *)cls)->tp_dict, name);
         Py_XINCREF(meth);
         Py_DECREF(cls);
     }
@@ -4945,6 +4949,7 @@ core_select_timeout(asyncio_state *st, LoopCoreObject *self)
     return res;
 }
 
+#ifdef HAVE_SYS_EPOLL_H
 /* EpollSelector.select(0) in C: the list of (key, events) for the file
    descriptors that are ready now. */
 static PyObject *
@@ -5032,6 +5037,10 @@ done:
     Py_DECREF(fd_to_key);
     return ready;
 }
+#else
+#  define core_epoll_select_now(st, selector) \
+    (PyErr_SetString(PyExc_SystemError, "no epoll"), (PyObject *)NULL)
+#endif
 
 /* Wait for I/O: self._process_events(self._selector.select(timeout)).
    The common case of a busy loop on Linux, timeout 0 with an
@@ -5046,11 +5055,13 @@ core_poll(asyncio_state *st, LoopCoreObject *self, PyObject *timeout)
         return -1;
     }
     int fast = 0;
+#ifdef HAVE_SYS_EPOLL_H
     if (st->epoll_selector_type != NULL
         && Py_IS_TYPE(selector, (PyTypeObject *)st->epoll_selector_type)
         && PyLong_CheckExact(timeout) && Py_SIZE(timeout) == 0) {
         fast = core_method_is_own(st, loop, CORE_PROCESS_EVENTS);
     }
+#endif
     PyObject *events = NULL;
     if (fast > 0) {
         events = core_epoll_select_now(st, selector);
