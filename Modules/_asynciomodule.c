@@ -42,7 +42,9 @@
 #include "Python.h"
 #include "structmember.h"
 
-#include <pthread.h>
+#ifdef HAVE_FORK
+#  include <pthread.h>          /* pthread_atfork() */
+#endif
 #ifdef HAVE_SYS_EPOLL_H         /* series: loop */
 #  include <sys/epoll.h>        /* series: loop */
 #endif                          /* series: loop */
@@ -225,11 +227,13 @@ static struct PyModuleDef asyncio_module;
    for the same effect; a counter avoids a system call on every lookup. */
 static uint64_t fork_generation = 0;
 
+#ifdef HAVE_FORK
 static void
 asyncio_after_fork_child(void)
 {
     fork_generation++;
 }
+#endif
 
 static inline asyncio_state *
 get_module_state(PyObject *module)
@@ -6011,6 +6015,7 @@ asyncio_exec(PyObject *module)
 {
     asyncio_state *st = get_module_state(module);
 
+#ifdef HAVE_FORK
     static int atfork_registered = 0;
     if (!atfork_registered) {
         if (pthread_atfork(NULL, NULL, asyncio_after_fork_child) != 0) {
@@ -6020,8 +6025,9 @@ asyncio_exec(PyObject *module)
         }
         atfork_registered = 1;
     }
+#endif
 
-for (size_t i = 0; i < Py_ARRAY_LENGTH(state_names_table); i++) {
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(state_names_table); i++) {
         PyObject *name = PyUnicode_InternFromString(
             state_names_table[i].text);
         if (name == NULL) {
