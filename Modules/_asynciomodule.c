@@ -394,8 +394,8 @@ freelist_new(freelist *fl, PyTypeObject *tp)
     return PyObject_Init(op, tp);
 }
 
-/* The freelist of the module's type tp; NULL when there is none (the
-   module has been cleared). */
+/* The freelist of the module's type tp; NULL when there is none (tp has
+   no freelist, or the module has been cleared). */
 static inline freelist *
 freelist_of(asyncio_state *st, PyTypeObject *tp)
 {
@@ -410,7 +410,27 @@ freelist_of(asyncio_state *st, PyTypeObject *tp)
         return &st->tcb_freelist;
     }
 /* series: } */
+/* series: loop { */
+    if (tp == st->HandleType) {
+        return &st->h_freelist;
+    }
+/* series: } */
     return NULL;
+}
+
+/* The end of a tp_dealloc: keep the memory of the dead object op in fl,
+   or free it when fl is NULL or full. */
+static void
+freelist_keep_or_free(freelist *fl, PyObject *op)
+{
+    if (fl != NULL && fl->len < FREELIST_MAX) {
+        ((FreelistObject *)op)->ref = fl->head;
+        fl->head = op;
+        fl->len++;
+    }
+    else {
+        Py_TYPE(op)->tp_free(op);
+    }
 }
 
 /* tp_dealloc: drop the reference (which may run any code, hence the
@@ -422,15 +442,7 @@ freelist_object_dealloc(PyObject *self)
     PyTypeObject *tp = Py_TYPE(self);
     PyObject_GC_UnTrack(self);
     Py_CLEAR(op->ref);
-    freelist *fl = freelist_of(dealloc_state(tp), tp);
-    if (fl != NULL && fl->len < FREELIST_MAX) {
-        op->ref = fl->head;
-        fl->head = self;
-        fl->len++;
-    }
-    else {
-        PyObject_GC_Del(self);
-    }
+    freelist_keep_or_free(freelist_of(dealloc_state(tp), tp), self);
     Py_DECREF(tp);
 }
 
@@ -642,6 +654,40 @@ call_soon(asyncio_state *st, PyObject *loop, PyObject *fn, PyObject *arg,
     }
     return drop_result(res);
 }
+
+/* A new reference to ctx, or to a copy of the current context when ctx is
+   NULL or None (what `context=None` means throughout asyncio). */
+static PyObject *
+context_or_copy(PyObject *ctx)
+{
+    if (ctx == NULL || ctx == Py_None) {
+        return PyContext_CopyCurrent();
+    }
+    return Py_NewRef(ctx);
+}
+
+/* series: loop { */
+/* The parameters of a METH_METHOD | METH_FASTCALL | METH_KEYWORDS
+   function (PyCMethod), and its PyMethodDef entry. */
+#define CMETHOD_ARGS \
+    PyObject *op, PyTypeObject *cls, PyObject *const *args, size_t nargsf, \
+    PyObject *kwnames
+#define CMETHOD(name, func, doc) \
+    {name, (PyCFunction)(void (*)(void))(func), \
+     METH_METHOD | METH_FASTCALL | METH_KEYWORDS, PyDoc_STR(doc)}
+
+/* TypeError unless a PyCMethod got no arguments. */
+static int
+check_no_args(const char *fname, size_t nargsf, PyObject *kwnames)
+{
+    if (PyVectorcall_NARGS(nargsf) != 0
+        || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
+        PyErr_Format(PyExc_TypeError, "%s() takes no arguments", fname);
+        return -1;
+    }
+    return 0;
+}
+/* series: } */
 
 /* series: task { */
 /* Fetch the current exception as a normalized instance whose
@@ -1391,14 +1437,9 @@ future_add_done_callback_impl(asyncio_state *st, FutureObject *fut,
         return call_soon(st, fut->fut_loop, fn, (PyObject *)fut,
                          ctx != NULL ? ctx : Py_None);
     }
-    if (ctx == NULL || ctx == Py_None) {
-        ctx = PyContext_CopyCurrent();
-        if (ctx == NULL) {
-            return -1;
-        }
-    }
-    else {
-        Py_INCREF(ctx);
+    ctx = context_or_copy(ctx);
+    if (ctx == NULL) {
+        return -1;
     }
     if (fut->fut_callback0 == NULL
         && (fut->fut_callbacks == NULL
@@ -3029,14 +3070,9 @@ task_init_impl(asyncio_state *st, TaskObject *task, PyObject *coro,
         }
         Py_XSETREF(task->task_name, s);
     }
-    if (context == Py_None) {
-        context = PyContext_CopyCurrent();
-        if (context == NULL) {
-            return -1;
-        }
-    }
-    else {
-        Py_INCREF(context);
+    context = context_or_copy(context);
+    if (context == NULL) {
+        return -1;
     }
     Py_XSETREF(task->task_context, context);
     Py_XSETREF(task->task_coro, Py_NewRef(coro));
@@ -3358,8 +3394,9 @@ static HandleObject *
 handle_alloc(asyncio_state *st, PyTypeObject *tp)
 {
     HandleObject *h;
-    if (tp == st->HandleType) {
-        h = (HandleObject *)freelist_new(&st->h_freelist, tp);
+    freelist *fl = freelist_of(st, tp);
+    if (fl != NULL) {
+        h = (HandleObject *)freelist_new(fl, tp);
     }
     else {
         h = (HandleObject *)tp->tp_alloc(tp, 0);
@@ -3413,15 +3450,10 @@ static HandleObject *
 handle_fill(asyncio_state *st, HandleObject *h, PyObject *callback,
             PyObject *args, PyObject *loop, PyObject *context, int drop)
 {
-    if (context == NULL || context == Py_None) {
-        context = PyContext_CopyCurrent();
-        if (context == NULL) {
-            Py_DECREF(h);
-            return NULL;
-        }
-    }
-    else {
-        Py_INCREF(context);
+    context = context_or_copy(context);
+    if (context == NULL) {
+        Py_DECREF(h);
+        return NULL;
     }
     h->h_context = context;
     h->h_loop = Py_NewRef(loop);
@@ -3490,14 +3522,9 @@ handle_init_impl(PyObject *self, PyObject *args, PyObject *kwds,
     if (st == NULL) {
         return -1;
     }
-    if (context == Py_None) {
-        context = PyContext_CopyCurrent();
-        if (context == NULL) {
-            return -1;
-        }
-    }
-    else {
-        Py_INCREF(context);
+    context = context_or_copy(context);
+    if (context == NULL) {
+        return -1;
     }
     Py_XSETREF(h->h_context, context);
     Py_XSETREF(h->h_loop, Py_NewRef(loop));
@@ -3594,6 +3621,23 @@ handle_call(PyObject *ctx, PyObject *callback, PyObject *args)
     return res;
 }
 
+/* format_helpers._format_callback_source(h._callback, h._args), with the
+   fields as they are now (a callback may cancel its handle). */
+static PyObject *
+handle_callback_source(asyncio_state *st, HandleObject *h)
+{
+    if (ensure_helpers(st) < 0) {
+        return NULL;
+    }
+    PyObject *cb = new_ref_or_none(h->h_callback);
+    PyObject *args = new_ref_or_none(h->h_args);
+    PyObject *source = PyObject_CallFunctionObjArgs(
+        st->format_callback_source, cb, args, NULL);
+    Py_DECREF(cb);
+    Py_DECREF(args);
+    return source;
+}
+
 /* The callback raised: hand the exception to the loop's handler with the
    context dict of the pure-Python class.  SystemExit and KeyboardInterrupt
    propagate.  -1 when an exception propagates. */
@@ -3605,19 +3649,12 @@ handle_report_exception(asyncio_state *st, HandleObject *h)
         return -1;
     }
     PyObject *exc = fetch_exception();
-    if (exc == NULL || ensure_helpers(st) < 0) {
-        Py_XDECREF(exc);
+    if (exc == NULL) {
         return -1;
     }
     int rc = -1;
     PyObject *context = NULL, *msg = NULL;
-    /* the callback may have cancelled its handle: read the fields now */
-    PyObject *cb = new_ref_or_none(h->h_callback);
-    PyObject *args = new_ref_or_none(h->h_args);
-    PyObject *source = PyObject_CallFunctionObjArgs(
-        st->format_callback_source, cb, args, NULL);
-    Py_DECREF(cb);
-    Py_DECREF(args);
+    PyObject *source = handle_callback_source(st, h);
     if (source == NULL) {
         goto done;
     }
@@ -3683,15 +3720,13 @@ handle_run(asyncio_state *st, HandleObject *h)
 }
 
 static PyObject *
-handle__run(PyObject *self, PyTypeObject *cls, PyObject *const *args,
-            Py_ssize_t nargs, PyObject *kwnames)
+handle__run(CMETHOD_ARGS)
 {
-    if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
-        PyErr_SetString(PyExc_TypeError, "_run() takes no arguments");
+    if (check_no_args("_run", nargsf, kwnames) < 0) {
         return NULL;
     }
     return none_or_error(handle_run(get_module_state(PyType_GetModule(cls)),
-                                    (HandleObject *)self));
+                                    (HandleObject *)op));
 }
 
 /* ---------- Handle: Python methods ---------- */
@@ -3721,14 +3756,12 @@ handle_do_cancel(asyncio_state *st, HandleObject *h)
 }
 
 static PyObject *
-handle_cancel(PyObject *self, PyTypeObject *cls, PyObject *const *args,
-              Py_ssize_t nargs, PyObject *kwnames)
+handle_cancel(CMETHOD_ARGS)
 {
-    if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
-        PyErr_SetString(PyExc_TypeError, "cancel() takes no arguments");
+    if (check_no_args("cancel", nargsf, kwnames) < 0) {
         return NULL;
     }
-    HandleObject *h = (HandleObject *)self;
+    HandleObject *h = (HandleObject *)op;
     if (h->h_cancelled) {
         Py_RETURN_NONE;
     }
@@ -3739,20 +3772,18 @@ handle_cancel(PyObject *self, PyTypeObject *cls, PyObject *const *args,
 /* TimerHandle.cancel(): tell the loop first, so it can count cancelled
    timers in its heap. */
 static PyObject *
-timer_cancel(PyObject *self, PyTypeObject *cls, PyObject *const *args,
-             Py_ssize_t nargs, PyObject *kwnames)
+timer_cancel(CMETHOD_ARGS)
 {
-    if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
-        PyErr_SetString(PyExc_TypeError, "cancel() takes no arguments");
+    if (check_no_args("cancel", nargsf, kwnames) < 0) {
         return NULL;
     }
-    HandleObject *h = (HandleObject *)self;
+    HandleObject *h = (HandleObject *)op;
     if (h->h_cancelled) {
         Py_RETURN_NONE;
     }
     PyObject *loop = new_ref_or_none(h->h_loop);
     PyObject *res = PyObject_CallMethod(loop, "_timer_handle_cancelled",
-                                        "O", self);
+                                        "O", op);
     Py_DECREF(loop);
     if (drop_result(res) < 0) {
         return NULL;
@@ -3801,15 +3832,7 @@ handle_repr_info_list(asyncio_state *st, HandleObject *h)
         goto error;
     }
     if (h->h_callback != NULL && h->h_callback != Py_None) {
-        if (ensure_helpers(st) < 0) {
-            goto error;
-        }
-        PyObject *cb = Py_NewRef(h->h_callback);
-        PyObject *args = new_ref_or_none(h->h_args);
-        PyObject *source = PyObject_CallFunctionObjArgs(
-            st->format_callback_source, cb, args, NULL);
-        Py_DECREF(cb);
-        Py_DECREF(args);
+        PyObject *source = handle_callback_source(st, h);
         if (source == NULL || PyList_Append(info, source) < 0) {
             Py_XDECREF(source);
             goto error;
@@ -3849,25 +3872,22 @@ error:
 }
 
 static PyObject *
-handle__repr_info(PyObject *self, PyTypeObject *cls, PyObject *const *args,
-                  Py_ssize_t nargs, PyObject *kwnames)
+handle__repr_info(CMETHOD_ARGS)
 {
-    if (nargs != 0 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames))) {
-        PyErr_SetString(PyExc_TypeError, "_repr_info() takes no arguments");
+    if (check_no_args("_repr_info", nargsf, kwnames) < 0) {
         return NULL;
     }
     return handle_repr_info_list(get_module_state(PyType_GetModule(cls)),
-                                 (HandleObject *)self);
+                                 (HandleObject *)op);
 }
 
 /* TimerHandle._repr_info(): Handle's, with "when=..." after the name (and
    after "cancelled"). */
 static PyObject *
-timer__repr_info(PyObject *self, PyTypeObject *cls, PyObject *const *args,
-                 Py_ssize_t nargs, PyObject *kwnames)
+timer__repr_info(CMETHOD_ARGS)
 {
-    HandleObject *h = (HandleObject *)self;
-    PyObject *info = handle__repr_info(self, cls, args, nargs, kwnames);
+    HandleObject *h = (HandleObject *)op;
+    PyObject *info = handle__repr_info(op, cls, args, nargsf, kwnames);
     if (info == NULL) {
         return NULL;
     }
@@ -4041,45 +4061,32 @@ handle_dealloc(PyObject *self)
         PyObject_ClearWeakRefs(self);
     }
     (void)handle_clear(self);
-    asyncio_state *st = dealloc_state(tp);
-    if (st != NULL && tp == st->HandleType
-        && st->h_freelist.len < FREELIST_MAX) {
-        ((FreelistObject *)self)->ref = st->h_freelist.head;
-        st->h_freelist.head = self;
-        st->h_freelist.len++;
-    }
-    else {
-        tp->tp_free(self);
-    }
+    freelist_keep_or_free(freelist_of(dealloc_state(tp), tp), self);
     Py_DECREF(tp);
 }
 
-#define HANDLE_NOARGS_METHOD(name, func, doc) \
-    {name, (PyCFunction)(void (*)(void))(func), \
-     METH_METHOD | METH_FASTCALL | METH_KEYWORDS, PyDoc_STR(doc)}
-
 static PyMethodDef handle_methods[] = {
-    HANDLE_NOARGS_METHOD("cancel", handle_cancel,
+    CMETHOD("cancel", handle_cancel,
                          "Cancel the callback; does nothing if it already "
                          "ran or was cancelled."),
     {"cancelled", handle_cancelled, METH_NOARGS,
      PyDoc_STR("Return True if the handle was cancelled.")},
     {"get_context", handle_get_context, METH_NOARGS,
      PyDoc_STR("Return the contextvars.Context the callback runs in.")},
-    HANDLE_NOARGS_METHOD("_run", handle__run, NULL),
-    HANDLE_NOARGS_METHOD("_repr_info", handle__repr_info, NULL),
+    CMETHOD("_run", handle__run, NULL),
+    CMETHOD("_repr_info", handle__repr_info, NULL),
     {NULL, NULL}
 };
 
 static PyMethodDef timer_methods[] = {
-    HANDLE_NOARGS_METHOD("cancel", timer_cancel,
+    CMETHOD("cancel", timer_cancel,
                          "Cancel the callback; does nothing if it already "
                          "ran or was cancelled."),
     {"when", timer_when, METH_NOARGS,
      PyDoc_STR("Return a scheduled callback time.\n\nThe time is an "
                "absolute timestamp, using the same time\nreference as the "
                "loop's time().")},
-    HANDLE_NOARGS_METHOD("_repr_info", timer__repr_info, NULL),
+    CMETHOD("_repr_info", timer__repr_info, NULL),
     {NULL, NULL}
 };
 
@@ -4569,21 +4576,6 @@ core_state(PyTypeObject *cls)
     return get_module_state(PyType_GetModule(cls));
 }
 
-static int
-core_no_args(const char *fname, size_t nargsf, PyObject *kwnames)
-{
-    if (PyVectorcall_NARGS(nargsf) != 0
-        || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
-        PyErr_Format(PyExc_TypeError, "%s() takes no arguments", fname);
-        return -1;
-    }
-    return 0;
-}
-
-#define CORE_METHOD_ARGS \
-    PyObject *op, PyTypeObject *cls, PyObject *const *args, size_t nargsf, \
-    PyObject *kwnames
-
 /* ---------- _EventLoopCore: scheduling callbacks ---------- */
 
 /* _call_soon(callback, args, context): a new handle appended to _ready. */
@@ -4605,7 +4597,7 @@ core_call_soon_impl(asyncio_state *st, LoopCoreObject *self,
 }
 
 static PyObject *
-core_call_soon(CORE_METHOD_ARGS)
+core_call_soon(CMETHOD_ARGS)
 {
     static const char *const names[] = {"callback"};
     asyncio_state *st = core_state(cls);
@@ -4639,42 +4631,16 @@ done:
 }
 
 static PyObject *
-core__call_soon(CORE_METHOD_ARGS)
+core__call_soon(CMETHOD_ARGS)
 {
     static const char *const names[] = {"callback", "args", "context"};
-    PyObject *fixed[3], *context;
-    if (PyVectorcall_NARGS(nargsf) > 3) {
-        PyErr_Format(PyExc_TypeError,
-                     "_call_soon() takes 3 positional arguments but %zd "
-                     "were given", PyVectorcall_NARGS(nargsf));
+    PyObject *a[3];
+    if (parse_args("_call_soon", args, PyVectorcall_NARGS(nargsf), kwnames,
+                   names, 3, 3, 3, a) < 0) {
         return NULL;
     }
-    PyObject *rest = core_parse_varargs("_call_soon", args, nargsf, kwnames,
-                                        2, names, fixed, &context);
-    if (rest == NULL) {
-        return NULL;
-    }
-    /* the third positional argument, if any, is the context */
-    if (PyTuple_GET_SIZE(rest) == 1) {
-        if (context != NULL) {
-            Py_DECREF(rest);
-            PyErr_SetString(PyExc_TypeError, "_call_soon() got multiple "
-                            "values for argument 'context'");
-            return NULL;
-        }
-        context = PyTuple_GET_ITEM(rest, 0);
-    }
-    PyObject *res = NULL;
-    if (context == NULL) {
-        PyErr_SetString(PyExc_TypeError, "_call_soon() missing required "
-                        "positional argument 'context'");
-    }
-    else {
-        res = core_call_soon_impl(core_state(cls), (LoopCoreObject *)op,
-                                  fixed[0], fixed[1], context, 1);
-    }
-    Py_DECREF(rest);
-    return res;
+    return core_call_soon_impl(core_state(cls), (LoopCoreObject *)op,
+                               a[0], a[1], a[2], 1);
 }
 
 /* call_at(when, callback, *args, context=None) with args a tuple. */
@@ -4713,7 +4679,7 @@ core_call_at_impl(asyncio_state *st, LoopCoreObject *self, PyObject *when,
 }
 
 static PyObject *
-core_call_at(CORE_METHOD_ARGS)
+core_call_at(CMETHOD_ARGS)
 {
     static const char *const names[] = {"when", "callback"};
     PyObject *fixed[2], *context;
@@ -4756,7 +4722,7 @@ core_call_at_method(asyncio_state *st, LoopCoreObject *self, PyObject *when,
 }
 
 static PyObject *
-core_call_later(CORE_METHOD_ARGS)
+core_call_later(CMETHOD_ARGS)
 {
     static const char *const names[] = {"delay", "callback"};
     asyncio_state *st = core_state(cls);
@@ -5241,9 +5207,9 @@ core_run_ready(asyncio_state *st, LoopCoreObject *self)
 }
 
 static PyObject *
-core__run_once(CORE_METHOD_ARGS)
+core__run_once(CMETHOD_ARGS)
 {
-    if (core_no_args("_run_once", nargsf, kwnames) < 0) {
+    if (check_no_args("_run_once", nargsf, kwnames) < 0) {
         return NULL;
     }
     asyncio_state *st = core_state(cls);
@@ -5267,18 +5233,18 @@ core__run_once(CORE_METHOD_ARGS)
 /* ---------- _EventLoopCore: small methods ---------- */
 
 static PyObject *
-core_time(CORE_METHOD_ARGS)
+core_time(CMETHOD_ARGS)
 {
-    if (core_no_args("time", nargsf, kwnames) < 0) {
+    if (check_no_args("time", nargsf, kwnames) < 0) {
         return NULL;
     }
     return core_monotonic();
 }
 
 static PyObject *
-core_get_debug(CORE_METHOD_ARGS)
+core_get_debug(CMETHOD_ARGS)
 {
-    if (core_no_args("get_debug", nargsf, kwnames) < 0) {
+    if (check_no_args("get_debug", nargsf, kwnames) < 0) {
         return NULL;
     }
     LoopCoreObject *self = (LoopCoreObject *)op;
@@ -5286,9 +5252,9 @@ core_get_debug(CORE_METHOD_ARGS)
 }
 
 static PyObject *
-core__check_closed(CORE_METHOD_ARGS)
+core__check_closed(CMETHOD_ARGS)
 {
-    if (core_no_args("_check_closed", nargsf, kwnames) < 0) {
+    if (check_no_args("_check_closed", nargsf, kwnames) < 0) {
         return NULL;
     }
     LoopCoreObject *self = (LoopCoreObject *)op;
@@ -5346,36 +5312,32 @@ core_dealloc(PyObject *op)
     Py_DECREF(tp);
 }
 
-#define CORE_METHOD(name, func, doc) \
-    {name, (PyCFunction)(void (*)(void))(func), \
-     METH_METHOD | METH_FASTCALL | METH_KEYWORDS, PyDoc_STR(doc)}
-
 static PyMethodDef core_methods[] = {
-    CORE_METHOD("time", core_time,
+    CMETHOD("time", core_time,
                 "Return the time according to the event loop's clock.\n\n"
                 "This is a float expressed in seconds since an epoch, but "
                 "the\nepoch, precision, accuracy and drift are unspecified "
                 "and may\ndiffer per event loop."),
-    CORE_METHOD("get_debug", core_get_debug, NULL),
-    CORE_METHOD("_check_closed", core__check_closed, NULL),
-    CORE_METHOD("call_soon", core_call_soon,
+    CMETHOD("get_debug", core_get_debug, NULL),
+    CMETHOD("_check_closed", core__check_closed, NULL),
+    CMETHOD("call_soon", core_call_soon,
                 "Arrange for a callback to be called as soon as possible."
                 "\n\nThis operates as a FIFO queue: callbacks are called in "
                 "the\norder in which they are registered.  Each callback "
                 "will be\ncalled exactly once.\n\nAny positional arguments "
                 "after the callback will be passed to\nthe callback when it "
                 "is called."),
-    CORE_METHOD("_call_soon", core__call_soon, NULL),
-    CORE_METHOD("call_later", core_call_later,
+    CMETHOD("_call_soon", core__call_soon, NULL),
+    CMETHOD("call_later", core_call_later,
                 "Arrange for a callback to be called at a given time.\n\n"
                 "Return a Handle: an opaque object with a cancel() method "
                 "that\ncan be used to cancel the call.\n\nThe delay can be "
                 "an int or float, expressed in seconds.  It is\nalways "
                 "relative to the current time."),
-    CORE_METHOD("call_at", core_call_at,
+    CMETHOD("call_at", core_call_at,
                 "Like call_later(), but uses an absolute time.\n\nAbsolute "
                 "time corresponds to the event loop's time() method."),
-    CORE_METHOD("_run_once", core__run_once,
+    CMETHOD("_run_once", core__run_once,
                 "Run one full iteration of the event loop.\n\nThis calls "
                 "all currently ready callbacks, polls for I/O,\nschedules "
                 "the resulting callbacks, and finally schedules\n'call_later' "
