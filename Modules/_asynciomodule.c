@@ -71,6 +71,13 @@ typedef struct {
 } freelist;
 
 /* series: loop { */
+/* A link of the ring of registered tasks of our Task class (see
+   register_task()); NULL links: not registered. */
+typedef struct task_link {
+    struct task_link *prev;
+    struct task_link *next;
+} task_link;
+
 /* The methods of the loop core (_EventLoopCore) whose overrides it
    respects: see core_method_is_own(). */
 enum {
@@ -104,6 +111,9 @@ typedef struct {
     /* Task bookkeeping, exported as _all_tasks and _current_tasks. */
     PyObject *all_tasks;          /* weakref.WeakSet */
     PyObject *current_tasks;      /* dict: loop -> task */
+/* series: } */
+/* series: loop { */
+    task_link native_tasks;       /* registered Tasks: the ring's head */
 /* series: } */
 
     /* Lazily imported Python helpers; see ensure_helpers(). */
@@ -2318,9 +2328,56 @@ static PyType_Spec futureiter_spec = {
  * _leave_task over the _all_tasks WeakSet and the _current_tasks dict.
  * ====================================================================== */
 
+/* series: loop { */
+/* Tasks of our Task class, subclasses included, are registered in a ring
+   of links kept in the tasks themselves, which a task leaves when it is
+   cleared or destroyed: no weak reference and no Python call per task.
+   Other tasks go to the _all_tasks WeakSet; tasks.all_tasks() reads both
+   (_native_tasks() below). */
+static task_link *task_link_of(PyObject *task);
+static PyObject *task_of_link(task_link *link);
+
+static int
+native_task_check(asyncio_state *st, PyObject *task)
+{
+    return st->TaskType != NULL && PyObject_TypeCheck(task, st->TaskType);
+}
+
+static void
+native_task_link(asyncio_state *st, PyObject *task)
+{
+    task_link *link = task_link_of(task);
+    task_link *head = &st->native_tasks;
+    if (link->next != NULL) {
+        return;     /* registered already */
+    }
+    link->prev = head;
+    link->next = head->next;
+    head->next->prev = link;
+    head->next = link;
+}
+
+static void
+native_task_unlink(task_link *link)
+{
+    if (link->next == NULL) {
+        return;
+    }
+    link->prev->next = link->next;
+    link->next->prev = link->prev;
+    link->prev = link->next = NULL;
+}
+
+/* series: } */
 static int
 register_task(asyncio_state *st, PyObject *task)
 {
+/* series: loop { */
+    if (native_task_check(st, task)) {
+        native_task_link(st, task);
+        return 0;
+    }
+/* series: } */
     if (st->all_tasks == NULL) {
         return raise_finalized();
     }
@@ -2331,6 +2388,12 @@ register_task(asyncio_state *st, PyObject *task)
 static int
 unregister_task(asyncio_state *st, PyObject *task)
 {
+/* series: loop { */
+    if (native_task_check(st, task)) {
+        native_task_unlink(task_link_of(task));
+        return 0;
+    }
+/* series: } */
     if (st->all_tasks == NULL) {
         return 0;
     }
@@ -2401,6 +2464,27 @@ asyncio__unregister_task(PyObject *module, PyObject *task)
 {
     return none_or_error(unregister_task(get_module_state(module), task));
 }
+/* series: loop { */
+
+/* The registered tasks of our Task class, as a new list.  Appending
+   allocates no GC object, so no task can leave the ring during the walk. */
+static PyObject *
+asyncio__native_tasks(PyObject *module, PyObject *Py_UNUSED(arg))
+{
+    task_link *head = &get_module_state(module)->native_tasks;
+    PyObject *list = PyList_New(0);
+    if (list == NULL || head->next == NULL) {
+        return list;
+    }
+    for (task_link *link = head->next; link != head; link = link->next) {
+        if (PyList_Append(list, task_of_link(link)) < 0) {
+            Py_DECREF(list);
+            return NULL;
+        }
+    }
+    return list;
+}
+/* series: } */
 
 /* _enter_task(loop, task) and _leave_task(loop, task), by `func`. */
 static PyObject *
@@ -2447,10 +2531,25 @@ typedef struct {
     int task_must_cancel;
     int task_log_destroy_pending;
     Py_ssize_t task_num_cancels_requested;
+    task_link task_registered;  /* series: loop */
 } TaskObject;
 
 static PyObject *task_step_impl(asyncio_state *st, TaskObject *task,
                                 PyObject *exc);
+/* series: loop { */
+
+static task_link *
+task_link_of(PyObject *task)
+{
+    return &((TaskObject *)task)->task_registered;
+}
+
+static PyObject *
+task_of_link(task_link *link)
+{
+    return (PyObject *)((char *)link - offsetof(TaskObject, task_registered));
+}
+/* series: } */
 
 /* ---------- Task: the callables it hands to the loop and futures ----------
  *
@@ -3279,6 +3378,7 @@ static int
 task_clear(PyObject *self)
 {
     TaskObject *task = (TaskObject *)self;
+    native_task_unlink(&task->task_registered);  /* series: loop */
     Py_CLEAR(task->task_fut_waiter);
     Py_CLEAR(task->task_coro);
     Py_CLEAR(task->task_name);
@@ -3313,6 +3413,12 @@ task_finalize(PyObject *self)
 {
     TaskObject *task = (TaskObject *)self;
     FutureObject *fut = &task->task_future;
+/* series: loop { */
+    /* A task the GC found unreachable has left the _all_tasks WeakSet
+       before finalisers run, even if one of them resurrects it: it leaves
+       our list now for the same reason. */
+    native_task_unlink(&task->task_registered);
+/* series: } */
     if (fut->fut_loop != NULL && fut->fut_state == STATE_PENDING
         && task->task_log_destroy_pending) {
         task->task_log_destroy_pending = 0;
@@ -6568,6 +6674,8 @@ static PyMethodDef asyncio_methods[] = {
      METH_FASTCALL | METH_KEYWORDS, NULL},
 /* series: } */
 /* series: loop { */
+    {"_native_tasks", asyncio__native_tasks, METH_NOARGS,
+     PyDoc_STR("The registered tasks of the C Task class, as a list.")},
     {"_gather", (PyCFunction)(void (*)(void))asyncio__gather, METH_FASTCALL,
      PyDoc_STR("_gather(coros_or_futures, return_exceptions)\n--\n\n"
                "The body of asyncio.gather() for a tuple of arguments: "
@@ -6724,6 +6832,13 @@ asyncio_clear(PyObject *module)
     freelist_clear(&st->fi_freelist);
     freelist_clear(&st->tcb_freelist);  /* series: task */
     freelist_clear(&st->h_freelist);  /* series: loop */
+/* series: loop { */
+    if (st->native_tasks.next != NULL) {
+        while (st->native_tasks.next != &st->native_tasks) {
+            native_task_unlink(st->native_tasks.next);
+        }
+    }
+/* series: } */
     for (size_t i = 0; i < Py_ARRAY_LENGTH(state_refs); i++) {
         Py_CLEAR(*state_ref(st, state_refs[i]));
     }
@@ -6861,6 +6976,9 @@ asyncio_exec(PyObject *module)
     if (st->kw_context == NULL) {
         return -1;
     }
+/* series: loop { */
+    st->native_tasks.prev = st->native_tasks.next = &st->native_tasks;
+/* series: } */
 /* series: task { */
     st->kw_msg = Py_BuildValue("(s)", "msg");
     if (st->kw_msg == NULL) {

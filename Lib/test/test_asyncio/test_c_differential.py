@@ -60,6 +60,13 @@ import unittest
 from asyncio import futures, tasks
 
 
+def is_registered(task):
+    """Whether task is registered: in _all_tasks, or, for a task of the C
+    class, in the list _asyncio keeps of those (tasks._native_tasks())."""
+    return (task in tasks._all_tasks
+            or any(t is task for t in tasks._native_tasks()))
+
+
 def tearDownModule():
     asyncio.set_event_loop_policy(None)
 
@@ -597,7 +604,7 @@ class Run:
             self.note('task', normalize_repr(fut.get_name()), fut.cancelling(),
                       fut._must_cancel, self.describe(fut._fut_waiter),
                       fut.get_coro() is fut._coro,
-                      fut in tasks._all_tasks)
+                      is_registered(fut))
 
     def op_step(self, count):
         for _ in range(count):

@@ -27,6 +27,13 @@ def tearDownModule():
 HAVE_C_TASK = hasattr(tasks, '_CTask')
 
 
+def is_registered(task):
+    """Whether task is registered: in _all_tasks, or, for a task of the C
+    class, in the list _asyncio keeps of those (tasks._native_tasks())."""
+    return (task in tasks._all_tasks
+            or any(t is task for t in tasks._native_tasks()))
+
+
 class TaskEdgeCases:
     Task = None
 
@@ -391,7 +398,7 @@ class TaskEdgeCases:
         self.assertEqual([c['message'] for c in self.errors],
                          ['Task was destroyed but it is pending!'])
         self.assertIs(kept[0], r())
-        self.assertIn(kept[0], tasks._all_tasks)
+        self.assertTrue(is_registered(kept[0]))
         kept[0].get_coro().close()
         kept.clear()
         self.errors.clear()
@@ -569,6 +576,81 @@ class CBookkeepingTests(BookkeepingCases, unittest.TestCase):
     unregister = staticmethod(getattr(tasks, '_c_unregister_task', None))
     enter = staticmethod(getattr(tasks, '_c_enter_task', None))
     leave = staticmethod(getattr(tasks, '_c_leave_task', None))
+
+    def native_count(self, task):
+        return sum(t is task for t in tasks._native_tasks())
+
+    def test_c_tasks_are_listed_natively(self):
+        # Tasks of the C class, subclasses included, are registered in
+        # _asyncio's own list instead of the _all_tasks WeakSet.
+        class Sub(tasks._CTask):
+            pass
+
+        async def coro():
+            pass
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        before = len(tasks._native_tasks())
+        for cls in (tasks._CTask, Sub):
+            with self.subTest(cls=cls.__name__):
+                t = cls(coro(), loop=loop)
+                self.assertNotIn(t, tasks._all_tasks)
+                self.assertEqual(self.native_count(t), 1)
+                self.assertIn(t, asyncio.all_tasks(loop))
+                self.unregister(t)
+                self.assertEqual(self.native_count(t), 0)
+                self.assertNotIn(t, asyncio.all_tasks(loop))
+                self.unregister(t)     # not registered: no error
+                self.register(t)
+                self.register(t)       # twice: listed once
+                self.assertEqual(self.native_count(t), 1)
+                loop.run_until_complete(t)
+                # done tasks stay registered, all_tasks() leaves them out
+                self.assertEqual(self.native_count(t), 1)
+                self.assertNotIn(t, asyncio.all_tasks(loop))
+                del t
+                gc.collect()
+                self.assertEqual(len(tasks._native_tasks()), before)
+
+    def test_collected_cycle_leaves_the_list(self):
+        async def coro():
+            pass
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        before = len(tasks._native_tasks())
+        t = tasks._CTask(coro(), loop=loop)
+        loop.run_until_complete(t)
+        t.itself = t                   # a cycle only the GC can free
+        r = weakref.ref(t)
+        del t
+        self.assertEqual(len(tasks._native_tasks()), before + 1)
+        gc.collect()
+        self.assertIsNone(r())
+        self.assertEqual(len(tasks._native_tasks()), before)
+
+    def test_all_tasks_reads_both_registries(self):
+        class TaskLike:
+            def __init__(self, loop):
+                self.loop = loop
+
+            def get_loop(self):
+                return self.loop
+
+            def done(self):
+                return False
+
+        async def coro():
+            pass
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        c_task = tasks._CTask(coro(), loop=loop)
+        other = TaskLike(loop)
+        self.register(other)
+        self.addCleanup(self.unregister, other)
+        self.assertIn(other, tasks._all_tasks)
+        self.assertEqual(asyncio.all_tasks(loop), {c_task, other})
+        loop.run_until_complete(c_task)
+        self.assertEqual(asyncio.all_tasks(loop), {other})
 
     def test_objects_are_shared(self):
         import _asyncio
