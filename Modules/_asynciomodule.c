@@ -6083,7 +6083,6 @@ asyncio__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
         Py_DECREF(running);
         return NULL;
     }
-    Py_INCREF(st->GatherCallbackType);    /* heap type instance */
     cb->outer = NULL;
     cb->children = PyList_New(0);
     cb->return_exceptions = Py_NewRef(args[1]);
