@@ -5444,34 +5444,78 @@ core_py_create_task(asyncio_state *st)
     return st->py_create_task;
 }
 
+/* Whether loop._task_factory is None, found without running any code: 0
+   too when it is anything but a plain instance attribute (a descriptor or
+   a __getattribute__ could have side effects, which the pure-Python
+   create_task would run after _check_closed()); -1 on error. */
+static int
+core_task_factory_is_none(asyncio_state *st, LoopCoreObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (tp->tp_getattro != PyObject_GenericGetAttr
+        || _PyType_Lookup(tp, st->str_task_factory) != NULL) {
+        return 0;
+    }
+    PyObject **dictptr = _PyObject_GetDictPtr((PyObject *)self);
+    if (dictptr == NULL || *dictptr == NULL) {
+        return 0;
+    }
+    PyObject *factory = PyDict_GetItemWithError(*dictptr,
+                                                st->str_task_factory);
+    if (factory == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    return factory == Py_None;
+}
+
+/* The pure-Python create_task takes DEBUG_STACK_DEPTH frames counting its
+   own, then removes its own; our Task took them from the caller.  When the
+   limit cut the stack, that is one outer frame more than the pure method
+   keeps. */
+static int
+core_trim_task_traceback(PyObject *task)
+{
+    PyObject *tb = ((FutureObject *)task)->fut_source_tb;
+    if (tb == NULL || !PyList_Check(tb) || PyList_GET_SIZE(tb) == 0) {
+        return 0;       /* not in debug mode */
+    }
+    PyObject *depth = import_attr("asyncio.constants", "DEBUG_STACK_DEPTH");
+    if (depth == NULL) {
+        return -1;
+    }
+    Py_ssize_t limit = PyNumber_AsSsize_t(depth, PyExc_OverflowError);
+    Py_DECREF(depth);
+    if (limit == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (PyList_GET_SIZE(tb) >= limit) {
+        return PySequence_DelItem(tb, 0);
+    }
+    return 0;
+}
+
 /* create_task(coro, name=name, context=context).  The core makes the task
    itself in the common case, no task factory and tasks.Task our Task;
    the other cases, where the task factory or a Python class runs, go to
    the pure-Python method, so that the frames they see (and the source
-   traceback trimmed after them) are the same.  Our Task takes its source
-   traceback from the caller's frame, which is where the pure method's
-   trimming ends it too. */
+   traceback trimmed after them) are the same.  Which case it is is found
+   without running code: the pure method checks for a closed loop first. */
 static PyObject *
 core_create_task_impl(asyncio_state *st, LoopCoreObject *self,
                       PyObject *coro, PyObject *name, PyObject *context)
 {
     PyObject *loop = (PyObject *)self;
     PyObject *cls = NULL;
-    PyObject *factory = PyObject_GetAttr(loop, st->str_task_factory);
-    if (factory == NULL) {
-        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
-            return NULL;
-        }
-        PyErr_Clear();      /* let the pure method raise it in order */
+    int fast = core_task_factory_is_none(st, self);
+    if (fast < 0) {
+        return NULL;
     }
-    else if (factory == Py_None) {
+    if (fast) {
         cls = tasks_attr(st, st->str_Task);
         if (cls == NULL) {
-            Py_DECREF(factory);
             return NULL;
         }
     }
-    Py_XDECREF(factory);
     if (cls != (PyObject *)st->TaskType) {
         Py_XDECREF(cls);
         PyObject *pure = core_py_create_task(st);
@@ -5485,6 +5529,9 @@ core_create_task_impl(asyncio_state *st, LoopCoreObject *self,
     if (core_check_closed(st, self) == 0) {
         PyObject *stack[4] = {coro, loop, name, context};
         task = PyObject_Vectorcall(cls, stack, 1, st->kw_task_init);
+        if (task != NULL && core_trim_task_traceback(task) < 0) {
+            Py_CLEAR(task);
+        }
     }
     Py_DECREF(cls);
     return task;
