@@ -217,6 +217,7 @@ typedef struct {
     PyObject *str_exception;
     PyObject *str_cancel_message;
     PyObject *str_close;
+    PyObject *str_gathering_future;
     PyObject *kw_loop;            /* ("loop",) */
     PyObject *kw_task_init;       /* ("loop", "name", "context") */
     PyObject *kw_name_context;    /* ("name", "context") */
@@ -5694,9 +5695,10 @@ static PyType_Spec core_spec = {
  * object holding the pure version's closure (the children, their count,
  * how many finished, return_exceptions and the outer future), so a gather
  * costs two objects instead of a function, its cells and a dict that
- * lives as long as the children.  Outside a running loop _gather()
- * declines and the pure-Python body runs, with its deprecation warning
- * pointing at the right frame.
+ * lives as long as the children.  Outside a running loop, and when
+ * tasks._GatheringFuture is not ours, _gather() declines and the
+ * pure-Python body runs (with its warnings pointing at the right frame,
+ * or making whatever class was patched in).
  * ====================================================================== */
 
 typedef struct {
@@ -5881,17 +5883,10 @@ static PyObject *
 gather_callback_vectorcall(PyObject *self, PyObject *const *args,
                            size_t nargsf, PyObject *kwnames)
 {
-    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
-    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
-        PyErr_Format(PyExc_TypeError,
-                     "_done_callback() got an unexpected keyword argument "
-                     "'%S'", PyTuple_GET_ITEM(kwnames, 0));
-        return NULL;
-    }
-    if (nargs != 1) {
-        PyErr_Format(PyExc_TypeError,
-                     "_done_callback() takes 1 positional argument but %zd "
-                     "were given", nargs);
+    static const char *const names[] = {"fut"};
+    PyObject *fut;
+    if (parse_args("_done_callback", args, PyVectorcall_NARGS(nargsf),
+                   kwnames, names, 1, 1, 1, &fut) < 0) {
         return NULL;
     }
     asyncio_state *st = state_of(self);
@@ -5901,7 +5896,7 @@ gather_callback_vectorcall(PyObject *self, PyObject *const *args,
     /* what the callback reaches must outlive the call */
     Py_INCREF(self);
     PyObject *outer = Py_XNewRef(((GatherCallbackObject *)self)->outer);
-    int rc = gather_child_done(st, (GatherCallbackObject *)self, args[0]);
+    int rc = gather_child_done(st, (GatherCallbackObject *)self, fut);
     Py_XDECREF(outer);
     Py_DECREF(self);
     return rc < 0 ? NULL : Py_NewRef(Py_None);
@@ -6119,6 +6114,15 @@ asyncio__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (running == NULL || PyTuple_GET_SIZE(items) == 0) {
         Py_RETURN_NONE;
     }
+    /* the pure body makes whatever tasks._GatheringFuture is then */
+    PyObject *cls = tasks_attr(st, st->str_gathering_future);
+    if (cls == NULL) {
+        return NULL;
+    }
+    Py_DECREF(cls);
+    if (cls != (PyObject *)st->GatheringFutureType) {
+        Py_RETURN_NONE;
+    }
     Py_INCREF(running);
     if (ensure_helpers(st) < 0) {
         Py_DECREF(running);
@@ -6308,7 +6312,8 @@ gathering_dealloc(PyObject *self)
 static PyMethodDef gathering_methods[] = {
     {"cancel", (PyCFunction)(void (*)(void))gathering_cancel,
      METH_FASTCALL | METH_KEYWORDS,
-     PyDoc_STR("Cancel the children that are not done yet; True if any "
+     PyDoc_STR("cancel($self, /, msg=None)\n--\n\n"
+               "Cancel the children that are not done yet; True if any "
                "was.\n\nThis future is then finished by the children's "
                "callbacks, with\nCancelledError.")},
     {NULL, NULL}
@@ -6726,7 +6731,8 @@ static PyMethodDef asyncio_methods[] = {
      PyDoc_STR("_gather(coros_or_futures, return_exceptions)\n--\n\n"
                "The body of asyncio.gather() for a tuple of arguments: "
                "the outer\nfuture, or None, having done nothing, when the "
-               "tuple is empty or\nno event loop is running.")},
+               "tuple is empty, no\nevent loop is running or "
+               "tasks._GatheringFuture is not this\nmodule's.")},
 /* series: } */
 /* series: snapshot { */
     {"_copy_concurrent_future_state",
@@ -6845,6 +6851,7 @@ static const struct {
     STATE_NAME(str_exception, "exception"),
     STATE_NAME(str_cancel_message, "_cancel_message"),
     STATE_NAME(str_close, "close"),
+    STATE_NAME(str_gathering_future, "_GatheringFuture"),
 /* series: } */
     STATE_NAME(state_names[STATE_PENDING], "PENDING"),
     STATE_NAME(state_names[STATE_CANCELLED], "CANCELLED"),

@@ -531,6 +531,52 @@ class GatherCases:
         self.assertEqual((out['errors'], out['destruction reports'],
                           out['warnings']), ([], [], []))
 
+    # --- the callback and the class, as seen from Python ---
+
+    def test_callback_takes_fut_by_keyword(self):
+        # the pure callback is a function of one parameter named fut
+        def scenario(loop):
+            trace = []
+
+            async def main():
+                f = loop.create_future()
+                outer = asyncio.gather(f)
+                (callback, _), = f._callbacks
+                f.remove_done_callback(callback)
+                f.set_result('f')
+                callback(fut=f)
+                trace.append(state(outer))
+                trace.append(outcome(callback, f, fut=f)[0])
+            loop.run_until_complete(main())
+            return trace
+        out = self.both(scenario)
+        self.assertEqual(out['trace'], [('result', ['f']), 'raises'])
+
+    def test_patched_gathering_future_class_is_used(self):
+        # gather() makes whatever tasks._GatheringFuture is at the call
+        made = []
+
+        class Recording(tasks._PyGatheringFuture):
+            def __init__(self, children, *, loop):
+                made.append(len(children))
+                super().__init__(children, loop=loop)
+
+        def scenario(loop):
+            async def main():
+                with mock.patch.object(tasks, '_GatheringFuture', Recording):
+                    outer = asyncio.gather(ret(1), ret(2))
+                return type(outer) is Recording, await outer
+            return loop.run_until_complete(main())
+        out = self.both(scenario)
+        self.assertEqual(out['trace'], (True, [1, 2]))
+        self.assertEqual(made, [2] * len(self.modes))
+
+    def test_cancel_signature(self):
+        cls = tasks._GatheringFuture if self.modes[0] == C else PY_GATHERING
+        params = inspect.signature(cls.cancel).parameters
+        self.assertEqual(list(params), ['self', 'msg'])
+        self.assertIsNone(params['msg'].default)
+
     # --- results ---
 
     def test_results_in_argument_order(self):
