@@ -87,6 +87,7 @@ enum {
     CORE__CALL_SOON,
     CORE_CALL_AT,
     CORE_CREATE_TASK,
+    CORE_CALL_SOON,
     CORE_PROCESS_EVENTS,    /* selector_events.BaseSelectorEventLoop's */
     CORE_NOWN
 };
@@ -659,6 +660,13 @@ parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
     return 0;
 }
 
+/* series: loop { */
+static inline int core_method_is_own(asyncio_state *st, PyObject *loop,
+                                     int which);
+static int core_call_soon_direct(asyncio_state *st, PyObject *loop,
+                                 PyObject *fn, PyObject *arg, PyObject *ctx);
+
+/* series: } */
 /* loop.call_soon(fn[, arg], context=ctx); ctx NULL omits the keyword.
    Every argument is held for the duration of the call: the loop may run
    arbitrary code that drops the references our callers borrowed from. */
@@ -666,6 +674,13 @@ static int
 call_soon(asyncio_state *st, PyObject *loop, PyObject *fn, PyObject *arg,
           PyObject *ctx)
 {
+/* series: loop { */
+    /* the loop core's own call_soon, without a lookup or parsing */
+    int own = core_method_is_own(st, loop, CORE_CALL_SOON);
+    if (own != 0) {
+        return own < 0 ? -1 : core_call_soon_direct(st, loop, fn, arg, ctx);
+    }
+/* series: } */
     PyObject *stack[4];
     size_t nargs = 0;
     stack[nargs++] = Py_NewRef(loop);
@@ -4742,38 +4757,67 @@ core_call_soon_impl(asyncio_state *st, LoopCoreObject *self,
     return (PyObject *)h;
 }
 
+/* call_soon(callback, *rest, context=context): the new handle. */
+static PyObject *
+core_call_soon_tuple(asyncio_state *st, LoopCoreObject *self,
+                     PyObject *callback, PyObject *rest, PyObject *context)
+{
+    PyObject *op = (PyObject *)self;
+    int own;
+    if (core_check_closed(st, self) < 0
+        || core_debug_checks(self, callback, "call_soon") < 0
+        || (own = core_method_is_own(st, op, CORE__CALL_SOON)) < 0) {
+        return NULL;
+    }
+    if (own) {
+        return core_call_soon_impl(st, self, callback, rest, context, 2);
+    }
+    PyObject *res = PyObject_CallMethodObjArgs(
+        op, st->core_own_names[CORE__CALL_SOON], callback, rest,
+        context ? context : Py_None, NULL);
+    if (res != NULL && core_drop_last_frame(st, res) < 0) {
+        Py_CLEAR(res);
+    }
+    return res;
+}
+
 static PyObject *
 core_call_soon(CMETHOD_ARGS)
 {
     static const char *const names[] = {"callback"};
-    asyncio_state *st = core_state(cls);
-    LoopCoreObject *self = (LoopCoreObject *)op;
     PyObject *callback, *context;
     PyObject *rest = core_parse_varargs("call_soon", args, nargsf, kwnames,
                                         1, names, &callback, &context);
     if (rest == NULL) {
         return NULL;
     }
-    PyObject *res = NULL;
-    int own;
-    if (core_check_closed(st, self) < 0
-        || core_debug_checks(self, callback, "call_soon") < 0
-        || (own = core_method_is_own(st, op, CORE__CALL_SOON)) < 0) {
-        goto done;
-    }
-    if (own) {
-        res = core_call_soon_impl(st, self, callback, rest, context, 2);
-        goto done;
-    }
-    res = PyObject_CallMethodObjArgs(op, st->core_own_names[CORE__CALL_SOON],
-                                     callback, rest,
-                                     context ? context : Py_None, NULL);
-    if (res != NULL && core_drop_last_frame(st, res) < 0) {
-        Py_CLEAR(res);
-    }
-done:
+    PyObject *res = core_call_soon_tuple(core_state(cls), (LoopCoreObject *)op,
+                                         callback, rest, context);
     Py_DECREF(rest);
     return res;
+}
+
+/* loop.call_soon(fn[, arg], context=ctx) for the call_soon() helper when
+   that method is the core's own: the call without a method lookup and
+   argument parsing.  Holds its arguments as the helper does. */
+static int
+core_call_soon_direct(asyncio_state *st, PyObject *loop, PyObject *fn,
+                      PyObject *arg, PyObject *ctx)
+{
+    PyObject *rest = arg != NULL ? PyTuple_Pack(1, arg) : PyTuple_New(0);
+    if (rest == NULL) {
+        return -1;
+    }
+    Py_INCREF(loop);
+    Py_INCREF(fn);
+    Py_XINCREF(ctx);
+    PyObject *res = core_call_soon_tuple(st, (LoopCoreObject *)loop, fn,
+                                         rest, ctx);
+    Py_XDECREF(ctx);
+    Py_DECREF(fn);
+    Py_DECREF(loop);
+    Py_DECREF(rest);
+    return drop_result(res);
 }
 
 static PyObject *
@@ -6767,6 +6811,7 @@ static const size_t state_refs[] = {
     offsetof(asyncio_state, core_own_methods[CORE__CALL_SOON]),
     offsetof(asyncio_state, core_own_methods[CORE_CALL_AT]),
     offsetof(asyncio_state, core_own_methods[CORE_CREATE_TASK]),
+    offsetof(asyncio_state, core_own_methods[CORE_CALL_SOON]),
     offsetof(asyncio_state, core_own_methods[CORE_PROCESS_EVENTS]),
     offsetof(asyncio_state, epoll_selector_type),
     offsetof(asyncio_state, GatheringFutureType),
@@ -6840,6 +6885,7 @@ static const struct {
     STATE_NAME(core_own_names[CORE__CALL_SOON], "_call_soon"),
     STATE_NAME(core_own_names[CORE_CALL_AT], "call_at"),
     STATE_NAME(core_own_names[CORE_CREATE_TASK], "create_task"),
+    STATE_NAME(core_own_names[CORE_CALL_SOON], "call_soon"),
     STATE_NAME(core_own_names[CORE_PROCESS_EVENTS], "_process_events"),
     STATE_NAME(str_fd_to_key, "_fd_to_key"),
     STATE_NAME(str_poll, "poll"),

@@ -139,6 +139,63 @@ class LoopCoreCases:
             self.fail('asyncio.base_events has no _CEventLoopCore '
                       '(the built-in _asyncio has no _EventLoopCore)')
 
+    def test_futures_and_tasks_schedule_through_call_soon(self):
+        # C futures and tasks schedule their callbacks and steps with
+        # loop.call_soon(); the core's own one is called directly, an
+        # override in the class or on the instance must still be called.
+        def scenario(loop):
+            trace = []
+            ctx = contextvars.copy_context()
+            fut = loop.create_future()
+
+            def done(f):
+                trace.append(('done', f is fut))
+            fut.add_done_callback(done, context=ctx)
+            fut.set_result(1)
+            handle = loop._ready[-1]
+            trace.append((len(loop._ready), handle._callback is done,
+                          handle._args == (fut,), handle._context is ctx))
+
+            async def coro():
+                trace.append('step')
+            task = loop.create_task(coro())
+            loop.run_until_complete(task)
+            return trace
+
+        def recording(cls, where):
+            calls = []
+
+            class Recording(cls):
+                if where == 'class':
+                    def call_soon(self, callback, *args, context=None):
+                        calls.append(type(callback).__name__)
+                        return super().call_soon(callback, *args,
+                                                 context=context)
+
+            def scenario_with(loop):
+                if where == 'instance':
+                    real = loop.call_soon
+
+                    def call_soon(callback, *args, context=None):
+                        calls.append(type(callback).__name__)
+                        return real(callback, *args, context=context)
+                    loop.call_soon = call_soon
+                return scenario(loop), calls
+            return Recording, scenario_with
+
+        base_trace = self.both(scenario, asyncio.SelectorEventLoop)
+        self.assertEqual(base_trace, [(1, True, True, True), ('done', True),
+                                      'step'])
+        for where in ('class', 'instance'):
+            with self.subTest(where=where):
+                cls, scenario_with = recording(asyncio.SelectorEventLoop,
+                                               where)
+                trace, calls = self.both(scenario_with, cls)
+                self.assertEqual(trace, base_trace)
+                # the future's callback, then at least the task's first step
+                self.assertEqual(calls[0], 'function')
+                self.assertGreaterEqual(len(calls), 2)
+
     @property
     def is_pure(self):
         return self.variant is py_variant
