@@ -151,6 +151,7 @@ typedef struct {
        select(); loaded with core_own_methods[CORE_PROCESS_EVENTS] by
        core_load_selector_refs(). */
     PyObject *epoll_selector_type;
+    PyObject *epoll_type;         /* select.epoll */
     int selector_refs_loaded;
 
     /* asyncio.tasks, whose _ensure_future, Task and _set_task_name gather
@@ -4409,6 +4410,8 @@ core_load_selector_refs(asyncio_state *st)
         Py_XSETREF(st->core_own_methods[CORE_PROCESS_EVENTS], meth);
         PyObject *sel = import_attr("selectors", "EpollSelector");
         Py_XSETREF(st->epoll_selector_type, sel);
+        PyObject *epoll = sel != NULL ? import_attr("select", "epoll") : NULL;
+        Py_XSETREF(st->epoll_type, epoll);
         st->selector_refs_loaded = 1;
     }
     PyErr_Clear();
@@ -5110,6 +5113,39 @@ core_select_timeout(asyncio_state *st, LoopCoreObject *self)
 }
 
 #ifdef HAVE_SYS_EPOLL_H
+
+/* Room for this many events on the stack; more go to the heap. */
+#define CORE_EPOLL_STACK_EVENTS 64
+
+/* selectors' (key, events & key.events) for fd, appended to ready when
+   fd still has a key, as EpollSelector.select() does. */
+static int
+core_selector_key_ready(asyncio_state *st, PyObject *fd_to_key, int fd,
+                        long mask, PyObject *ready)
+{
+    PyObject *fdobj = PyLong_FromLong(fd);
+    if (fdobj == NULL) {
+        return -1;
+    }
+    PyObject *key = PyDict_GetItemWithError(fd_to_key, fdobj);
+    Py_DECREF(fdobj);
+    if (key == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    Py_INCREF(key);
+    PyObject *wanted = PyObject_GetAttr(key, st->str_events);
+    PyObject *got = wanted != NULL ? PyLong_FromLong(mask) : NULL;
+    PyObject *both = got != NULL ? PyNumber_And(got, wanted) : NULL;
+    PyObject *pair = both != NULL ? PyTuple_Pack(2, key, both) : NULL;
+    int rc = pair != NULL ? PyList_Append(ready, pair) : -1;
+    Py_XDECREF(pair);
+    Py_XDECREF(both);
+    Py_XDECREF(got);
+    Py_XDECREF(wanted);
+    Py_DECREF(key);
+    return rc;
+}
+
 /* EpollSelector.select(0) in C: the list of (key, events) for the file
    descriptors that are ready now. */
 static PyObject *
@@ -5119,81 +5155,79 @@ core_epoll_select_now(asyncio_state *st, PyObject *selector)
     if (fd_to_key == NULL) {
         return NULL;
     }
-    PyObject *ready = NULL, *polled = NULL;
+    PyObject *ready = NULL;
+    struct epoll_event stack_events[CORE_EPOLL_STACK_EVENTS];
+    struct epoll_event *events = stack_events;
     Py_ssize_t n = PyObject_Size(fd_to_key);
     PyObject *poller = n >= 0 ? PyObject_GetAttr(selector, st->str_selector)
                               : NULL;
     if (poller == NULL) {
         goto done;
     }
-    PyObject *args[3] = {poller, PyLong_FromLong(0),
-                         PyLong_FromSsize_t(n > 1 ? n : 1)};
-    if (args[1] != NULL && args[2] != NULL) {
-        polled = PyObject_VectorcallMethod(
-            st->str_poll, args, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-    }
-    Py_XDECREF(args[1]);
-    Py_XDECREF(args[2]);
-    Py_DECREF(poller);
-    if (polled == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_InterruptedError)) {
-            PyErr_Clear();
-            ready = PyList_New(0);
+    if (st->epoll_type == NULL
+        || !Py_IS_TYPE(poller, (PyTypeObject *)st->epoll_type)) {
+        /* something else stands in for the epoll object: let the
+           selector call it */
+        Py_DECREF(poller);
+        PyObject *zero = PyLong_FromLong(0);
+        ready = zero != NULL ? PyObject_CallMethodOneArg(
+                                   selector, st->str_select, zero)
+                             : NULL;
+        Py_XDECREF(zero);
+        if (ready != NULL && !PyList_Check(ready)) {
+            Py_SETREF(ready, PySequence_List(ready));
         }
         goto done;
+    }
+    /* fileno() of a closed epoll object raises what its poll() would */
+    int epfd = PyObject_AsFileDescriptor(poller);
+    Py_DECREF(poller);
+    if (epfd < 0) {
+        goto done;
+    }
+    int maxevents = n > 1 ? (n < INT_MAX ? (int)n : INT_MAX) : 1;
+    if (maxevents > CORE_EPOLL_STACK_EVENTS) {
+        events = PyMem_New(struct epoll_event, maxevents);
+        if (events == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+    }
+    /* the GIL is let go as by epoll.poll(), even for no wait */
+    int nready;
+    Py_BEGIN_ALLOW_THREADS
+    nready = epoll_wait(epfd, events, maxevents, 0);
+    Py_END_ALLOW_THREADS
+    if (nready < 0) {
+        if (errno != EINTR) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            goto done;
+        }
+        /* as epoll.poll() with no time left, after the signal handlers */
+        if (PyErr_CheckSignals() < 0) {
+            goto done;
+        }
+        nready = 0;
     }
     ready = PyList_New(0);
-    PyObject *it = ready != NULL ? PyObject_GetIter(polled) : NULL;
-    if (it == NULL) {
-        Py_CLEAR(ready);
-        goto done;
-    }
-    PyObject *item;
-    while ((item = PyIter_Next(it)) != NULL) {
-        PyObject *fd = NULL, *key = NULL, *mask = NULL, *pair = NULL;
-        long event = 0, events = 0;
-        if (PyTuple_Check(item) && PyTuple_GET_SIZE(item) == 2) {
-            fd = PyTuple_GET_ITEM(item, 0);
-            event = PyLong_AsLong(PyTuple_GET_ITEM(item, 1));
+    for (int i = 0; ready != NULL && i < nready; i++) {
+        uint32_t event = events[i].events;
+        long mask = 0;
+        if (event & ~EPOLLIN) {
+            mask |= 2;      /* selectors.EVENT_WRITE */
         }
-        else {
-            PyErr_SetString(PyExc_TypeError, "epoll.poll() gave no pair");
+        if (event & ~EPOLLOUT) {
+            mask |= 1;      /* selectors.EVENT_READ */
         }
-        if (!PyErr_Occurred()) {
-            if (event & ~EPOLLIN) {
-                events |= 2;    /* selectors.EVENT_WRITE */
-            }
-            if (event & ~EPOLLOUT) {
-                events |= 1;    /* selectors.EVENT_READ */
-            }
-            key = PyDict_GetItemWithError(fd_to_key, fd);
-            Py_XINCREF(key);
+        if (core_selector_key_ready(st, fd_to_key, events[i].data.fd, mask,
+                                    ready) < 0) {
+            Py_CLEAR(ready);
         }
-        if (key != NULL) {
-            PyObject *wanted = PyObject_GetAttr(key, st->str_events);
-            PyObject *got = wanted ? PyLong_FromLong(events) : NULL;
-            mask = got ? PyNumber_And(got, wanted) : NULL;
-            Py_XDECREF(wanted);
-            Py_XDECREF(got);
-            pair = mask ? PyTuple_Pack(2, key, mask) : NULL;
-            if (pair != NULL) {
-                (void)PyList_Append(ready, pair);
-            }
-        }
-        Py_XDECREF(key);
-        Py_XDECREF(mask);
-        Py_XDECREF(pair);
-        Py_DECREF(item);
-        if (PyErr_Occurred()) {
-            break;
-        }
-    }
-    Py_DECREF(it);
-    if (PyErr_Occurred()) {
-        Py_CLEAR(ready);
     }
 done:
-    Py_XDECREF(polled);
+    if (events != stack_events) {
+        PyMem_Free(events);
+    }
     Py_DECREF(fd_to_key);
     return ready;
 }
@@ -6814,6 +6848,7 @@ static const size_t state_refs[] = {
     offsetof(asyncio_state, core_own_methods[CORE_CALL_SOON]),
     offsetof(asyncio_state, core_own_methods[CORE_PROCESS_EVENTS]),
     offsetof(asyncio_state, epoll_selector_type),
+    offsetof(asyncio_state, epoll_type),
     offsetof(asyncio_state, GatheringFutureType),
     offsetof(asyncio_state, GatherCallbackType),
     offsetof(asyncio_state, tasks_module),

@@ -26,6 +26,9 @@ import heapq
 import math
 import random
 import re
+import select
+import selectors
+import socket
 import sys
 import threading
 import time
@@ -138,6 +141,98 @@ class LoopCoreCases:
         if self.variant is c_variant and C_CORE is None:
             self.fail('asyncio.base_events has no _CEventLoopCore '
                       '(the built-in _asyncio has no _EventLoopCore)')
+
+    def test_io_while_busy(self):
+        # With callbacks ready the loop polls without waiting (the C core
+        # does that poll itself for an EpollSelector): file descriptors
+        # that become ready are served in the same turn as by the pure
+        # loop, with the same (key, events) pairs.
+        def scenario(loop):
+            trace = []
+            a, b = socket.socketpair()
+            c, d = socket.socketpair()
+            self.addCleanup(a.close)
+            self.addCleanup(b.close)
+            self.addCleanup(c.close)
+            self.addCleanup(d.close)
+            for sock in (a, c):
+                sock.setblocking(False)
+
+            def on_read(sock, name):
+                trace.append((step[0], name, sock.recv(100)))
+            loop.add_reader(a.fileno(), on_read, a, 'a')
+            loop.add_reader(c.fileno(), on_read, c, 'c')
+            loop.add_writer(c.fileno(), lambda: trace.append(
+                (step[0], 'c writable')) or loop.remove_writer(c.fileno()))
+            step = [0]
+            real = loop._process_events
+
+            def process(events):
+                trace.append((step[0], sorted(
+                    (key.fd == a.fileno(), mask) for key, mask in events)))
+                real(events)
+            loop._process_events = process
+
+            def tick():
+                step[0] += 1
+                if step[0] == 3:
+                    b.send(b'x')
+                if step[0] == 5:
+                    b.send(b'y')
+                    d.send(b'z')
+                if step[0] == 7:
+                    loop.remove_reader(a.fileno())
+                    b.send(b'unread')
+                if step[0] < 10:
+                    loop.call_soon(tick)
+                else:
+                    loop.stop()
+            loop.call_soon(tick)
+            loop.run_forever()
+            return trace
+
+        trace = self.both(scenario, asyncio.SelectorEventLoop)
+        # data sent during the callbacks of one turn is seen by the poll
+        # that ends it and read in the next turn
+        self.assertIn((3, [(True, 1)]), trace)
+        self.assertIn((4, 'a', b'x'), trace)
+        self.assertIn((5, [(False, 1), (True, 1)]), trace)
+        self.assertIn((6, 'a', b'y'), trace)
+        self.assertIn((6, 'c', b'z'), trace)
+        self.assertIn((1, 'c writable'), trace)
+        self.assertNotIn(b'unread', [t[-1] for t in trace])
+
+    def test_poll_of_a_stand_in_or_closed_epoll(self):
+        # Something else in place of the EpollSelector's epoll object is
+        # asked through selector.select(); a closed one raises as poll().
+        def scenario(loop):
+            trace = []
+            selector = loop._selector
+            if not isinstance(selector, selectors.EpollSelector):
+                return 'no epoll'
+            real = selector._selector
+            stand_in = mock.Mock(wraps=real)
+            stand_in.poll.return_value = []
+            selector._selector = stand_in
+            loop.call_soon(loop.call_soon, loop.stop)
+            loop.run_forever()
+            trace.append([c.args for c in stand_in.poll.call_args_list][:1])
+            selector._selector = real
+            closed = select.epoll()
+            closed.close()
+            selector._selector = closed
+            loop.call_soon(loop.stop)
+            trace.append(outcome(loop._run_once))
+            selector._selector = real
+            loop._ready.clear()
+            loop._stopping = False
+            return trace
+
+        trace = self.both(scenario, asyncio.SelectorEventLoop)
+        if trace != 'no epoll':
+            # select(0) with room for the one registered fd (self-pipe)
+            self.assertEqual(trace[0], [(0, 1)])
+            self.assertEqual(trace[1][0], 'raises')
 
     def test_futures_and_tasks_schedule_through_call_soon(self):
         # C futures and tasks schedule their callbacks and steps with
