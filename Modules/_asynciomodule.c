@@ -4339,9 +4339,9 @@ static PyType_Spec timer_spec = {
  * A C base class of asyncio.BaseEventLoop.  It keeps the attributes the
  * hot path reads on every callback (_ready, _scheduled, _stopping,
  * _closed, _debug) in C fields, and provides time, get_debug,
- * _check_closed, call_soon, _call_soon, call_later, call_at and _run_once;
- * base_events.py drops its pure-Python versions of those from
- * BaseEventLoop and keeps them in base_events._py_hot_path.
+ * _check_closed, call_soon, _call_soon, call_later, call_at, _run_once
+ * and create_task; base_events.py drops its pure-Python versions of those
+ * from BaseEventLoop and keeps them in base_events._py_hot_path.
  *
  * Where a pure-Python method calls another method of the loop, the C one
  * takes a shortcut only when that method is the core's own, neither

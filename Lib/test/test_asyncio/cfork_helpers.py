@@ -1,7 +1,25 @@
-"""Helpers shared by the fork's tests of the C Future and Task
-(test_c_future, test_c_task).  Not a test module itself."""
+"""Helpers shared by the fork's tests of the C module (test_c_future,
+test_c_task, test_c_differential, test_c_gather).  Not a test module
+itself."""
+
+import time
 
 from test.support import script_helper
+
+
+def shrink(program, smaller_programs, still_fails, seconds):
+    """The smallest variant of a failing random program found in `seconds`:
+    take the first of smaller_programs(program) for which still_fails() is
+    true, again and again, until none is or time is up."""
+    deadline = time.monotonic() + seconds
+    shrunk = True
+    while shrunk and time.monotonic() < deadline:
+        shrunk = False
+        for smaller in smaller_programs(program):
+            if still_fails(smaller):
+                program, shrunk = smaller, True
+                break
+    return program
 
 
 class ChildScenarioCases:

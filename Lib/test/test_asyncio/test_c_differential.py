@@ -58,6 +58,7 @@ import sys
 import time
 import unittest
 from asyncio import futures, tasks
+from test.test_asyncio import cfork_helpers
 
 
 def is_registered(task):
@@ -733,15 +734,9 @@ def smaller_programs(program):
 
 def shrink(program, reference, candidate, seconds):
     """Drop, one at a time, what the disagreement does not need."""
-    deadline = time.monotonic() + seconds
-    shrunk = True
-    while shrunk and time.monotonic() < deadline:
-        shrunk = False
-        for smaller in smaller_programs(program):
-            if disagreement(smaller, reference, candidate):
-                program, shrunk = smaller, True
-                break
-    return program
+    return cfork_helpers.shrink(
+        program, smaller_programs,
+        lambda smaller: disagreement(smaller, reference, candidate), seconds)
 
 
 def check_seeded(reference, candidate, examples, seed=SEED,

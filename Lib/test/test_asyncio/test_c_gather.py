@@ -73,13 +73,13 @@ import random
 import re
 import sys
 import threading
-import time
 import types
 import unittest
 import warnings
 import weakref
 from asyncio import base_events, futures, tasks
 from unittest import mock
+from test.test_asyncio import cfork_helpers
 from test.test_asyncio import utils as test_utils
 
 try:
@@ -2536,15 +2536,10 @@ def smaller_programs(program):
 
 
 def shrink(program, reference, candidate, seconds):
-    deadline = time.monotonic() + seconds
-    shrunk = True
-    while shrunk and time.monotonic() < deadline:
-        shrunk = False
-        for smaller in smaller_programs(program):
-            if disagreement(smaller, reference, candidate):
-                program, shrunk = smaller, True
-                break
-    return program
+    """Drop, one at a time, what the disagreement does not need."""
+    return cfork_helpers.shrink(
+        program, smaller_programs,
+        lambda smaller: disagreement(smaller, reference, candidate), seconds)
 
 
 def check_programs(reference, candidate, examples, seed=SEED,
