@@ -3575,6 +3575,20 @@ handle_alloc(asyncio_state *st, PyTypeObject *tp)
     return h;
 }
 
+/* asyncio.constants.DEBUG_STACK_DEPTH as read now (tests change it):
+   0, or -1 with an exception set. */
+static int
+debug_stack_depth(Py_ssize_t *limit)
+{
+    PyObject *depth = import_attr("asyncio.constants", "DEBUG_STACK_DEPTH");
+    if (depth == NULL) {
+        return -1;
+    }
+    *limit = PyNumber_AsSsize_t(depth, PyExc_OverflowError);
+    Py_DECREF(depth);
+    return *limit == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
 /* The handle's traceback in debug mode: the stack of the Python code that
    is running, i.e. the code that asked for the handle.  The pure-Python
    classes and loop methods take DEBUG_STACK_DEPTH frames from their own
@@ -3587,16 +3601,8 @@ handle_set_source_traceback(asyncio_state *st, HandleObject *h, int drop)
     if (debug <= 0) {
         return debug;
     }
-    if (ensure_helpers(st) < 0) {
-        return -1;
-    }
-    PyObject *depth = import_attr("asyncio.constants", "DEBUG_STACK_DEPTH");
-    if (depth == NULL) {
-        return -1;
-    }
-    Py_ssize_t limit = PyNumber_AsSsize_t(depth, PyExc_OverflowError);
-    Py_DECREF(depth);
-    if (limit == -1 && PyErr_Occurred()) {
+    Py_ssize_t limit;
+    if (ensure_helpers(st) < 0 || debug_stack_depth(&limit) < 0) {
         return -1;
     }
     PyObject *frame = (PyObject *)PyEval_GetFrame();
@@ -5558,13 +5564,8 @@ core_trim_task_traceback(PyObject *task)
     if (tb == NULL || !PyList_Check(tb) || PyList_GET_SIZE(tb) == 0) {
         return 0;       /* not in debug mode */
     }
-    PyObject *depth = import_attr("asyncio.constants", "DEBUG_STACK_DEPTH");
-    if (depth == NULL) {
-        return -1;
-    }
-    Py_ssize_t limit = PyNumber_AsSsize_t(depth, PyExc_OverflowError);
-    Py_DECREF(depth);
-    if (limit == -1 && PyErr_Occurred()) {
+    Py_ssize_t limit;
+    if (debug_stack_depth(&limit) < 0) {
         return -1;
     }
     if (PyList_GET_SIZE(tb) >= limit) {

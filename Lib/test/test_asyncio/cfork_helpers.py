@@ -7,6 +7,21 @@ import time
 from test.support import script_helper
 
 
+def check_numbered_programs(numbered_program, disagreement,
+                            smaller_programs, examples, seed, shrink_seconds):
+    """Programs numbered from `seed` on: on the first for which
+    disagreement(program) is not empty, shrink it (see shrink()) and raise
+    AssertionError with the shrunk program's disagreement."""
+    for number in range(seed, seed + examples):
+        program = numbered_program(number)
+        if disagreement(program):
+            program = shrink(program, smaller_programs, disagreement,
+                             shrink_seconds)
+            raise AssertionError(
+                f'program {number}, shrunk for up to {shrink_seconds} s: '
+                + disagreement(program))
+
+
 def shrink(program, smaller_programs, still_fails, seconds):
     """The smallest variant of a failing random program found in `seconds`:
     take the first of smaller_programs(program) for which still_fails() is

@@ -743,13 +743,10 @@ def check_seeded(reference, candidate, examples, seed=SEED,
                  shrink_seconds=SHRINK_SECONDS):
     """Check programs from a seeded random generator; on the first
     difference, shrink the program and raise AssertionError."""
-    for number in range(seed, seed + examples):
-        program = numbered_program(number)
-        if disagreement(program, reference, candidate):
-            program = shrink(program, reference, candidate, shrink_seconds)
-            raise AssertionError(
-                f'program {number}, shrunk for up to {shrink_seconds} s: '
-                + disagreement(program, reference, candidate))
+    cfork_helpers.check_numbered_programs(
+        numbered_program,
+        lambda program: disagreement(program, reference, candidate),
+        smaller_programs, examples, seed, shrink_seconds)
 
 
 # ---------------------------------------------------------------------------

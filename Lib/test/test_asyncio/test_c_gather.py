@@ -2546,13 +2546,10 @@ def check_programs(reference, candidate, examples, seed=SEED,
                    shrink_seconds=20):
     """Programs from fixed seeds: on the first that `candidate` runs
     differently from `reference`, shrink it and raise AssertionError."""
-    for number in range(seed, seed + examples):
-        program = numbered_program(number)
-        if disagreement(program, reference, candidate):
-            program = shrink(program, reference, candidate, shrink_seconds)
-            raise AssertionError(
-                f'program {number}, shrunk for up to {shrink_seconds} s: '
-                + disagreement(program, reference, candidate))
+    cfork_helpers.check_numbered_programs(
+        numbered_program,
+        lambda program: disagreement(program, reference, candidate),
+        smaller_programs, examples, seed, shrink_seconds)
 
 
 @unittest.skipUnless(RUN_C, 'no C gather expected on this interpreter')
