@@ -41,12 +41,16 @@
 
 #include "Python.h"
 #include "structmember.h"
+#include "internal/pycore_context.h"   /* series: loop */
 
 #ifdef HAVE_FORK
 #  include <pthread.h>          /* pthread_atfork() */
 #endif
 #ifdef HAVE_SYS_EPOLL_H         /* series: loop */
 #  include <sys/epoll.h>        /* series: loop */
+#endif                          /* series: loop */
+#ifdef HAVE_SYS_SOCKET_H        /* series: loop */
+#  include <sys/socket.h>       /* series: loop */
 #endif                          /* series: loop */
 #include <stdint.h>
 
@@ -88,7 +92,10 @@ enum {
     CORE_CALL_AT,
     CORE_CREATE_TASK,
     CORE_CALL_SOON,
-    CORE_PROCESS_EVENTS,    /* selector_events.BaseSelectorEventLoop's */
+    CORE__RUN_ONCE,
+    /* selector_events.BaseSelectorEventLoop's: */
+    CORE_PROCESS_EVENTS,
+    CORE_WRITE_TO_SELF,
     CORE_NOWN
 };
 
@@ -147,11 +154,19 @@ typedef struct {
        by name and as found in the type's dict. */
     PyObject *core_own_names[CORE_NOWN];
     PyObject *core_own_methods[CORE_NOWN];
+    /* The version tag of the last type core_own_mask() found to be a
+       subclass of _EventLoopCore: a type gets a new tag when it (or a
+       base) changes, and tags are not reused, so an object with that tag
+       is a core without a walk of the MRO.  0: none yet. */
+    unsigned int core_type_version;
     /* selectors.EpollSelector, for the core's shortcut around its
-       select(); loaded with core_own_methods[CORE_PROCESS_EVENTS] by
+       select(), and socket.socket, for its write to the self-pipe; loaded
+       with the selector loop's methods in core_own_methods[] by
        core_load_selector_refs(). */
     PyObject *epoll_selector_type;
     PyObject *epoll_type;         /* select.epoll */
+    PyObject *epoll_fileno;       /* select.epoll.fileno, unbound */
+    PyObject *socket_type;        /* socket.socket */
     int selector_refs_loaded;
 
     /* asyncio.tasks, whose _ensure_future, Task and _set_task_name gather
@@ -664,6 +679,7 @@ parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
 /* series: loop { */
 static inline int core_method_is_own(asyncio_state *st, PyObject *loop,
                                      int which);
+static PyObject **core_current_task_slot(asyncio_state *st, PyObject *loop);
 static int core_call_soon_direct(asyncio_state *st, PyObject *loop,
                                  PyObject *fn, PyObject *arg, PyObject *ctx);
 
@@ -2426,6 +2442,16 @@ current_task(asyncio_state *st, PyObject *loop, PyObject **cur)
     if (st->current_tasks == NULL) {
         return raise_finalized();
     }
+/* series: loop { */
+    /* a loop core keeps the task it runs itself; _current_tasks still
+       holds what the pure _py_enter_task() put there */
+    PyObject **slot = core_current_task_slot(st, loop);
+    if (slot != NULL
+        && (*slot != NULL || PyDict_GET_SIZE(st->current_tasks) == 0)) {
+        *cur = *slot;
+        return 0;
+    }
+/* series: } */
     *cur = PyDict_GetItemWithError(st->current_tasks, loop);
     if (*cur == NULL && PyErr_Occurred()) {
         return -1;
@@ -2448,6 +2474,13 @@ enter_task(asyncio_state *st, PyObject *loop, PyObject *task)
         Py_DECREF(cur);
         return -1;
     }
+/* series: loop { */
+    PyObject **slot = core_current_task_slot(st, loop);
+    if (slot != NULL) {
+        Py_XSETREF(*slot, Py_NewRef(task));
+        return 0;
+    }
+/* series: } */
     return PyDict_SetItem(st->current_tasks, loop, task);
 }
 
@@ -2467,6 +2500,13 @@ leave_task(asyncio_state *st, PyObject *loop, PyObject *task)
         Py_DECREF(cur);
         return -1;
     }
+/* series: loop { */
+    PyObject **slot = core_current_task_slot(st, loop);
+    if (slot != NULL && *slot != NULL) {
+        Py_CLEAR(*slot);
+        return 0;
+    }
+/* series: } */
     return PyDict_DelItem(st->current_tasks, loop);
 }
 
@@ -2482,6 +2522,28 @@ asyncio__unregister_task(PyObject *module, PyObject *task)
     return none_or_error(unregister_task(get_module_state(module), task));
 }
 /* series: loop { */
+
+/* current_task(loop=None) */
+static PyObject *
+asyncio_current_task(PyObject *module, PyObject *const *args,
+                     Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"loop"};
+    PyObject *loop;
+    if (parse_args("current_task", args, nargs, kwnames, names, 1, 1, 0,
+                   &loop) < 0) {
+        return NULL;
+    }
+    loop = loop != NULL && loop != Py_None
+        ? Py_NewRef(loop) : asyncio_get_running_loop_func(module, NULL);
+    if (loop == NULL) {
+        return NULL;
+    }
+    PyObject *cur;
+    int rc = current_task(get_module_state(module), loop, &cur);
+    Py_DECREF(loop);
+    return rc < 0 ? NULL : new_ref_or_none(cur);
+}
 
 /* The registered tasks of our Task class, as a new list.  Appending
    allocates no GC object, so no task can leave the ring during the walk. */
@@ -3524,15 +3586,24 @@ static PyType_Spec task_spec = {
  * types share one struct (a plain Handle leaves the timer fields unused)
  * and so one traverse, clear and dealloc.  Plain handles are made and
  * dropped once per callback; their memory is kept in a freelist.
+ *
+ * A handle the loop core makes allocates nothing else when it can help
+ * it, since every object that outlives a few callbacks costs the cyclic
+ * GC a visit or three: a single argument is kept as it is (_args builds
+ * the 1-tuple when read), and instead of a copy of the current context
+ * the handle keeps that context's variables, from which the copy is made
+ * when the callback runs or _context is read.
  * ====================================================================== */
 
 typedef struct {
     PyObject_HEAD
     /* first: links the freelist; None (NULL) once cancelled */
     PyObject *h_callback;
-    PyObject *h_args;
+    PyObject *h_args;       /* NULL (None) when h_arg holds the argument */
+    PyObject *h_arg;        /* the only argument, until _args is read */
     PyObject *h_loop;
-    PyObject *h_context;
+    PyObject *h_context;    /* NULL (None) when h_vars stands for it */
+    PyObject *h_vars;       /* the variables of a context not made yet */
     PyObject *h_source_tb;
     PyObject *h_repr;
     PyObject *h_weakreflist;
@@ -3593,11 +3664,15 @@ debug_stack_depth(Py_ssize_t *limit)
    is running, i.e. the code that asked for the handle.  The pure-Python
    classes and loop methods take DEBUG_STACK_DEPTH frames from their own
    frames outwards, then drop those frames from the end; C functions have
-   no frame, so the traceback is taken `drop` frames shorter instead. */
+   no frame, so the traceback is taken `drop` frames shorter instead.
+   `debug` is loop.get_debug() when the caller knows it, else -1. */
 static int
-handle_set_source_traceback(asyncio_state *st, HandleObject *h, int drop)
+handle_set_source_traceback(asyncio_state *st, HandleObject *h, int drop,
+                            int debug)
 {
-    int debug = loop_get_debug(st, h->h_loop);
+    if (debug < 0) {
+        debug = loop_get_debug(st, h->h_loop);
+    }
     if (debug <= 0) {
         return debug;
     }
@@ -3612,35 +3687,93 @@ handle_set_source_traceback(asyncio_state *st, HandleObject *h, int drop)
     return h->h_source_tb == NULL ? -1 : 0;
 }
 
-/* Fill a handle from handle_alloc(); context NULL or None means a copy of
-   the current context.  Tracks the handle; on error drops it. */
-static HandleObject *
-handle_fill(asyncio_state *st, HandleObject *h, PyObject *callback,
-            PyObject *args, PyObject *loop, PyObject *context, int drop)
+/* A callback's positional arguments as the loop core got them: the object
+   handed to _call_soon() (obj), or else the vector of call_soon(),
+   call_later() and call_at(). */
+typedef struct {
+    PyObject *obj;
+    PyObject *const *items;
+    Py_ssize_t n;
+} cb_args;
+
+/* The arguments as one object, as a Python method takes them: a new
+   reference. */
+static PyObject *
+cb_args_object(const cb_args *a)
 {
-    context = context_or_copy(context);
-    if (context == NULL) {
-        Py_DECREF(h);
+    if (a->obj != NULL) {
+        return Py_NewRef(a->obj);
+    }
+    PyObject *tuple = PyTuple_New(a->n);
+    if (tuple == NULL) {
         return NULL;
     }
-    h->h_context = context;
-    h->h_loop = Py_NewRef(loop);
-    h->h_callback = Py_NewRef(callback);
-    h->h_args = Py_NewRef(args);
-    PyObject_GC_Track(h);
-    if (handle_set_source_traceback(st, h, drop) < 0) {
-        Py_DECREF(h);
-        return NULL;
+    for (Py_ssize_t i = 0; i < a->n; i++) {
+        PyTuple_SET_ITEM(tuple, i, Py_NewRef(a->items[i]));
     }
-    return h;
+    return tuple;
+}
+
+/* The handle's context: `context`, or when that is NULL or None a copy of
+   the current one, made later by handle_context() from the variables the
+   current context has now. */
+static int
+handle_set_context(HandleObject *h, PyObject *context)
+{
+    if (context != NULL && context != Py_None) {
+        h->h_context = Py_NewRef(context);
+        return 0;
+    }
+    PyContext *current = (PyContext *)PyThreadState_Get()->context;
+    if (current != NULL) {
+        /* a HAMT never changes: setting a variable makes a new one */
+        h->h_vars = Py_NewRef((PyObject *)current->ctx_vars);
+        return 0;
+    }
+    h->h_context = PyContext_CopyCurrent();
+    return h->h_context == NULL ? -1 : 0;
+}
+
+/* handle._context: a new reference, None when it has none.  A copy of
+   the context call_soon() found is made on first use. */
+static PyObject *
+handle_context(HandleObject *h)
+{
+    if (h->h_vars != NULL) {
+        PyObject *ctx = PyContext_New();
+        if (ctx == NULL) {
+            return NULL;
+        }
+        Py_SETREF(((PyContext *)ctx)->ctx_vars, (PyHamtObject *)h->h_vars);
+        h->h_vars = NULL;
+        Py_XSETREF(h->h_context, ctx);
+    }
+    return new_ref_or_none(h->h_context);
+}
+
+/* handle._args: a new reference, None when it has none.  A single
+   argument gets its tuple on first use. */
+static PyObject *
+handle_args(HandleObject *h)
+{
+    if (h->h_arg != NULL) {
+        PyObject *tuple = PyTuple_Pack(1, h->h_arg);
+        if (tuple == NULL) {
+            return NULL;
+        }
+        Py_CLEAR(h->h_arg);
+        Py_XSETREF(h->h_args, tuple);
+    }
+    return new_ref_or_none(h->h_args);
 }
 
 /* A new Handle (when == NULL) or TimerHandle, as the loop core makes;
-   `drop` is the number of frames the pure-Python loop method would drop
-   from its traceback (see handle_set_source_traceback()). */
+   context NULL or None means a copy of the current context; `drop` and
+   `debug` are for its traceback (see handle_set_source_traceback()). */
 static HandleObject *
 handle_new(asyncio_state *st, PyObject *when, PyObject *callback,
-           PyObject *args, PyObject *loop, PyObject *context, int drop)
+           const cb_args *args, PyObject *loop, PyObject *context, int drop,
+           int debug)
 {
     HandleObject *h = handle_alloc(
         st, when == NULL ? st->HandleType : st->TimerHandleType);
@@ -3648,7 +3781,22 @@ handle_new(asyncio_state *st, PyObject *when, PyObject *callback,
         return NULL;
     }
     h->h_when = Py_XNewRef(when);
-    return handle_fill(st, h, callback, args, loop, context, drop);
+    h->h_loop = Py_NewRef(loop);
+    h->h_callback = Py_NewRef(callback);
+    if (args->obj == NULL && args->n == 1) {
+        h->h_arg = Py_NewRef(args->items[0]);
+    }
+    else {
+        h->h_args = cb_args_object(args);
+    }
+    PyObject_GC_Track(h);
+    if ((h->h_arg == NULL && h->h_args == NULL)
+        || handle_set_context(h, context) < 0
+        || handle_set_source_traceback(st, h, drop, debug) < 0) {
+        Py_DECREF(h);
+        return NULL;
+    }
+    return h;
 }
 
 static PyObject *
@@ -3695,14 +3843,16 @@ handle_init_impl(PyObject *self, PyObject *args, PyObject *kwds,
         return -1;
     }
     Py_XSETREF(h->h_context, context);
+    Py_CLEAR(h->h_vars);
     Py_XSETREF(h->h_loop, Py_NewRef(loop));
     Py_XSETREF(h->h_callback, Py_NewRef(callback));
     Py_XSETREF(h->h_args, Py_NewRef(cbargs));
+    Py_CLEAR(h->h_arg);
     h->h_cancelled = 0;
     Py_CLEAR(h->h_repr);
     Py_CLEAR(h->h_source_tb);
     /* TimerHandle.__init__ drops its own frame */
-    if (handle_set_source_traceback(st, h, with_when) < 0) {
+    if (handle_set_source_traceback(st, h, with_when, -1) < 0) {
         return -1;
     }
     if (with_when) {
@@ -3726,6 +3876,23 @@ timer_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
 
 /* ---------- Handle: running the callback ---------- */
 
+/* tuple(args) for `f(*args)`: a new reference. */
+static PyObject *
+handle_star_args(PyObject *args)
+{
+    if (PyTuple_Check(args)) {
+        return Py_NewRef(args);
+    }
+    if (Py_TYPE(args)->tp_iter == NULL && !PySequence_Check(args)) {
+        /* what `ctx.run(cb, *args)` says */
+        PyErr_Format(PyExc_TypeError,
+                     "Value after * must be an iterable, not %.200s",
+                     Py_TYPE(args)->tp_name);
+        return NULL;
+    }
+    return PySequence_Tuple(args);
+}
+
 /* ctx.run(callback, *args) for a context that is not a Context: the
    pure-Python class calls whatever run() it has. */
 static PyObject *
@@ -3737,7 +3904,7 @@ handle_call_in_foreign_context(PyObject *ctx, PyObject *callback,
         return NULL;
     }
     PyObject *res = NULL;
-    PyObject *argtuple = PySequence_Tuple(args);
+    PyObject *argtuple = handle_star_args(args);
     if (argtuple != NULL) {
         PyObject *head = PyTuple_Pack(1, callback);
         PyObject *all = head != NULL ? PySequence_Concat(head, argtuple)
@@ -3760,22 +3927,9 @@ handle_call(PyObject *ctx, PyObject *callback, PyObject *args)
     if (!PyContext_CheckExact(ctx)) {
         return handle_call_in_foreign_context(ctx, callback, args);
     }
-    PyObject *argtuple;
-    if (PyTuple_Check(args)) {
-        argtuple = Py_NewRef(args);
-    }
-    else if (Py_TYPE(args)->tp_iter == NULL && !PySequence_Check(args)) {
-        /* what `ctx.run(cb, *args)` says */
-        PyErr_Format(PyExc_TypeError,
-                     "Value after * must be an iterable, not %.200s",
-                     Py_TYPE(args)->tp_name);
+    PyObject *argtuple = handle_star_args(args);
+    if (argtuple == NULL) {
         return NULL;
-    }
-    else {
-        argtuple = PySequence_Tuple(args);
-        if (argtuple == NULL) {
-            return NULL;
-        }
     }
     PyObject *res = NULL;
     if (PyContext_Enter(ctx) == 0) {
@@ -3789,6 +3943,27 @@ handle_call(PyObject *ctx, PyObject *callback, PyObject *args)
     return res;
 }
 
+/* callback(arg) inside ctx: handle_call() without the tuple. */
+static PyObject *
+handle_call_one(PyObject *ctx, PyObject *callback, PyObject *arg)
+{
+    if (!PyContext_CheckExact(ctx)) {
+        PyObject *args = PyTuple_Pack(1, arg);
+        PyObject *res = args != NULL ? handle_call(ctx, callback, args)
+                                     : NULL;
+        Py_XDECREF(args);
+        return res;
+    }
+    PyObject *res = NULL;
+    if (PyContext_Enter(ctx) == 0) {
+        res = PyObject_CallOneArg(callback, arg);
+        if (PyContext_Exit(ctx) < 0) {
+            Py_CLEAR(res);
+        }
+    }
+    return res;
+}
+
 /* format_helpers._format_callback_source(h._callback, h._args), with the
    fields as they are now (a callback may cancel its handle). */
 static PyObject *
@@ -3797,8 +3972,11 @@ handle_callback_source(asyncio_state *st, HandleObject *h)
     if (ensure_helpers(st) < 0) {
         return NULL;
     }
+    PyObject *args = handle_args(h);
+    if (args == NULL) {
+        return NULL;
+    }
     PyObject *cb = new_ref_or_none(h->h_callback);
-    PyObject *args = new_ref_or_none(h->h_args);
     PyObject *source = PyObject_CallFunctionObjArgs(
         st->format_callback_source, cb, args, NULL);
     Py_DECREF(cb);
@@ -3870,13 +4048,23 @@ static int
 handle_run(asyncio_state *st, HandleObject *h)
 {
     /* the callback may cancel the handle, which drops these fields */
-    PyObject *ctx = new_ref_or_none(h->h_context);
-    PyObject *cb = new_ref_or_none(h->h_callback);
-    PyObject *args = new_ref_or_none(h->h_args);
-    PyObject *res = handle_call(ctx, cb, args);
-    Py_DECREF(ctx);
-    Py_DECREF(cb);
-    Py_DECREF(args);
+    PyObject *res = NULL;
+    PyObject *ctx = handle_context(h);
+    if (ctx != NULL) {
+        PyObject *cb = new_ref_or_none(h->h_callback);
+        if (h->h_arg != NULL) {
+            PyObject *arg = Py_NewRef(h->h_arg);
+            res = handle_call_one(ctx, cb, arg);
+            Py_DECREF(arg);
+        }
+        else {
+            PyObject *args = new_ref_or_none(h->h_args);
+            res = handle_call(ctx, cb, args);
+            Py_DECREF(args);
+        }
+        Py_DECREF(cb);
+        Py_DECREF(ctx);
+    }
     if (res != NULL) {
         Py_DECREF(res);
         return 0;
@@ -3920,6 +4108,7 @@ handle_do_cancel(asyncio_state *st, HandleObject *h)
     }
     Py_CLEAR(h->h_callback);
     Py_CLEAR(h->h_args);
+    Py_CLEAR(h->h_arg);
     return 0;
 }
 
@@ -3972,7 +4161,7 @@ handle_cancelled(PyObject *self, PyObject *unused)
 static PyObject *
 handle_get_context(PyObject *self, PyObject *unused)
 {
-    return new_ref_or_none(((HandleObject *)self)->h_context);
+    return handle_context((HandleObject *)self);
 }
 
 static PyObject *
@@ -4108,29 +4297,36 @@ timer_tp_hash(PyObject *self)
     return res;
 }
 
+/* Field i of the timer's __eq__ (_when, _callback, _args): a new
+   reference. */
+static PyObject *
+timer_eq_field(HandleObject *h, int i)
+{
+    switch (i) {
+    case 0:
+        return new_ref_or_none(h->h_when);
+    case 1:
+        return new_ref_or_none(h->h_callback);
+    default:
+        return handle_args(h);
+    }
+}
+
 /* `a and b and c and d` of the pure __eq__: the first false comparison
    result, or the last one.  Comparisons run arbitrary code, which may
    reassign the fields: each pair is read just before its comparison. */
 static PyObject *
 timer_eq(HandleObject *a, HandleObject *b)
 {
-    const size_t fields[] = {
-        offsetof(HandleObject, h_when),
-        offsetof(HandleObject, h_callback),
-        offsetof(HandleObject, h_args),
-    };
     Py_INCREF(a);
     Py_INCREF(b);
     PyObject *res = NULL;
-    for (size_t i = 0; i < Py_ARRAY_LENGTH(fields); i++) {
-        void *offset = (void *)fields[i];
-        PyObject **fa = field_of((PyObject *)a, offset);
-        PyObject **fb = field_of((PyObject *)b, offset);
-        PyObject *x = new_ref_or_none(*fa);
-        PyObject *y = new_ref_or_none(*fb);
-        res = PyObject_RichCompare(x, y, Py_EQ);
-        Py_DECREF(x);
-        Py_DECREF(y);
+    for (int i = 0; i < 3; i++) {
+        PyObject *x = timer_eq_field(a, i);
+        PyObject *y = x != NULL ? timer_eq_field(b, i) : NULL;
+        res = y != NULL ? PyObject_RichCompare(x, y, Py_EQ) : NULL;
+        Py_XDECREF(x);
+        Py_XDECREF(y);
         int truth = res != NULL ? PyObject_IsTrue(res) : -1;
         if (truth <= 0) {
             if (truth < 0) {
@@ -4198,8 +4394,10 @@ handle_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(h->h_callback);
     Py_VISIT(h->h_args);
+    Py_VISIT(h->h_arg);
     Py_VISIT(h->h_loop);
     Py_VISIT(h->h_context);
+    Py_VISIT(h->h_vars);
     Py_VISIT(h->h_source_tb);
     Py_VISIT(h->h_repr);
     Py_VISIT(h->h_when);
@@ -4212,8 +4410,10 @@ handle_clear(PyObject *self)
     HandleObject *h = (HandleObject *)self;
     Py_CLEAR(h->h_callback);
     Py_CLEAR(h->h_args);
+    Py_CLEAR(h->h_arg);
     Py_CLEAR(h->h_loop);
     Py_CLEAR(h->h_context);
+    Py_CLEAR(h->h_vars);
     Py_CLEAR(h->h_source_tb);
     Py_CLEAR(h->h_repr);
     Py_CLEAR(h->h_when);
@@ -4263,9 +4463,7 @@ static PyMethodDef timer_methods[] = {
 
 static PyMemberDef handle_members[] = {
     HANDLE_MEMBER("_callback", h_callback),
-    HANDLE_MEMBER("_args", h_args),
     HANDLE_MEMBER("_loop", h_loop),
-    HANDLE_MEMBER("_context", h_context),
     HANDLE_MEMBER("_source_traceback", h_source_tb),
     HANDLE_MEMBER("_repr", h_repr),
     {"__weaklistoffset__", T_PYSSIZET,
@@ -4278,9 +4476,46 @@ static PyMemberDef timer_members[] = {
     {NULL}
 };
 
+/* _args and _context, which a handle may keep in another form until read
+   (`lazy`, which `get` turns into the attribute); assigning or deleting
+   either drops that form. */
+typedef struct {
+    PyObject *(*get)(HandleObject *);
+    size_t field;
+    size_t lazy;
+} handle_lazy_attr;
+
+static const handle_lazy_attr handle_args_attr = {
+    handle_args, offsetof(HandleObject, h_args), offsetof(HandleObject, h_arg)
+};
+static const handle_lazy_attr handle_context_attr = {
+    handle_context, offsetof(HandleObject, h_context),
+    offsetof(HandleObject, h_vars)
+};
+
+static PyObject *
+handle_get_lazy(PyObject *self, void *closure)
+{
+    return ((const handle_lazy_attr *)closure)->get((HandleObject *)self);
+}
+
+static int
+handle_set_lazy(PyObject *self, PyObject *val, void *closure)
+{
+    const handle_lazy_attr *attr = closure;
+    Py_CLEAR(*(PyObject **)field_of(self, (void *)attr->lazy));
+    Py_XSETREF(*(PyObject **)field_of(self, (void *)attr->field),
+               Py_XNewRef(val));
+    return 0;
+}
+
 static PyGetSetDef handle_getsets[] = {
     {"_cancelled", get_flag_field, set_flag_field, NULL,
      FIELD(HandleObject, h_cancelled)},
+    {"_args", handle_get_lazy, handle_set_lazy, NULL,
+     (void *)&handle_args_attr},
+    {"_context", handle_get_lazy, handle_set_lazy, NULL,
+     (void *)&handle_context_attr},
     {NULL}
 };
 
@@ -4363,12 +4598,16 @@ typedef struct {
     PyObject *stopping;         /* _stopping */
     PyObject *closed;           /* _closed */
     PyObject *debug;            /* _debug */
+    PyObject *current_task;     /* what _current_tasks[loop] would hold */
     /* Which core methods the loop leaves as the core's own (a bit per
        CORE_* method), valid while the type's version tag and the instance
        dict's version stay as recorded: see core_own_mask(). */
     int own_mask;               /* -1: not known */
     unsigned int own_tp_version;
     uint64_t own_dict_version;
+    /* A byte was written to the self-pipe since the loop last looked at
+       its ready queue: see core_write_to_self(). */
+    int wakeup_pending;
 } LoopCoreObject;
 
 /* Timers over this count are cleaned up eagerly once more than this
@@ -4405,21 +4644,34 @@ core_load_selector_refs(asyncio_state *st)
     PyErr_Fetch(&type, &value, &tb);
     PyObject *cls = import_attr("asyncio.selector_events",
                                 "BaseSelectorEventLoop");
-    PyObject *meth = NULL;
+    PyObject *meth = NULL, *write = NULL;
     if (cls != NULL) {
-        PyObject *name = st->core_own_names[CORE_PROCESS_EVENTS];
-        meth = PyDict_GetItemWithError(((PyTypeObject *)cls)->tp_dict, name);
+        PyObject *dict = ((PyTypeObject *)cls)->tp_dict;
+        meth = PyDict_GetItemWithError(
+            dict, st->core_own_names[CORE_PROCESS_EVENTS]);
+        write = meth != NULL ? PyDict_GetItemWithError(
+            dict, st->core_own_names[CORE_WRITE_TO_SELF]) : NULL;
         Py_XINCREF(meth);
+        Py_XINCREF(write);
         Py_DECREF(cls);
     }
-    if (meth != NULL) {
+    PyObject *sock = write != NULL ? import_attr("socket", "socket") : NULL;
+    if (sock != NULL) {
         Py_XSETREF(st->core_own_methods[CORE_PROCESS_EVENTS], meth);
+        Py_XSETREF(st->core_own_methods[CORE_WRITE_TO_SELF], write);
+        Py_XSETREF(st->socket_type, sock);
+        meth = write = NULL;
         PyObject *sel = import_attr("selectors", "EpollSelector");
         Py_XSETREF(st->epoll_selector_type, sel);
         PyObject *epoll = sel != NULL ? import_attr("select", "epoll") : NULL;
         Py_XSETREF(st->epoll_type, epoll);
+        PyObject *fileno = epoll != NULL
+            ? PyObject_GetAttrString(epoll, "fileno") : NULL;
+        Py_XSETREF(st->epoll_fileno, fileno);
         st->selector_refs_loaded = 1;
     }
+    Py_XDECREF(meth);
+    Py_XDECREF(write);
     PyErr_Clear();
     PyErr_Restore(type, value, tb);
 }
@@ -4430,16 +4682,9 @@ core_load_selector_refs(asyncio_state *st)
    until the class (or a base) or the instance dict changes.  -1 on
    error. */
 static int
-core_own_mask(asyncio_state *st, LoopCoreObject *self)
+core_own_mask_lookup(asyncio_state *st, LoopCoreObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    uint64_t dict_version = core_dict_version(self);
-    if (self->own_mask >= 0
-        && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
-        && tp->tp_version_tag == self->own_tp_version
-        && dict_version == self->own_dict_version) {
-        return self->own_mask;
-    }
     core_load_selector_refs(st);
     int mask = 0;
     for (int i = 0; i < CORE_NOWN; i++) {
@@ -4459,8 +4704,40 @@ core_own_mask(asyncio_state *st, LoopCoreObject *self)
         self->own_mask = mask;
         self->own_tp_version = tp->tp_version_tag;
         self->own_dict_version = core_dict_version(self);
+        st->core_type_version = tp->tp_version_tag;
     }
     return mask;
+}
+
+static inline int
+core_own_mask(asyncio_state *st, LoopCoreObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (self->own_mask >= 0
+        && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+        && tp->tp_version_tag == self->own_tp_version
+        && core_dict_version(self) == self->own_dict_version) {
+        return self->own_mask;
+    }
+    return core_own_mask_lookup(st, self);
+}
+
+/* Whether loop is an _EventLoopCore. */
+static inline int
+core_check(asyncio_state *st, PyObject *loop)
+{
+    PyTypeObject *tp = Py_TYPE(loop);
+    return ((tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+            && tp->tp_version_tag == st->core_type_version)
+           || PyObject_TypeCheck(loop, st->LoopCoreType);
+}
+
+/* Where a loop core keeps its current task; NULL for other loops. */
+static PyObject **
+core_current_task_slot(asyncio_state *st, PyObject *loop)
+{
+    return core_check(st, loop) ? &((LoopCoreObject *)loop)->current_task
+                                : NULL;
 }
 
 /* 1 when loop.<core_own_names[which]> is the core's own method, 0 when it
@@ -4468,7 +4745,7 @@ core_own_mask(asyncio_state *st, LoopCoreObject *self)
 static inline int
 core_method_is_own(asyncio_state *st, PyObject *loop, int which)
 {
-    if (!PyObject_TypeCheck(loop, st->LoopCoreType)) {
+    if (!core_check(st, loop)) {
         return 0;
     }
     int mask = core_own_mask(st, (LoopCoreObject *)loop);
@@ -4546,13 +4823,16 @@ core_loop_time(asyncio_state *st, LoopCoreObject *self)
                                      st->core_own_names[CORE_TIME]);
 }
 
-/* loop._check_closed() */
+/* loop._check_closed(); `own` tells whether that is the core's own
+   method, -1 for not known. */
 static int
-core_check_closed(asyncio_state *st, LoopCoreObject *self)
+core_check_closed(asyncio_state *st, LoopCoreObject *self, int own)
 {
-    int own = core_method_is_own(st, (PyObject *)self, CORE_CHECK_CLOSED);
     if (own < 0) {
-        return -1;
+        own = core_method_is_own(st, (PyObject *)self, CORE_CHECK_CLOSED);
+        if (own < 0) {
+            return -1;
+        }
     }
     if (!own) {
         return drop_result(PyObject_CallMethodNoArgs(
@@ -4566,21 +4846,44 @@ core_check_closed(asyncio_state *st, LoopCoreObject *self)
     return closed;
 }
 
-/* In debug mode, loop._check_thread() and loop._check_callback(). */
+/* What call_soon() and call_at() check first: self._check_closed(), then
+   in debug mode self._check_thread() (unless the method is
+   call_soon_threadsafe) and self._check_callback(method).  Returns the
+   loop's own-method mask (core_own_mask()) as it is after the checks, or
+   -1 on error; *debug gets loop.get_debug() when that is the core's own,
+   else -1. */
 static int
-core_debug_checks(LoopCoreObject *self, PyObject *callback,
-                  const char *method)
+core_schedule_checks(asyncio_state *st, LoopCoreObject *self,
+                     PyObject *callback, const char *method, int *debug)
 {
-    int debug = core_field_truth(self, self->debug, "_debug");
-    if (debug <= 0) {
-        return debug;
-    }
+    int check_thread = strcmp(method, "call_soon_threadsafe") != 0;
     PyObject *loop = (PyObject *)self;
-    if (drop_result(PyObject_CallMethod(loop, "_check_thread", NULL)) < 0) {
+    int mask = core_own_mask(st, self);
+    if (mask < 0
+        || core_check_closed(st, self,
+                             (mask >> CORE_CHECK_CLOSED) & 1) < 0) {
         return -1;
     }
-    return drop_result(PyObject_CallMethod(loop, "_check_callback", "Os",
-                                           callback, method));
+    int on = core_field_truth(self, self->debug, "_debug");
+    if (on < 0) {
+        return -1;
+    }
+    if (on) {
+        if ((check_thread
+             && drop_result(PyObject_CallMethod(loop, "_check_thread",
+                                                NULL)) < 0)
+            || drop_result(PyObject_CallMethod(loop, "_check_callback", "Os",
+                                               callback, method)) < 0) {
+            return -1;
+        }
+    }
+    if (on || !(mask & (1 << CORE_CHECK_CLOSED))
+        || !PyBool_Check(self->debug)) {
+        /* Python code ran, and may have changed the methods */
+        mask = core_own_mask(st, self);
+    }
+    *debug = mask >= 0 && (mask & (1 << CORE_GET_DEBUG)) ? on : -1;
+    return mask;
 }
 
 /* `if handle._source_traceback: del handle._source_traceback[-1]`, for a
@@ -4683,12 +4986,12 @@ core_ready_popleft(asyncio_state *st, LoopCoreObject *self)
 
 /* Arguments of `name(fixed..., *args, context=None)`: fixed[] (borrowed;
    required, positional or by keyword when not given positionally), the
-   rest as a new tuple, context borrowed or NULL. */
-static PyObject *
+   rest as a vector in *rest, context borrowed or NULL.  -1 on error. */
+static int
 core_parse_varargs(const char *fname, PyObject *const *args,
                    size_t nargsf, PyObject *kwnames, int nfixed,
                    const char *const *names, PyObject **fixed,
-                   PyObject **context)
+                   cb_args *rest, PyObject **context)
 {
     Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
     *context = NULL;
@@ -4711,13 +5014,13 @@ core_parse_varargs(const char *fname, PyObject *const *args,
             PyErr_Format(PyExc_TypeError,
                          "%s() got an unexpected keyword argument '%S'",
                          fname, key);
-            return NULL;
+            return -1;
         }
         if (*slot != NULL) {
             PyErr_Format(PyExc_TypeError,
                          "%s() got multiple values for argument '%S'",
                          fname, key);
-            return NULL;
+            return -1;
         }
         *slot = args[nargs + k];
     }
@@ -4726,18 +5029,13 @@ core_parse_varargs(const char *fname, PyObject *const *args,
             PyErr_Format(PyExc_TypeError,
                          "%s() missing required positional argument '%s'",
                          fname, names[i]);
-            return NULL;
+            return -1;
         }
     }
-    Py_ssize_t nrest = nargs > nfixed ? nargs - nfixed : 0;
-    PyObject *rest = PyTuple_New(nrest);
-    if (rest == NULL) {
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < nrest; i++) {
-        PyTuple_SET_ITEM(rest, i, Py_NewRef(args[nfixed + i]));
-    }
-    return rest;
+    rest->obj = NULL;
+    rest->items = args + nfixed;
+    rest->n = nargs > nfixed ? nargs - nfixed : 0;
+    return 0;
 }
 
 static inline asyncio_state *
@@ -4748,14 +5046,15 @@ core_state(PyTypeObject *cls)
 
 /* ---------- _EventLoopCore: scheduling callbacks ---------- */
 
-/* _call_soon(callback, args, context): a new handle appended to _ready. */
+/* _call_soon(callback, args, context): a new handle appended to _ready.
+   drop and debug: see handle_new(). */
 static PyObject *
 core_call_soon_impl(asyncio_state *st, LoopCoreObject *self,
-                    PyObject *callback, PyObject *args, PyObject *context,
-                    int drop)
+                    PyObject *callback, const cb_args *args,
+                    PyObject *context, int drop, int debug)
 {
     HandleObject *h = handle_new(st, NULL, callback, args, (PyObject *)self,
-                                 context, drop);
+                                 context, drop, debug);
     if (h == NULL) {
         return NULL;
     }
@@ -4766,28 +5065,131 @@ core_call_soon_impl(asyncio_state *st, LoopCoreObject *self,
     return (PyObject *)h;
 }
 
-/* call_soon(callback, *rest, context=context): the new handle. */
+/* The handle of call_soon() and call_soon_threadsafe() after their checks
+   (core_schedule_checks() gave mask and debug): self._call_soon(). */
 static PyObject *
-core_call_soon_tuple(asyncio_state *st, LoopCoreObject *self,
-                     PyObject *callback, PyObject *rest, PyObject *context)
+core_call_soon_checked(asyncio_state *st, LoopCoreObject *self, int mask,
+                       PyObject *callback, const cb_args *args,
+                       PyObject *context, int debug)
 {
     PyObject *op = (PyObject *)self;
-    int own;
-    if (core_check_closed(st, self) < 0
-        || core_debug_checks(self, callback, "call_soon") < 0
-        || (own = core_method_is_own(st, op, CORE__CALL_SOON)) < 0) {
+    if (mask & (1 << CORE__CALL_SOON)) {
+        return core_call_soon_impl(st, self, callback, args, context, 2,
+                                   debug);
+    }
+    PyObject *tuple = cb_args_object(args);
+    if (tuple == NULL) {
         return NULL;
     }
-    if (own) {
-        return core_call_soon_impl(st, self, callback, rest, context, 2);
-    }
     PyObject *res = PyObject_CallMethodObjArgs(
-        op, st->core_own_names[CORE__CALL_SOON], callback, rest,
+        op, st->core_own_names[CORE__CALL_SOON], callback, tuple,
         context ? context : Py_None, NULL);
+    Py_DECREF(tuple);
     if (res != NULL && core_drop_last_frame(st, res) < 0) {
         Py_CLEAR(res);
     }
     return res;
+}
+
+/* call_soon(callback, *args, context=context): the new handle. */
+static PyObject *
+core_call_soon_args(asyncio_state *st, LoopCoreObject *self,
+                    PyObject *callback, const cb_args *args,
+                    PyObject *context)
+{
+    int debug;
+    int mask = core_schedule_checks(st, self, callback, "call_soon", &debug);
+    if (mask < 0) {
+        return NULL;
+    }
+    return core_call_soon_checked(st, self, mask, callback, args, context,
+                                  debug);
+}
+
+/* self._write_to_self() for call_soon_threadsafe().  The byte on the
+   self-pipe is there to wake the loop from its poll, so the core writes
+   it only when none was written since the loop last read its ready queue
+   before polling (see core__run_once()), which spares the threads that
+   hand work to a loop a system call each, and the GIL switch Python's
+   socket.send() makes.  It writes from C, with the GIL held (the socket
+   is non-blocking), when the method is the selector loop's own and
+   _csock a plain socket; anything else is left to the method. */
+static int
+core_write_to_self(asyncio_state *st, LoopCoreObject *self)
+{
+    int mask = core_own_mask(st, self);
+    if (mask < 0) {
+        return -1;
+    }
+    int own = (mask >> CORE_WRITE_TO_SELF) & 1;
+    /* the flag is only reset by the core's own _run_once() */
+    int coalesce = own && ((mask >> CORE__RUN_ONCE) & 1);
+    if (coalesce && self->wakeup_pending) {
+        return 0;
+    }
+    PyObject *loop = (PyObject *)self;
+#ifndef MS_WINDOWS
+    if (own) {
+        PyObject *csock = PyObject_GetAttrString(loop, "_csock");
+        if (csock == NULL) {
+            return -1;
+        }
+        int written = 0;
+        if (csock == Py_None) {
+            written = 1;        /* the method does nothing either */
+        }
+        else if (Py_IS_TYPE(csock, (PyTypeObject *)st->socket_type)) {
+            PyObject *fdobj = PyObject_CallMethod(csock, "fileno", NULL);
+            int fd = fdobj != NULL ? PyObject_AsFileDescriptor(fdobj) : -1;
+            Py_XDECREF(fdobj);
+            if (fd < 0) {
+                /* closed: the method swallows the error */
+                PyErr_Clear();
+            }
+            else {
+                static const char zero = 0;
+                ssize_t n;
+                do {
+                    n = send(fd, &zero, 1, MSG_DONTWAIT);
+                } while (n < 0 && errno == EINTR);
+                written = n == 1;
+            }
+        }
+        Py_DECREF(csock);
+        if (written) {
+            self->wakeup_pending = coalesce;
+            return 0;
+        }
+    }
+#endif
+    /* a failed write is the method's to report (it logs in debug mode);
+       a second byte costs nothing but a spurious wakeup */
+    return drop_result(PyObject_CallMethodNoArgs(
+        loop, st->core_own_names[CORE_WRITE_TO_SELF]));
+}
+
+static PyObject *
+core_call_soon_threadsafe(CMETHOD_ARGS)
+{
+    static const char *const names[] = {"callback"};
+    asyncio_state *st = core_state(cls);
+    LoopCoreObject *self = (LoopCoreObject *)op;
+    PyObject *callback, *context;
+    cb_args rest;
+    int debug, mask;
+    if (core_parse_varargs("call_soon_threadsafe", args, nargsf, kwnames, 1,
+                           names, &callback, &rest, &context) < 0
+        || (mask = core_schedule_checks(st, self, callback,
+                                        "call_soon_threadsafe",
+                                        &debug)) < 0) {
+        return NULL;
+    }
+    PyObject *handle = core_call_soon_checked(st, self, mask, callback,
+                                              &rest, context, debug);
+    if (handle != NULL && core_write_to_self(st, self) < 0) {
+        Py_CLEAR(handle);
+    }
+    return handle;
 }
 
 static PyObject *
@@ -4795,15 +5197,13 @@ core_call_soon(CMETHOD_ARGS)
 {
     static const char *const names[] = {"callback"};
     PyObject *callback, *context;
-    PyObject *rest = core_parse_varargs("call_soon", args, nargsf, kwnames,
-                                        1, names, &callback, &context);
-    if (rest == NULL) {
+    cb_args rest;
+    if (core_parse_varargs("call_soon", args, nargsf, kwnames, 1, names,
+                           &callback, &rest, &context) < 0) {
         return NULL;
     }
-    PyObject *res = core_call_soon_tuple(core_state(cls), (LoopCoreObject *)op,
-                                         callback, rest, context);
-    Py_DECREF(rest);
-    return res;
+    return core_call_soon_args(core_state(cls), (LoopCoreObject *)op,
+                               callback, &rest, context);
 }
 
 /* loop.call_soon(fn[, arg], context=ctx) for the call_soon() helper when
@@ -4813,19 +5213,17 @@ static int
 core_call_soon_direct(asyncio_state *st, PyObject *loop, PyObject *fn,
                       PyObject *arg, PyObject *ctx)
 {
-    PyObject *rest = arg != NULL ? PyTuple_Pack(1, arg) : PyTuple_New(0);
-    if (rest == NULL) {
-        return -1;
-    }
     Py_INCREF(loop);
     Py_INCREF(fn);
+    Py_XINCREF(arg);
     Py_XINCREF(ctx);
-    PyObject *res = core_call_soon_tuple(st, (LoopCoreObject *)loop, fn,
-                                         rest, ctx);
+    cb_args rest = {NULL, &arg, arg != NULL};
+    PyObject *res = core_call_soon_args(st, (LoopCoreObject *)loop, fn,
+                                        &rest, ctx);
     Py_XDECREF(ctx);
+    Py_XDECREF(arg);
     Py_DECREF(fn);
     Py_DECREF(loop);
-    Py_DECREF(rest);
     return drop_result(res);
 }
 
@@ -4838,26 +5236,27 @@ core__call_soon(CMETHOD_ARGS)
                    names, 3, 3, 3, a) < 0) {
         return NULL;
     }
+    cb_args cbargs = {a[1], NULL, 0};
     return core_call_soon_impl(core_state(cls), (LoopCoreObject *)op,
-                               a[0], a[1], a[2], 1);
+                               a[0], &cbargs, a[2], 1, -1);
 }
 
-/* call_at(when, callback, *args, context=None) with args a tuple. */
+/* call_at(when, callback, *args, context=None). */
 static PyObject *
 core_call_at_impl(asyncio_state *st, LoopCoreObject *self, PyObject *when,
-                  PyObject *callback, PyObject *args, PyObject *context,
+                  PyObject *callback, const cb_args *args, PyObject *context,
                   int drop)
 {
     if (when == Py_None) {
         PyErr_SetString(PyExc_TypeError, "when cannot be None");
         return NULL;
     }
-    if (core_check_closed(st, self) < 0
-        || core_debug_checks(self, callback, "call_at") < 0) {
+    int debug;
+    if (core_schedule_checks(st, self, callback, "call_at", &debug) < 0) {
         return NULL;
     }
     HandleObject *timer = handle_new(st, when, callback, args,
-                                     (PyObject *)self, context, drop);
+                                     (PyObject *)self, context, drop, debug);
     if (timer == NULL) {
         return NULL;
     }
@@ -4882,24 +5281,23 @@ core_call_at(CMETHOD_ARGS)
 {
     static const char *const names[] = {"when", "callback"};
     PyObject *fixed[2], *context;
-    PyObject *rest = core_parse_varargs("call_at", args, nargsf, kwnames,
-                                        2, names, fixed, &context);
-    if (rest == NULL) {
+    cb_args rest;
+    if (core_parse_varargs("call_at", args, nargsf, kwnames, 2, names,
+                           fixed, &rest, &context) < 0) {
         return NULL;
     }
-    PyObject *res = core_call_at_impl(core_state(cls), (LoopCoreObject *)op,
-                                      fixed[0], fixed[1], rest, context, 2);
-    Py_DECREF(rest);
-    return res;
+    return core_call_at_impl(core_state(cls), (LoopCoreObject *)op,
+                             fixed[0], fixed[1], &rest, context, 2);
 }
 
 /* self.call_at(when, callback, *args, context=context) when call_at is
-   not the core's own. */
+   not the core's own; args is a vector. */
 static PyObject *
 core_call_at_method(asyncio_state *st, LoopCoreObject *self, PyObject *when,
-                    PyObject *callback, PyObject *args, PyObject *context)
+                    PyObject *callback, const cb_args *args,
+                    PyObject *context)
 {
-    Py_ssize_t n = PyTuple_GET_SIZE(args);
+    Py_ssize_t n = args->n;
     PyObject **stack = PyMem_Malloc((n + 4) * sizeof(PyObject *));
     if (stack == NULL) {
         return PyErr_NoMemory();
@@ -4908,7 +5306,7 @@ core_call_at_method(asyncio_state *st, LoopCoreObject *self, PyObject *when,
     stack[1] = when;
     stack[2] = callback;
     for (Py_ssize_t i = 0; i < n; i++) {
-        stack[3 + i] = PyTuple_GET_ITEM(args, i);
+        stack[3 + i] = args->items[i];
     }
     stack[3 + n] = context != NULL ? context : Py_None;
     PyObject *res = PyObject_VectorcallMethod(
@@ -4927,9 +5325,9 @@ core_call_later(CMETHOD_ARGS)
     asyncio_state *st = core_state(cls);
     LoopCoreObject *self = (LoopCoreObject *)op;
     PyObject *fixed[2], *context;
-    PyObject *rest = core_parse_varargs("call_later", args, nargsf,
-                                        kwnames, 2, names, fixed, &context);
-    if (rest == NULL) {
+    cb_args rest;
+    if (core_parse_varargs("call_later", args, nargsf, kwnames, 2, names,
+                           fixed, &rest, &context) < 0) {
         return NULL;
     }
     PyObject *res = NULL, *now = NULL, *when = NULL;
@@ -4943,12 +5341,13 @@ core_call_later(CMETHOD_ARGS)
         || (own = core_method_is_own(st, op, CORE_CALL_AT)) < 0) {
         goto done;
     }
-    res = own ? core_call_at_impl(st, self, when, fixed[1], rest, context, 3)
-              : core_call_at_method(st, self, when, fixed[1], rest, context);
+    res = own ? core_call_at_impl(st, self, when, fixed[1], &rest, context,
+                                  3)
+              : core_call_at_method(st, self, when, fixed[1], &rest,
+                                    context);
 done:
     Py_XDECREF(now);
     Py_XDECREF(when);
-    Py_DECREF(rest);
     return res;
 }
 
@@ -5170,7 +5569,7 @@ core_epoll_select_now(asyncio_state *st, PyObject *selector)
     if (poller == NULL) {
         goto done;
     }
-    if (st->epoll_type == NULL
+    if (st->epoll_fileno == NULL
         || !Py_IS_TYPE(poller, (PyTypeObject *)st->epoll_type)) {
         /* something else stands in for the epoll object: let the
            selector call it */
@@ -5185,9 +5584,12 @@ core_epoll_select_now(asyncio_state *st, PyObject *selector)
         }
         goto done;
     }
-    /* fileno() of a closed epoll object raises what its poll() would */
-    int epfd = PyObject_AsFileDescriptor(poller);
+    /* fileno() of a closed epoll object raises what its poll() would;
+       the type's own method, found once, spares a lookup per poll */
+    PyObject *fdobj = PyObject_CallOneArg(st->epoll_fileno, poller);
     Py_DECREF(poller);
+    int epfd = fdobj != NULL ? PyObject_AsFileDescriptor(fdobj) : -1;
+    Py_XDECREF(fdobj);
     if (epfd < 0) {
         goto done;
     }
@@ -5447,6 +5849,9 @@ core__run_once(CMETHOD_ARGS)
     if (core_drop_cancelled_timers(st, self) < 0) {
         return NULL;
     }
+    /* Before the ready queue is looked at: a thread that adds to it from
+       now on writes to the self-pipe (core_write_to_self()). */
+    self->wakeup_pending = 0;
     PyObject *timeout = core_select_timeout(st, self);
     if (timeout == NULL) {
         return NULL;
@@ -5606,7 +6011,7 @@ core_create_task_impl(asyncio_state *st, LoopCoreObject *self,
         return PyObject_Vectorcall(pure, stack, 2, st->kw_name_context);
     }
     PyObject *task = NULL;
-    if (core_check_closed(st, self) == 0) {
+    if (core_check_closed(st, self, -1) == 0) {
         PyObject *stack[4] = {coro, loop, name, context};
         task = PyObject_Vectorcall(cls, stack, 1, st->kw_task_init);
         if (task != NULL && core_trim_task_traceback(task) < 0) {
@@ -5660,6 +6065,7 @@ core_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(self->stopping);
     Py_VISIT(self->closed);
     Py_VISIT(self->debug);
+    Py_VISIT(self->current_task);
     return 0;
 }
 
@@ -5672,6 +6078,7 @@ core_clear(PyObject *op)
     Py_CLEAR(self->stopping);
     Py_CLEAR(self->closed);
     Py_CLEAR(self->debug);
+    Py_CLEAR(self->current_task);
     return 0;
 }
 
@@ -5711,6 +6118,8 @@ static PyMethodDef core_methods[] = {
                 "after the callback will be passed to\nthe callback when it "
                 "is called."),
     CMETHOD("_call_soon", core__call_soon, NULL),
+    CMETHOD("call_soon_threadsafe", core_call_soon_threadsafe,
+                "Like call_soon(), but thread-safe."),
     CMETHOD("call_later", core_call_later,
                 "Arrange for a callback to be called at a given time.\n\n"
                 "Return a Handle: an opaque object with a cancel() method "
@@ -6804,6 +7213,10 @@ static PyMethodDef asyncio_methods[] = {
      METH_FASTCALL | METH_KEYWORDS, NULL},
 /* series: } */
 /* series: loop { */
+    {"current_task", (PyCFunction)(void (*)(void))asyncio_current_task,
+     METH_FASTCALL | METH_KEYWORDS,
+     PyDoc_STR("current_task($module, /, loop=None)\n--\n\n"
+               "Return a currently executed task.")},
     {"_native_tasks", asyncio__native_tasks, METH_NOARGS,
      PyDoc_STR("The registered tasks of the C Task class, as a list.")},
     {"_gather", (PyCFunction)(void (*)(void))asyncio__gather, METH_FASTCALL,
@@ -6847,9 +7260,13 @@ static const size_t state_refs[] = {
     offsetof(asyncio_state, core_own_methods[CORE_CALL_AT]),
     offsetof(asyncio_state, core_own_methods[CORE_CREATE_TASK]),
     offsetof(asyncio_state, core_own_methods[CORE_CALL_SOON]),
+    offsetof(asyncio_state, core_own_methods[CORE__RUN_ONCE]),
     offsetof(asyncio_state, core_own_methods[CORE_PROCESS_EVENTS]),
+    offsetof(asyncio_state, core_own_methods[CORE_WRITE_TO_SELF]),
+    offsetof(asyncio_state, socket_type),
     offsetof(asyncio_state, epoll_selector_type),
     offsetof(asyncio_state, epoll_type),
+    offsetof(asyncio_state, epoll_fileno),
     offsetof(asyncio_state, GatheringFutureType),
     offsetof(asyncio_state, GatherCallbackType),
     offsetof(asyncio_state, tasks_module),
@@ -6922,7 +7339,9 @@ static const struct {
     STATE_NAME(core_own_names[CORE_CALL_AT], "call_at"),
     STATE_NAME(core_own_names[CORE_CREATE_TASK], "create_task"),
     STATE_NAME(core_own_names[CORE_CALL_SOON], "call_soon"),
+    STATE_NAME(core_own_names[CORE__RUN_ONCE], "_run_once"),
     STATE_NAME(core_own_names[CORE_PROCESS_EVENTS], "_process_events"),
+    STATE_NAME(core_own_names[CORE_WRITE_TO_SELF], "_write_to_self"),
     STATE_NAME(str_fd_to_key, "_fd_to_key"),
     STATE_NAME(str_poll, "poll"),
     STATE_NAME(str_events, "events"),

@@ -49,8 +49,9 @@ def tearDownModule():
 
 
 OUR_BUILD = '_asyncio' in sys.builtin_module_names
-HOT_PATH_NAMES = frozenset({'call_soon', '_call_soon', 'call_later', 'call_at',
-                            '_run_once', 'time', 'get_debug'})
+HOT_PATH_NAMES = frozenset({'call_soon', '_call_soon', 'call_soon_threadsafe',
+                            'call_later', 'call_at', '_run_once', 'time',
+                            'get_debug'})
 
 C_CORE = getattr(base_events, '_CEventLoopCore', None)
 PY_HOT_PATH = getattr(base_events, '_py_hot_path', None)
@@ -101,6 +102,19 @@ def noop(*args):
 
 def heap_ok(heap):
     return all(not heap[i] < heap[(i - 1) // 2] for i in range(1, len(heap)))
+
+
+def self_pipe_bytes(loop):
+    """Read and return what waits on a selector loop's self-pipe."""
+    data = b''
+    while True:
+        try:
+            chunk = loop._ssock.recv(4096)
+        except BlockingIOError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
 
 
 class ManualClockLoop(base_events.BaseEventLoop):
@@ -397,6 +411,99 @@ class LoopCoreCases:
             ('later ctx', 'changed by at ctx')])
         self.assertEqual((after, in_ctx), ('default', 'changed by later ctx'))
 
+    def test_args_of_handles(self):
+        # The core keeps a single argument outside a tuple until _args is
+        # read; what Python sees must not tell.
+        def scenario(loop):
+            trace = []
+
+            def cb(*args):
+                trace.append(args)
+            hs = [loop.call_soon(cb), loop.call_soon(cb, 1),
+                  loop.call_soon(cb, 1, 2), loop.call_later(-1, cb, 'x'),
+                  loop.call_at(0, cb, ('t',))]
+            out = [(h._args, type(h._args)) for h in hs]
+            out.append(all(h._args is h._args for h in hs))
+            one = loop.call_soon(cb, 'replaced')
+            one._args = ['a', 'b']
+            gone = loop.call_soon(cb, 'cancelled')
+            gone.cancel()
+            out.append((one._args, gone._args, gone._callback))
+            unread = loop.call_soon(cb, 'run before _args is read')
+            later = loop.time() + 100
+            eq = [loop.call_at(later, cb, 1) == loop.call_at(later, cb, 1),
+                  loop.call_at(later, cb, 1) == loop.call_at(later, cb, 2),
+                  loop.call_at(later, cb, 1)
+                  == loop.call_at(later, cb, 1, 2),
+                  loop.call_at(later, cb, (1,))
+                  == loop.call_at(later, cb, 1)]
+            loop._run_once()
+            return out, eq, trace, unread._args
+        out, eq, trace, unread = self.both(scenario)
+        self.assertEqual(out, [((), tuple), ((1,), tuple),
+                               ((1, 2), tuple), (('x',), tuple),
+                               (((('t',),)), tuple), True,
+                               (['a', 'b'], None, None)])
+        self.assertEqual(eq, [True, False, False, False])
+        self.assertEqual(trace, [(), (1,), (1, 2), ('a', 'b'),
+                                 ('run before _args is read',),
+                                 (('t',),), ('x',)])
+        self.assertEqual(unread, ('run before _args is read',))
+
+    def test_default_context_is_the_one_at_schedule_time(self):
+        # The core makes the copy of the current context when the callback
+        # runs or the context is asked for, from the variables the current
+        # context had when the handle was made; a copy made at once must
+        # not be told from it.
+        var = contextvars.ContextVar('var', default='default')
+
+        def scenario(loop):
+            trace = []
+
+            def cb(tag):
+                trace.append((tag, var.get()))
+                var.set('set by ' + tag)
+            token = var.set('at schedule time')
+            plain = loop.call_soon(cb, 'plain')
+            read = loop.call_soon(cb, 'read')
+            replaced = loop.call_soon(cb, 'replaced')
+            timer = loop.call_later(-1, cb, 'timer')
+            entered = contextvars.Context()
+            inner = entered.run(
+                lambda: (var.set('inside'), loop.call_soon(cb, 'inner'))[1])
+            var.set('changed after scheduling')
+            ctx = read.get_context()
+            out = [ctx is read._context, ctx is read.get_context(),
+                   ctx.get(var), isinstance(ctx, contextvars.Context)]
+            ctx.run(var.set, 'set in the handle context')
+            other = contextvars.Context()
+            replaced._context = other
+            out.append(replaced.get_context() is other)
+            from_thread = []
+            thread = threading.Thread(target=lambda: from_thread.append(
+                loop.call_soon_threadsafe(cb, 'thread')))
+            thread.start()
+            thread.join()
+            loop._run_once()
+            var.reset(token)
+            out += [plain.get_context().get(var), read._context is ctx,
+                    ctx.get(var), other.get(var), var.get(),
+                    entered.get(var), timer.get_context().get(var),
+                    inner.get_context().get(var),
+                    from_thread[0].get_context().get(var),
+                    plain.get_context() is not timer.get_context()]
+            return out, sorted(trace)
+        out, trace = self.both(scenario)
+        self.assertEqual(out, [
+            True, True, 'at schedule time', True, True,
+            'set by plain', True, 'set by read', 'set by replaced',
+            'default', 'inside', 'set by timer', 'set by inner',
+            'set by thread', True])
+        self.assertEqual(trace, [
+            ('inner', 'inside'), ('plain', 'at schedule time'),
+            ('read', 'set in the handle context'), ('replaced', 'default'),
+            ('thread', 'default'), ('timer', 'at schedule time')])
+
     def test_cancelled_handles_skipped(self):
         def scenario(loop):
             trace = []
@@ -418,6 +525,190 @@ class LoopCoreCases:
         self.assertEqual(self.both(scenario),
                          ([0, 2, 3, 't2', 't1'], 0, 0, 0,
                           [False, False, False, False]))
+
+    # --- call_soon_threadsafe ---
+
+    def test_call_soon_threadsafe(self):
+        def scenario(loop):
+            trace = []
+            main = threading.current_thread()
+
+            def cb(*args):
+                trace.append((args, threading.current_thread() is main))
+            handles = []
+            for i in range(3):
+                thread = threading.Thread(target=lambda i=i: handles.append(
+                    loop.call_soon_threadsafe(cb, i)))
+                thread.start()
+                thread.join()
+            ctx = contextvars.Context()
+            handles.append(loop.call_soon_threadsafe(cb, 'a', 'b',
+                                                     context=ctx))
+            handles.append(loop.call_soon_threadsafe(loop.stop))
+            out = [[type(h) for h in handles], [h._args for h in handles],
+                   handles[3]._context is ctx, list(loop._ready) == handles]
+            loop.run_forever()
+            loop.close()
+            out.append(outcome(loop.call_soon_threadsafe, cb))
+            return out, trace
+        out, trace = self.both(scenario, asyncio.SelectorEventLoop)
+        self.assertEqual(out, [
+            [events.Handle] * 5, [(0,), (1,), (2,), ('a', 'b'), ()],
+            True, True,
+            ('raises', RuntimeError, 'Event loop is closed')])
+        self.assertEqual(trace, [((0,), True), ((1,), True), ((2,), True),
+                                 (('a', 'b'), True)])
+
+    def test_call_soon_threadsafe_bad_calls(self):
+        def scenario(loop):
+            # the pure method takes its callback by keyword too
+            return [outcome(loop.call_soon_threadsafe)[:2],
+                    outcome(loop.call_soon_threadsafe, noop, contxt=None)[:2],
+                    outcome(loop.call_soon_threadsafe, noop, context=None,
+                            callback=noop)[:2],
+                    len(loop._ready),
+                    type(loop.call_soon_threadsafe(callback=noop)),
+                    type(loop.call_soon_threadsafe(noop, context=None))]
+        self.assertEqual(self.both(scenario, asyncio.SelectorEventLoop),
+                         [('raises', TypeError)] * 3 + [0] + [events.Handle] * 2)
+
+    def test_call_soon_threadsafe_writes_to_self_pipe(self):
+        # The pure method writes a byte per call; the C core writes one
+        # per poll of the loop, which is enough to wake it.
+        loop = self.new_loop(asyncio.SelectorEventLoop)
+        self_pipe_bytes(loop)
+        for i in range(5):
+            loop.call_soon_threadsafe(noop)
+        first = self_pipe_bytes(loop)
+        loop._run_once()
+        loop.call_soon_threadsafe(noop)
+        loop.call_soon_threadsafe(noop)
+        second = self_pipe_bytes(loop)
+        if self.is_pure:
+            self.assertEqual((first, second), (b'\0' * 5, b'\0' * 2))
+        else:
+            self.assertEqual((first, second), (b'\0', b'\0'))
+
+    def test_call_soon_threadsafe_wakes_a_waiting_loop(self):
+        # Threads hand callbacks to a loop that blocks in its poll between
+        # bursts; every burst must wake it.  The guard timer only fires if
+        # a wake-up was lost.
+        loop = self.new_loop(asyncio.SelectorEventLoop)
+        results, stopped_by = [], []
+        nthreads, per_thread = 4, 300
+
+        def producer(n):
+            for i in range(per_thread):
+                loop.call_soon_threadsafe(results.append, (n, i))
+                if i % 100 == 0:
+                    time.sleep(0.01)
+
+        def check_done():
+            if len(results) == nthreads * per_thread:
+                stopped_by.append('producers')
+                loop.stop()
+            else:
+                loop.call_later(0.005, check_done)
+        threads = [threading.Thread(target=producer, args=(n,))
+                   for n in range(nthreads)]
+        for thread in threads:
+            loop.call_soon(thread.start)
+        loop.call_soon(check_done)
+        guard = loop.call_later(60, lambda: (stopped_by.append('guard'),
+                                             loop.stop()))
+        loop.run_forever()
+        for thread in threads:
+            thread.join()
+        guard.cancel()
+        self.assertEqual(stopped_by, ['producers'])
+        for n in range(nthreads):
+            self.assertEqual([i for m, i in results if m == n],
+                             list(range(per_thread)))
+
+    def test_call_soon_threadsafe_wakes_a_blocked_poll(self):
+        # nothing scheduled: the loop waits in its poll with no timeout
+        loop = self.new_loop(asyncio.SelectorEventLoop)
+        seen = []
+
+        def later():
+            time.sleep(0.05)
+            loop.call_soon_threadsafe(seen.append, 'woken')
+            loop.call_soon_threadsafe(loop.stop)
+        thread = threading.Thread(target=later)
+        loop.call_soon(thread.start)
+        guard = loop.call_later(60, lambda: (seen.append('guard'),
+                                             loop.stop()))
+        loop.run_forever()
+        thread.join()
+        guard.cancel()
+        self.assertEqual(seen, ['woken'])
+
+    def test_write_to_self_overrides(self):
+        # _write_to_self on the instance or in a subclass, a _run_once of
+        # a subclass (which would never reset the core's flag), a stand-in
+        # socket: every call goes through the method, as in pure Python.
+        class OwnRunOnce(asyncio.SelectorEventLoop):
+            def _run_once(self):
+                super()._run_once()
+
+        def instance(loop):
+            loop._write_to_self = mock.Mock()
+            for i in range(3):
+                loop.call_soon_threadsafe(noop)
+            loop._run_once()
+            loop.call_soon_threadsafe(noop)
+            return loop._write_to_self.call_count
+
+        def run_once_overridden(loop):
+            self_pipe_bytes(loop)
+            for i in range(3):
+                loop.call_soon_threadsafe(noop)
+            return self_pipe_bytes(loop)
+
+        def stand_in_socket(loop):
+            real = loop._csock
+            loop._csock = mock.Mock()
+            try:
+                for i in range(3):
+                    loop.call_soon_threadsafe(noop)
+                return loop._csock.send.call_args_list
+            finally:
+                loop._csock = real
+
+        def no_socket(loop):
+            real = loop._csock
+            loop._csock = None
+            try:
+                return type(loop.call_soon_threadsafe(noop))
+            finally:
+                loop._csock = real
+        self.assertEqual(self.both(instance, asyncio.SelectorEventLoop), 4)
+        self.assertEqual(self.both(run_once_overridden, OwnRunOnce),
+                         b'\0' * 3)
+        self.assertEqual(self.both(stand_in_socket, asyncio.SelectorEventLoop),
+                         [mock.call(b'\0')] * 3)
+        self.assertEqual(self.both(no_socket, asyncio.SelectorEventLoop),
+                         events.Handle)
+
+    def test_write_to_self_on_a_closed_socket(self):
+        # the failed write is swallowed, and logged in debug mode
+        def scenario(loop):
+            real = loop._csock
+            loop._csock = socket.socket()
+            loop._csock.close()
+            try:
+                with self.assertLogs('asyncio', 'DEBUG') as logs:
+                    loop.call_soon_threadsafe(noop)
+                    base_events.logger.debug('end')
+                return [(r.levelname, r.getMessage(), r.exc_info[0])
+                        if r.exc_info else r.getMessage()
+                        for r in logs.records]
+            finally:
+                loop._csock = real
+        self.assertEqual(
+            self.both(scenario, asyncio.SelectorEventLoop, debug=True),
+            [('DEBUG', 'Fail to write a null byte into the self-pipe socket',
+              OSError), 'end'])
 
     # --- timers ---
 
@@ -1233,11 +1524,13 @@ class LoopCoreCases:
             loop.call_soon(1)
             loop.call_later(1, 2)
             loop.call_at(1, 3)
+            loop.call_soon_threadsafe(4)
             return loop.calls
         self.assertEqual(self.both(scenario, Overrides, debug=True), [
             '_check_thread', ('_check_callback', 'call_soon'),
             '_check_thread', ('_check_callback', 'call_at'),
-            '_check_thread', ('_check_callback', 'call_at')])
+            '_check_thread', ('_check_callback', 'call_at'),
+            ('_check_callback', 'call_soon_threadsafe')])
 
     def test_instance_mocks(self):
         def scenario(loop):
@@ -1298,6 +1591,28 @@ class LoopCoreCases:
             del loop, h
             gc.collect()
             self.assertIsNone(ref())
+
+    def test_handle_cycles_collected(self):
+        # through the single argument the core keeps as it is, and through
+        # the context variables it keeps in place of a context
+        var = contextvars.ContextVar('var')
+        loop = self.new_loop(ManualClockLoop)
+
+        class Holder:
+            pass
+        refs = []
+        for how in ('arg', 'context', 'both'):
+            holder = Holder()
+            token = var.set(holder) if how != 'arg' else None
+            args = (holder,) if how != 'context' else ()
+            holder.handle = loop.call_soon(noop, *args)
+            if token is not None:
+                var.reset(token)
+            refs.append(weakref.ref(holder))
+            del holder, args
+        loop._run_once()    # the handles leave _ready
+        gc.collect()
+        self.assertEqual([ref() for ref in refs], [None, None, None])
 
     def test_close_clears_queues(self):
         def scenario(loop):

@@ -544,6 +544,25 @@ class BookkeepingCases:
         with self.assertRaises(TypeError):
             self.leave([], object())
 
+    def test_enter_and_leave_on_a_real_loop(self):
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        t1, t2 = object(), object()
+        self.assertIsNone(asyncio.current_task(loop))
+        self.enter(loop, t1)
+        try:
+            self.assertIs(asyncio.current_task(loop), t1)
+            self.assertIs(asyncio.current_task(loop=loop), t1)
+            with self.assertRaisesRegex(RuntimeError, '^Cannot enter'):
+                self.enter(loop, t2)
+            with self.assertRaisesRegex(RuntimeError, 'does not match'):
+                self.leave(loop, t2)
+        finally:
+            self.leave(loop, t1)
+        self.assertIsNone(asyncio.current_task(loop))
+        with self.assertRaisesRegex(RuntimeError, '^Leaving task'):
+            self.leave(loop, t1)
+
     def test_register_weakly(self):
         class T:
             def get_loop(self):
@@ -651,6 +670,67 @@ class CBookkeepingTests(BookkeepingCases, unittest.TestCase):
         self.assertEqual(asyncio.all_tasks(loop), {c_task, other})
         loop.run_until_complete(c_task)
         self.assertEqual(asyncio.all_tasks(loop), {other})
+
+    def test_loop_core_keeps_its_current_task(self):
+        # A loop built on the C core holds the task it runs; what the pure
+        # functions put in _current_tasks still counts.
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        t = object()
+        self.enter(loop, t)
+        self.assertNotIn(loop, tasks._current_tasks)
+        self.assertIs(asyncio.current_task(loop), t)
+        self.leave(loop, t)
+        tasks._py_enter_task(loop, t)
+        try:
+            self.assertIs(tasks._current_tasks[loop], t)
+            self.assertIs(asyncio.current_task(loop), t)
+            with self.assertRaisesRegex(RuntimeError, '^Cannot enter'):
+                self.enter(loop, object())
+            self.leave(loop, t)
+        finally:
+            tasks._current_tasks.pop(loop, None)
+        self.assertNotIn(loop, tasks._current_tasks)
+        self.assertIsNone(asyncio.current_task(loop))
+
+    def test_current_task_function(self):
+        import _asyncio
+        self.assertIs(asyncio.current_task, _asyncio.current_task)
+        self.assertIsNot(tasks._py_current_task, _asyncio.current_task)
+        for current_task in (asyncio.current_task, tasks._py_current_task):
+            with self.subTest(current_task=current_task):
+                with self.assertRaisesRegex(RuntimeError,
+                                            '^no running event loop$'):
+                    current_task()
+                with self.assertRaisesRegex(RuntimeError,
+                                            '^no running event loop$'):
+                    current_task(None)
+                with self.assertRaises(TypeError):
+                    current_task([])     # unhashable, as a dict key
+                with self.assertRaises(TypeError):
+                    current_task(None, None)
+                self.assertIsNone(current_task(object()))
+
+        async def main():
+            return asyncio.current_task(), asyncio.current_task(loop=None)
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        task = loop.create_task(main())
+        self.assertEqual(loop.run_until_complete(task), (task, task))
+
+    def test_loop_and_its_current_task_collected(self):
+        loop = asyncio.new_event_loop()
+        loop.close()
+
+        class TaskLike:
+            pass
+        t = TaskLike()
+        t.loop = loop
+        self.enter(loop, t)
+        ref = weakref.ref(loop)
+        del loop, t
+        gc.collect()
+        self.assertIsNone(ref())
 
     def test_objects_are_shared(self):
         import _asyncio
