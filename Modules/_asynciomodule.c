@@ -4608,6 +4608,16 @@ typedef struct {
     /* A byte was written to the self-pipe since the loop last looked at
        its ready queue: see core_write_to_self(). */
     int wakeup_pending;
+    /* loop._selector, and for an EpollSelector its _selector and
+       _fd_to_key, as read when the two objects were at these versions:
+       see core_selector_refs(). */
+    PyObject *sel;
+    PyObject *sel_poller;
+    PyObject *sel_fd_to_key;
+    unsigned int sel_loop_tp_version;
+    unsigned int sel_tp_version;
+    uint64_t sel_loop_dict_version;
+    uint64_t sel_dict_version;
 } LoopCoreObject;
 
 /* Timers over this count are cleaned up eagerly once more than this
@@ -4618,17 +4628,19 @@ typedef struct {
 /* base_events.MAXIMUM_SELECT_TIMEOUT: one day */
 #define CORE_MAXIMUM_SELECT_TIMEOUT (24 * 3600)
 
-/* The version of the loop's instance dict; 0 when it has none.  Every
+/* The version of an object's instance dict; 0 when it has none.  Every
    change to a dict gives it a new version (PEP 509). */
 static uint64_t
-core_dict_version(LoopCoreObject *self)
+dict_version_of(PyObject *obj)
 {
-    PyObject **dictptr = _PyObject_GetDictPtr((PyObject *)self);
+    PyObject **dictptr = _PyObject_GetDictPtr(obj);
     if (dictptr == NULL || *dictptr == NULL) {
         return 0;
     }
     return ((PyDictObject *)*dictptr)->ma_version_tag;
 }
+
+#define core_dict_version(self) dict_version_of((PyObject *)(self))
 
 /* The selector loop's _process_events and selectors.EpollSelector, which
    the core's shortcut in core_poll() is for.  They live in modules that
@@ -5552,28 +5564,23 @@ core_selector_key_ready(asyncio_state *st, PyObject *fd_to_key, int fd,
 }
 
 /* EpollSelector.select(0) in C: the list of (key, events) for the file
-   descriptors that are ready now. */
+   descriptors that are ready now.  fd_to_key and poller are the
+   selector's _fd_to_key and _selector. */
 static PyObject *
-core_epoll_select_now(asyncio_state *st, PyObject *selector)
+core_epoll_select_now(asyncio_state *st, PyObject *selector,
+                      PyObject *fd_to_key, PyObject *poller)
 {
-    PyObject *fd_to_key = PyObject_GetAttr(selector, st->str_fd_to_key);
-    if (fd_to_key == NULL) {
-        return NULL;
-    }
     PyObject *ready = NULL;
     struct epoll_event stack_events[CORE_EPOLL_STACK_EVENTS];
     struct epoll_event *events = stack_events;
     Py_ssize_t n = PyObject_Size(fd_to_key);
-    PyObject *poller = n >= 0 ? PyObject_GetAttr(selector, st->str_selector)
-                              : NULL;
-    if (poller == NULL) {
-        goto done;
+    if (n < 0) {
+        return NULL;
     }
     if (st->epoll_fileno == NULL
         || !Py_IS_TYPE(poller, (PyTypeObject *)st->epoll_type)) {
         /* something else stands in for the epoll object: let the
            selector call it */
-        Py_DECREF(poller);
         PyObject *zero = PyLong_FromLong(0);
         ready = zero != NULL ? PyObject_CallMethodOneArg(
                                    selector, st->str_select, zero)
@@ -5587,7 +5594,6 @@ core_epoll_select_now(asyncio_state *st, PyObject *selector)
     /* fileno() of a closed epoll object raises what its poll() would;
        the type's own method, found once, spares a lookup per poll */
     PyObject *fdobj = PyObject_CallOneArg(st->epoll_fileno, poller);
-    Py_DECREF(poller);
     int epfd = fdobj != NULL ? PyObject_AsFileDescriptor(fdobj) : -1;
     Py_XDECREF(fdobj);
     if (epfd < 0) {
@@ -5636,13 +5642,88 @@ done:
     if (events != stack_events) {
         PyMem_Free(events);
     }
-    Py_DECREF(fd_to_key);
     return ready;
 }
 #else
-#  define core_epoll_select_now(st, selector) \
+#  define core_epoll_select_now(st, selector, fd_to_key, poller) \
     (PyErr_SetString(PyExc_SystemError, "no epoll"), (PyObject *)NULL)
 #endif
+
+/* Whether obj.<name> is an entry of obj's instance dict that the generic
+   getattr finds, with no descriptor on the type: as long as the type and
+   the dict keep their versions, it is then the same object. */
+static int
+core_plain_instance_attr(PyObject *obj, PyObject *name)
+{
+    PyTypeObject *tp = Py_TYPE(obj);
+    return tp->tp_getattro == PyObject_GenericGetAttr
+           && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+           && _PyType_Lookup(tp, name) == NULL;
+}
+
+/* Whether the core's copies of loop._selector (and its _selector and
+   _fd_to_key) are still what reading the attributes would give. */
+static int
+core_selector_refs_valid(LoopCoreObject *self)
+{
+    if (self->sel == NULL) {
+        return 0;
+    }
+    PyTypeObject *ltp = Py_TYPE(self), *stp = Py_TYPE(self->sel);
+    return (ltp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+           && ltp->tp_version_tag == self->sel_loop_tp_version
+           && (stp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+           && stp->tp_version_tag == self->sel_tp_version
+           && core_dict_version(self) == self->sel_loop_dict_version
+           && dict_version_of(self->sel) == self->sel_dict_version;
+}
+
+/* loop._selector in *selector and, when that is an EpollSelector, its
+   _selector and _fd_to_key in *poller and *fd_to_key (else NULL): new
+   references.  The loop reads them on every turn, so the core keeps them
+   while they are plain instance attributes of objects whose types and
+   instance dicts keep their versions (PEP 509). */
+static int
+core_selector_refs(asyncio_state *st, LoopCoreObject *self,
+                   PyObject **selector, PyObject **poller,
+                   PyObject **fd_to_key)
+{
+    *poller = *fd_to_key = NULL;
+    if (core_selector_refs_valid(self)) {
+        *selector = Py_NewRef(self->sel);
+        *poller = Py_XNewRef(self->sel_poller);
+        *fd_to_key = Py_XNewRef(self->sel_fd_to_key);
+        return 0;
+    }
+    PyObject *loop = (PyObject *)self;
+    *selector = PyObject_GetAttr(loop, st->str_selector);
+    if (*selector == NULL) {
+        return -1;
+    }
+    PyObject *sel = *selector;
+    int epoll = st->epoll_selector_type != NULL
+                && Py_IS_TYPE(sel, (PyTypeObject *)st->epoll_selector_type);
+    if (epoll
+        && ((*fd_to_key = PyObject_GetAttr(sel, st->str_fd_to_key)) == NULL
+            || (*poller = PyObject_GetAttr(sel, st->str_selector)) == NULL)) {
+        Py_CLEAR(*fd_to_key);
+        Py_CLEAR(*selector);
+        return -1;
+    }
+    int keep = core_plain_instance_attr(loop, st->str_selector)
+               && core_plain_instance_attr(sel, st->str_selector)
+               && core_plain_instance_attr(sel, st->str_fd_to_key);
+    Py_XSETREF(self->sel, keep ? Py_NewRef(sel) : NULL);
+    Py_XSETREF(self->sel_poller, keep ? Py_XNewRef(*poller) : NULL);
+    Py_XSETREF(self->sel_fd_to_key, keep ? Py_XNewRef(*fd_to_key) : NULL);
+    if (keep) {
+        self->sel_loop_tp_version = Py_TYPE(loop)->tp_version_tag;
+        self->sel_tp_version = Py_TYPE(sel)->tp_version_tag;
+        self->sel_loop_dict_version = core_dict_version(self);
+        self->sel_dict_version = dict_version_of(sel);
+    }
+    return 0;
+}
 
 /* Wait for I/O: self._process_events(self._selector.select(timeout)).
    The common case of a busy loop on Linux, timeout 0 with an
@@ -5652,27 +5733,28 @@ static int
 core_poll(asyncio_state *st, LoopCoreObject *self, PyObject *timeout)
 {
     PyObject *loop = (PyObject *)self;
-    PyObject *selector = PyObject_GetAttr(loop, st->str_selector);
-    if (selector == NULL) {
+    PyObject *selector, *poller, *fd_to_key;
+    if (core_selector_refs(st, self, &selector, &poller, &fd_to_key) < 0) {
         return -1;
     }
     int fast = 0;
 #ifdef HAVE_SYS_EPOLL_H
-    if (st->epoll_selector_type != NULL
-        && Py_IS_TYPE(selector, (PyTypeObject *)st->epoll_selector_type)
+    if (poller != NULL
         && PyLong_CheckExact(timeout) && Py_SIZE(timeout) == 0) {
         fast = core_method_is_own(st, loop, CORE_PROCESS_EVENTS);
     }
 #endif
     PyObject *events = NULL;
     if (fast > 0) {
-        events = core_epoll_select_now(st, selector);
+        events = core_epoll_select_now(st, selector, fd_to_key, poller);
     }
     else if (fast == 0) {
         events = PyObject_CallMethodOneArg(selector, st->str_select,
                                            timeout);
     }
     Py_DECREF(selector);
+    Py_XDECREF(poller);
+    Py_XDECREF(fd_to_key);
     if (events == NULL) {
         return -1;
     }
@@ -6066,6 +6148,9 @@ core_traverse(PyObject *op, visitproc visit, void *arg)
     Py_VISIT(self->closed);
     Py_VISIT(self->debug);
     Py_VISIT(self->current_task);
+    Py_VISIT(self->sel);
+    Py_VISIT(self->sel_poller);
+    Py_VISIT(self->sel_fd_to_key);
     return 0;
 }
 
@@ -6079,6 +6164,9 @@ core_clear(PyObject *op)
     Py_CLEAR(self->closed);
     Py_CLEAR(self->debug);
     Py_CLEAR(self->current_task);
+    Py_CLEAR(self->sel);
+    Py_CLEAR(self->sel_poller);
+    Py_CLEAR(self->sel_fd_to_key);
     return 0;
 }
 

@@ -248,6 +248,62 @@ class LoopCoreCases:
             self.assertEqual(trace[0], [(0, 1)])
             self.assertEqual(trace[1][0], 'raises')
 
+    def test_selector_replaced_between_turns(self):
+        # The core keeps loop._selector and the EpollSelector's _selector
+        # and _fd_to_key from one turn to the next; replacing any of them
+        # must take effect on the next turn, as in pure Python.
+        def turn(loop):
+            loop.call_soon(loop.stop)
+            loop.run_forever()
+
+        def scenario(loop):
+            trace = []
+            real = loop._selector
+            turn(loop)
+            turn(loop)
+            stand_in = mock.Mock(wraps=real)
+            loop._selector = stand_in
+            turn(loop)
+            turn(loop)
+            trace.append(stand_in.select.call_args_list)
+            loop._selector = real
+            turn(loop)
+            trace.append(stand_in.select.call_count)
+            if isinstance(real, selectors.EpollSelector):
+                inner = real._selector
+                real._selector = mock.Mock(wraps=inner)
+                turn(loop)
+                trace.append(real._selector.poll.call_count)
+                real._selector = inner
+                keys = real._fd_to_key
+                real._fd_to_key = {}
+                turn(loop)
+                trace.append(len(keys) > 0)
+                real._fd_to_key = keys
+            turn(loop)
+            return trace
+        trace = self.both(scenario, asyncio.SelectorEventLoop)
+        self.assertEqual(trace[:2], [[mock.call(0)] * 2, 2])
+
+        reads = []
+
+        class PropertyLoop(asyncio.SelectorEventLoop):
+            @property
+            def _selector(self):
+                reads.append(1)
+                return self.__dict__['_real_selector']
+
+            @_selector.setter
+            def _selector(self, value):
+                self.__dict__['_real_selector'] = value
+
+        def counting(loop):
+            del reads[:]
+            for i in range(3):
+                turn(loop)
+            return len(reads)
+        self.assertGreaterEqual(self.both(counting, PropertyLoop), 3)
+
     def test_futures_and_tasks_schedule_through_call_soon(self):
         # C futures and tasks schedule their callbacks and steps with
         # loop.call_soon(); the core's own one is called directly, an
