@@ -1,10 +1,20 @@
 """Helpers shared by the fork's tests of the C module (test_c_future,
-test_c_task, test_c_differential, test_c_gather).  Not a test module
-itself."""
+test_c_task, test_c_differential, test_c_gather, test_c_handle,
+test_c_loop_core).  Not a test module itself."""
 
+import sys
 import time
 
 from test.support import script_helper
+
+try:
+    import _asyncio
+except ImportError:
+    _asyncio = None
+
+# Our build links _asyncio into the interpreter; the stock one loads it from
+# lib-dynload.  On our build the C parts must exist: their absence fails.
+OUR_BUILD = '_asyncio' in sys.builtin_module_names
 
 
 def check_numbered_programs(numbered_program, disagreement,

@@ -82,19 +82,11 @@ from unittest import mock
 from test.test_asyncio import cfork_helpers
 from test.test_asyncio import utils as test_utils
 
-try:
-    import _asyncio
-except ImportError:
-    _asyncio = None
+from test.test_asyncio.cfork_helpers import _asyncio, OUR_BUILD
 
 
 def tearDownModule():
     asyncio.set_event_loop_policy(None)
-
-
-# Our build links _asyncio into the interpreter; the stock one loads it from
-# lib-dynload.  On our build the C parts must exist: their absence fails.
-OUR_BUILD = '_asyncio' in sys.builtin_module_names
 EXAMPLES = int(os.environ.get('ASYNCIO_DIFF_EXAMPLES', '200'))
 SEED = 20261123
 

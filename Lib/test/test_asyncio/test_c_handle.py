@@ -28,19 +28,11 @@ from asyncio import events
 from test.support import script_helper
 from unittest import mock
 
-try:
-    import _asyncio
-except ImportError:
-    _asyncio = None
+from test.test_asyncio.cfork_helpers import _asyncio, OUR_BUILD
 
 
 def tearDownModule():
     asyncio.set_event_loop_policy(None)
-
-
-# Our build links _asyncio into the interpreter; the stock one loads it from
-# lib-dynload.  On our build the C classes must exist: their absence fails.
-OUR_BUILD = '_asyncio' in sys.builtin_module_names
 
 PyHandle = getattr(events, '_PyHandle', None)
 PyTimerHandle = getattr(events, '_PyTimerHandle', None)

@@ -38,17 +38,11 @@ from asyncio import base_events, events
 from unittest import mock
 from test.test_asyncio import utils as test_utils
 
-try:
-    import _asyncio
-except ImportError:
-    _asyncio = None
+from test.test_asyncio.cfork_helpers import _asyncio, OUR_BUILD
 
 
 def tearDownModule():
     asyncio.set_event_loop_policy(None)
-
-
-OUR_BUILD = '_asyncio' in sys.builtin_module_names
 HOT_PATH_NAMES = frozenset({'call_soon', '_call_soon', 'call_soon_threadsafe',
                             'call_later', 'call_at', '_run_once', 'time',
                             'get_debug'})
