@@ -8,8 +8,7 @@
  * series: }
  * series: loop {
  *   - Handle, TimerHandle and the core of the event loop (_EventLoopCore),
- *     which asyncio.base_events uses as a base class, gather()'s
- *     bookkeeping, and the chaining of concurrent futures into ours;
+ *     which asyncio.base_events uses as a base class;
  * series: }
  * series: snapshot {
  *   - the copy of a concurrent.futures.Future's state (gh-134173).
@@ -114,8 +113,6 @@ typedef struct {
     PyTypeObject *LoopCoreType;
     PyTypeObject *GatheringFutureType;
     PyTypeObject *GatherCallbackType;
-    PyTypeObject *ChainCallbackType;
-    PyObject *futures_module;   /* asyncio.futures, made on first use */
 /* series: } */
 /* series: task { */
 
@@ -7268,295 +7265,6 @@ out:
 /* ================== end of _copy_concurrent_future_state ============== */
 
 /* ======================================================================
- * _chain_future(source, destination): a concurrent future into ours
- *
- * What loop.run_in_executor() and wrap_future() do with every result:
- * asyncio.futures._chain_future() hands the common case, a
- * concurrent.futures.Future chained into a Future of this module, to
- * _chain_future(), which adds the same three callbacks as the pure
- * version's closures (_call_check_cancel on the destination,
- * _call_set_state on the source, which hands _set_state to the loop's
- * call_soon_threadsafe()) as one ChainCallback object of three kinds.
- * The callbacks call the same methods in the same order; _set_state
- * looks up futures._copy_future_state() on every call, as the closure
- * does.  Anything else, _chain_future() declines (returns False, doing
- * nothing) and the pure-Python body runs.
- * ====================================================================== */
-
-enum {
-    CHAIN_CHECK_CANCEL,     /* _call_check_cancel(destination) */
-    CHAIN_CALL_SET_STATE,   /* _call_set_state(source) */
-    CHAIN_SET_STATE,        /* _set_state(future, other) */
-};
-
-static const char *const chain_callback_names[] = {
-    [CHAIN_CHECK_CANCEL] = "_call_check_cancel",
-    [CHAIN_CALL_SET_STATE] = "_call_set_state",
-    [CHAIN_SET_STATE] = "_set_state",
-};
-
-typedef struct {
-    PyObject_HEAD
-    PyObject *source;           /* the concurrent future */
-    PyObject *destination;      /* our future */
-    PyObject *dest_loop;
-    int kind;
-    vectorcallfunc vectorcall;
-} ChainCallbackObject;
-
-static PyObject *chain_callback_vectorcall(PyObject *self,
-                                           PyObject *const *args,
-                                           size_t nargsf, PyObject *kwnames);
-
-/* A new callback of the given kind over the chain's objects. */
-static PyObject *
-chain_callback_new(asyncio_state *st, PyObject *source,
-                   PyObject *destination, PyObject *dest_loop, int kind)
-{
-    ChainCallbackObject *cb = PyObject_GC_New(ChainCallbackObject,
-                                              st->ChainCallbackType);
-    if (cb == NULL) {
-        return NULL;
-    }
-    cb->source = Py_NewRef(source);
-    cb->destination = Py_NewRef(destination);
-    cb->dest_loop = Py_NewRef(dest_loop);
-    cb->kind = kind;
-    cb->vectorcall = chain_callback_vectorcall;
-    PyObject_GC_Track(cb);
-    return (PyObject *)cb;
-}
-
-/* fut.cancelled() of any future: -1 on error. */
-static int
-chain_cancelled(asyncio_state *st, PyObject *fut)
-{
-    if (Future_CheckExact(st, fut)) {
-        return ((FutureObject *)fut)->fut_state == STATE_CANCELLED;
-    }
-    return call_truth(PyObject_CallMethodNoArgs(fut, st->str_cancelled));
-}
-
-/* _call_set_state(source), the source's done callback: the state goes
-   to the destination in its loop, unless that is closed. */
-static int
-chain_call_set_state(asyncio_state *st, ChainCallbackObject *cb,
-                     PyObject *source)
-{
-    PyObject *loop = cb->dest_loop;
-    /* `destination.cancelled() and dest_loop.is_closed()`, then
-       `dest_loop.is_closed()` again, as the pure version asks */
-    int closed = chain_cancelled(st, cb->destination);
-    if (closed > 0) {
-        closed = call_truth(PyObject_CallMethod(loop, "is_closed", NULL));
-    }
-    if (closed == 0) {
-        closed = call_truth(PyObject_CallMethod(loop, "is_closed", NULL));
-    }
-    if (closed != 0) {
-        return closed < 0 ? -1 : 0;
-    }
-    PyObject *set_state = chain_callback_new(
-        st, cb->source, cb->destination, loop, CHAIN_SET_STATE);
-    if (set_state == NULL) {
-        return -1;
-    }
-    PyObject *res = PyObject_CallMethod(loop, "call_soon_threadsafe", "OOO",
-                                        set_state, cb->destination, source);
-    Py_DECREF(set_state);
-    return drop_result(res);
-}
-
-static PyObject *
-chain_callback_vectorcall(PyObject *self, PyObject *const *args,
-                          size_t nargsf, PyObject *kwnames)
-{
-    ChainCallbackObject *cb = (ChainCallbackObject *)self;
-    static const char *const one[] = {"destination"};
-    static const char *const source_arg[] = {"source"};
-    static const char *const two[] = {"future", "other"};
-    const char *const *names = cb->kind == CHAIN_SET_STATE ? two
-        : cb->kind == CHAIN_CALL_SET_STATE ? source_arg : one;
-    int n = cb->kind == CHAIN_SET_STATE ? 2 : 1;
-    PyObject *a[2];
-    if (parse_args(chain_callback_names[cb->kind], args,
-                   PyVectorcall_NARGS(nargsf), kwnames, names, n, n, n,
-                   a) < 0) {
-        return NULL;
-    }
-    asyncio_state *st = state_of(self);
-    if (st == NULL) {
-        return NULL;
-    }
-    Py_INCREF(self);
-    int rc;
-    if (cb->kind == CHAIN_CHECK_CANCEL) {
-        /* source_loop is None: source.cancel() right here */
-        rc = chain_cancelled(st, a[0]);
-        if (rc > 0) {
-            rc = drop_result(PyObject_CallMethodNoArgs(cb->source,
-                                                       st->str_cancel));
-        }
-    }
-    else if (cb->kind == CHAIN_CALL_SET_STATE) {
-        rc = chain_call_set_state(st, cb, a[0]);
-    }
-    else {
-        /* future is ours, so isfuture(future): copy into it */
-        PyObject *copy = st->futures_module == NULL ? NULL
-            : PyObject_GetAttrString(st->futures_module,
-                                     "_copy_future_state");
-        rc = copy == NULL ? -1 : drop_result(PyObject_CallFunctionObjArgs(
-            copy, a[1], a[0], NULL));
-        Py_XDECREF(copy);
-    }
-    Py_DECREF(self);
-    return rc < 0 ? NULL : Py_NewRef(Py_None);
-}
-
-static PyObject *
-chain_callback_get_qualname(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyUnicode_FromFormat(
-        "_chain_future.<locals>.%s",
-        chain_callback_names[((ChainCallbackObject *)self)->kind]);
-}
-
-static PyObject *
-chain_callback_get_name(PyObject *self, void *Py_UNUSED(c))
-{
-    return PyUnicode_FromString(
-        chain_callback_names[((ChainCallbackObject *)self)->kind]);
-}
-
-static PyObject *
-chain_callback_repr(PyObject *self)
-{
-    return PyUnicode_FromFormat(
-        "<function _chain_future.<locals>.%s at %p>",
-        chain_callback_names[((ChainCallbackObject *)self)->kind], self);
-}
-
-static int
-chain_callback_traverse(PyObject *self, visitproc visit, void *arg)
-{
-    ChainCallbackObject *cb = (ChainCallbackObject *)self;
-    Py_VISIT(Py_TYPE(self));
-    Py_VISIT(cb->source);
-    Py_VISIT(cb->destination);
-    Py_VISIT(cb->dest_loop);
-    return 0;
-}
-
-static int
-chain_callback_clear(PyObject *self)
-{
-    ChainCallbackObject *cb = (ChainCallbackObject *)self;
-    Py_CLEAR(cb->source);
-    Py_CLEAR(cb->destination);
-    Py_CLEAR(cb->dest_loop);
-    return 0;
-}
-
-static void
-chain_callback_dealloc(PyObject *self)
-{
-    PyTypeObject *tp = Py_TYPE(self);
-    PyObject_GC_UnTrack(self);
-    (void)chain_callback_clear(self);
-    tp->tp_free(self);
-    Py_DECREF(tp);
-}
-
-static PyGetSetDef chain_callback_getsets[] = {
-    {"__qualname__", chain_callback_get_qualname, NULL, NULL, NULL},
-    {"__name__", chain_callback_get_name, NULL, NULL, NULL},
-    {NULL}
-};
-
-static PyMemberDef chain_callback_members[] = {
-    {"__vectorcalloffset__", T_PYSSIZET,
-     offsetof(ChainCallbackObject, vectorcall), READONLY},
-    {NULL}
-};
-
-static PyType_Slot chain_callback_slots[] = {
-    {Py_tp_dealloc, chain_callback_dealloc},
-    {Py_tp_traverse, chain_callback_traverse},
-    {Py_tp_clear, chain_callback_clear},
-    {Py_tp_call, PyVectorcall_Call},
-    {Py_tp_repr, chain_callback_repr},
-    {Py_tp_getset, chain_callback_getsets},
-    {Py_tp_members, chain_callback_members},
-    {0, NULL}
-};
-
-/* Not creatable from Python (no tp_new): made only by _chain_future(). */
-static PyType_Spec chain_callback_spec = {
-    .name = "_asyncio.ChainCallback",
-    .basicsize = sizeof(ChainCallbackObject),
-    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
-             | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_DISALLOW_INSTANTIATION,
-    .slots = chain_callback_slots,
-};
-
-/* _chain_future(source, destination): True when the chain is made, False
-   (having done nothing) when the pure-Python body has to make it. */
-static PyObject *
-asyncio__chain_future(PyObject *module, PyObject *const *args,
-                      Py_ssize_t nargs)
-{
-    if (!_PyArg_CheckPositional("_chain_future", nargs, 2, 2)) {
-        return NULL;
-    }
-    asyncio_state *st = get_module_state(module);
-    PyObject *source = args[0], *destination = args[1];
-    PyObject *objs = copy_cf_objects(st);
-    if (objs == NULL) {
-        return NULL;
-    }
-    PyTypeObject *cf = (PyTypeObject *)PyTuple_GET_ITEM(objs, CCF_FUTURE);
-    /* isfuture(source) is false for the class as it comes */
-    if (!Py_IS_TYPE(source, cf) || !Future_CheckExact(st, destination)
-        || ((FutureObject *)destination)->fut_loop == NULL
-        || _PyType_Lookup(cf, st->str_blocking) != NULL) {
-        Py_RETURN_FALSE;
-    }
-    if (st->futures_module == NULL) {
-        st->futures_module = PyImport_ImportModule("asyncio.futures");
-        if (st->futures_module == NULL) {
-            return NULL;
-        }
-    }
-    PyObject *loop = ((FutureObject *)destination)->fut_loop;
-    PyObject *check = chain_callback_new(st, source, destination, loop,
-                                         CHAIN_CHECK_CANCEL);
-    if (check == NULL) {
-        return NULL;
-    }
-    int rc = future_add_done_callback_impl(st, (FutureObject *)destination,
-                                           check, NULL);
-    Py_DECREF(check);
-    if (rc < 0) {
-        return NULL;
-    }
-    PyObject *set = chain_callback_new(st, source, destination, loop,
-                                       CHAIN_CALL_SET_STATE);
-    if (set == NULL) {
-        return NULL;
-    }
-    PyObject *res = PyObject_CallMethodOneArg(source,
-                                              st->str_add_done_callback, set);
-    Py_DECREF(set);
-    if (res == NULL) {
-        return NULL;
-    }
-    Py_DECREF(res);
-    Py_RETURN_TRUE;
-}
-
-
-/* ======================================================================
  * Module
  * ====================================================================== */
 
@@ -7605,13 +7313,6 @@ static PyMethodDef asyncio_methods[] = {
                "the outer\nfuture, or None, having done nothing, when the "
                "tuple is empty, no\nevent loop is running or "
                "tasks._GatheringFuture is not this\nmodule's.")},
-    {"_chain_future", (PyCFunction)(void (*)(void))asyncio__chain_future,
-     METH_FASTCALL,
-     PyDoc_STR("_chain_future(source, destination)\n--\n\n"
-               "The body of asyncio.futures._chain_future() for a "
-               "concurrent.futures.Future\nsource and a destination of "
-               "this module's Future: True, or False,\nhaving done "
-               "nothing, for other arguments.")},
 /* series: } */
 /* series: snapshot { */
     {"_copy_concurrent_future_state",
@@ -7656,8 +7357,6 @@ static const size_t state_refs[] = {
     offsetof(asyncio_state, epoll_fileno),
     offsetof(asyncio_state, GatheringFutureType),
     offsetof(asyncio_state, GatherCallbackType),
-    offsetof(asyncio_state, ChainCallbackType),
-    offsetof(asyncio_state, futures_module),
     offsetof(asyncio_state, tasks_module),
     offsetof(asyncio_state, py_create_task),
 /* series: } */
@@ -7840,9 +7539,7 @@ asyncio_exec_loop_core(PyObject *module, asyncio_state *st)
     }
     st->GatherCallbackType = (PyTypeObject *)PyType_FromModuleAndSpec(
         module, &gather_callback_spec, NULL);
-    st->ChainCallbackType = (PyTypeObject *)PyType_FromModuleAndSpec(
-        module, &chain_callback_spec, NULL);
-    if (st->GatherCallbackType == NULL || st->ChainCallbackType == NULL) {
+    if (st->GatherCallbackType == NULL) {
         return -1;
     }
     if (PyModule_AddType(module, st->HandleType) < 0
