@@ -235,6 +235,9 @@ typedef struct {
     PyObject *str_cancel_message;
     PyObject *str_close;
     PyObject *str_gathering_future;
+    PyObject *str_timer_handle_cancelled;
+    PyObject *str_csock;
+    PyObject *str_fileno;
     PyObject *kw_loop;            /* ("loop",) */
     PyObject *kw_task_init;       /* ("loop", "name", "context") */
     PyObject *kw_name_context;    /* ("name", "context") */
@@ -4138,9 +4141,10 @@ timer_cancel(CMETHOD_ARGS)
     if (h->h_cancelled) {
         Py_RETURN_NONE;
     }
+    asyncio_state *st = get_module_state(PyType_GetModule(cls));
     PyObject *loop = new_ref_or_none(h->h_loop);
-    PyObject *res = PyObject_CallMethod(loop, "_timer_handle_cancelled",
-                                        "O", op);
+    PyObject *res = PyObject_CallMethodOneArg(
+        loop, st->str_timer_handle_cancelled, op);
     Py_DECREF(loop);
     if (drop_result(res) < 0) {
         return NULL;
@@ -4148,8 +4152,7 @@ timer_cancel(CMETHOD_ARGS)
     if (h->h_cancelled) {   /* the loop's method cancelled it */
         Py_RETURN_NONE;
     }
-    return none_or_error(
-        handle_do_cancel(get_module_state(PyType_GetModule(cls)), h));
+    return none_or_error(handle_do_cancel(st, h));
 }
 
 static PyObject *
@@ -5142,7 +5145,7 @@ core_write_to_self(asyncio_state *st, LoopCoreObject *self)
     PyObject *loop = (PyObject *)self;
 #ifndef MS_WINDOWS
     if (own) {
-        PyObject *csock = PyObject_GetAttrString(loop, "_csock");
+        PyObject *csock = PyObject_GetAttr(loop, st->str_csock);
         if (csock == NULL) {
             return -1;
         }
@@ -5151,7 +5154,8 @@ core_write_to_self(asyncio_state *st, LoopCoreObject *self)
             written = 1;        /* the method does nothing either */
         }
         else if (Py_IS_TYPE(csock, (PyTypeObject *)st->socket_type)) {
-            PyObject *fdobj = PyObject_CallMethod(csock, "fileno", NULL);
+            PyObject *fdobj = PyObject_CallMethodNoArgs(csock,
+                                                        st->str_fileno);
             int fd = fdobj != NULL ? PyObject_AsFileDescriptor(fdobj) : -1;
             Py_XDECREF(fdobj);
             if (fd < 0) {
@@ -7441,6 +7445,9 @@ static const struct {
     STATE_NAME(str_cancel_message, "_cancel_message"),
     STATE_NAME(str_close, "close"),
     STATE_NAME(str_gathering_future, "_GatheringFuture"),
+    STATE_NAME(str_timer_handle_cancelled, "_timer_handle_cancelled"),
+    STATE_NAME(str_csock, "_csock"),
+    STATE_NAME(str_fileno, "fileno"),
 /* series: } */
     STATE_NAME(state_names[STATE_PENDING], "PENDING"),
     STATE_NAME(state_names[STATE_CANCELLED], "CANCELLED"),
