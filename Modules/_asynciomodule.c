@@ -3923,6 +3923,21 @@ handle_call_in_foreign_context(PyObject *ctx, PyObject *callback,
     return res;
 }
 
+/* callback(*argv[:argc]) inside ctx, a Context. */
+static PyObject *
+handle_call_in_context(PyObject *ctx, PyObject *callback,
+                       PyObject *const *argv, Py_ssize_t argc)
+{
+    if (PyContext_Enter(ctx) < 0) {
+        return NULL;
+    }
+    PyObject *res = PyObject_Vectorcall(callback, argv, argc, NULL);
+    if (PyContext_Exit(ctx) < 0) {
+        Py_CLEAR(res);
+    }
+    return res;
+}
+
 /* callback(*args) inside ctx. */
 static PyObject *
 handle_call(PyObject *ctx, PyObject *callback, PyObject *args)
@@ -3934,14 +3949,9 @@ handle_call(PyObject *ctx, PyObject *callback, PyObject *args)
     if (argtuple == NULL) {
         return NULL;
     }
-    PyObject *res = NULL;
-    if (PyContext_Enter(ctx) == 0) {
-        res = PyObject_Vectorcall(callback, &PyTuple_GET_ITEM(argtuple, 0),
-                                  PyTuple_GET_SIZE(argtuple), NULL);
-        if (PyContext_Exit(ctx) < 0) {
-            Py_CLEAR(res);
-        }
-    }
+    PyObject *res = handle_call_in_context(ctx, callback,
+                                           &PyTuple_GET_ITEM(argtuple, 0),
+                                           PyTuple_GET_SIZE(argtuple));
     Py_DECREF(argtuple);
     return res;
 }
@@ -3950,20 +3960,12 @@ handle_call(PyObject *ctx, PyObject *callback, PyObject *args)
 static PyObject *
 handle_call_one(PyObject *ctx, PyObject *callback, PyObject *arg)
 {
-    if (!PyContext_CheckExact(ctx)) {
-        PyObject *args = PyTuple_Pack(1, arg);
-        PyObject *res = args != NULL ? handle_call(ctx, callback, args)
-                                     : NULL;
-        Py_XDECREF(args);
-        return res;
+    if (PyContext_CheckExact(ctx)) {
+        return handle_call_in_context(ctx, callback, &arg, 1);
     }
-    PyObject *res = NULL;
-    if (PyContext_Enter(ctx) == 0) {
-        res = PyObject_CallOneArg(callback, arg);
-        if (PyContext_Exit(ctx) < 0) {
-            Py_CLEAR(res);
-        }
-    }
+    PyObject *args = PyTuple_Pack(1, arg);
+    PyObject *res = args != NULL ? handle_call(ctx, callback, args) : NULL;
+    Py_XDECREF(args);
     return res;
 }
 
@@ -4643,8 +4645,6 @@ dict_version_of(PyObject *obj)
     return ((PyDictObject *)*dictptr)->ma_version_tag;
 }
 
-#define core_dict_version(self) dict_version_of((PyObject *)(self))
-
 /* The selector loop's _process_events and selectors.EpollSelector, which
    the core's shortcut in core_poll() is for.  They live in modules that
    import this one, hence the late import; until it succeeds (or on
@@ -4718,7 +4718,7 @@ core_own_mask_lookup(asyncio_state *st, LoopCoreObject *self)
     if (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) {
         self->own_mask = mask;
         self->own_tp_version = tp->tp_version_tag;
-        self->own_dict_version = core_dict_version(self);
+        self->own_dict_version = dict_version_of((PyObject *)self);
         st->core_type_version = tp->tp_version_tag;
     }
     return mask;
@@ -4731,7 +4731,7 @@ core_own_mask(asyncio_state *st, LoopCoreObject *self)
     if (self->own_mask >= 0
         && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
         && tp->tp_version_tag == self->own_tp_version
-        && core_dict_version(self) == self->own_dict_version) {
+        && dict_version_of((PyObject *)self) == self->own_dict_version) {
         return self->own_mask;
     }
     return core_own_mask_lookup(st, self);
@@ -5678,7 +5678,7 @@ core_selector_refs_valid(LoopCoreObject *self)
            && ltp->tp_version_tag == self->sel_loop_tp_version
            && (stp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
            && stp->tp_version_tag == self->sel_tp_version
-           && core_dict_version(self) == self->sel_loop_dict_version
+           && dict_version_of((PyObject *)self) == self->sel_loop_dict_version
            && dict_version_of(self->sel) == self->sel_dict_version;
 }
 
@@ -5723,7 +5723,7 @@ core_selector_refs(asyncio_state *st, LoopCoreObject *self,
     if (keep) {
         self->sel_loop_tp_version = Py_TYPE(loop)->tp_version_tag;
         self->sel_tp_version = Py_TYPE(sel)->tp_version_tag;
-        self->sel_loop_dict_version = core_dict_version(self);
+        self->sel_loop_dict_version = dict_version_of((PyObject *)self);
         self->sel_dict_version = dict_version_of(sel);
     }
     return 0;

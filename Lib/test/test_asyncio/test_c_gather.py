@@ -286,6 +286,11 @@ def run_scenario(mode, scenario, base=asyncio.SelectorEventLoop, debug=False):
 # ---------------------------------------------------------------------------
 # Children of every kind
 
+def deep(n, func):
+    """func() called n frames further down the stack."""
+    return deep(n - 1, func) if n else func()
+
+
 async def ret(value, steps=0):
     for _ in range(steps):
         await asyncio.sleep(0)
@@ -1978,9 +1983,6 @@ class CreateTaskCases:
         # DEBUG_STACK_DEPTH limit counted with create_task()'s own frame,
         # which the pure version then removes.  Made from deep enough in
         # the stack for the limit to matter.
-        def deep(n, func):
-            return deep(n - 1, func) if n else func()
-
         def scenario(loop):
             out = []
             for factory in (None, lambda loop, coro: tasks.Task(coro,
@@ -2022,9 +2024,6 @@ class CreateTaskCases:
     def test_source_traceback_near_the_limit(self):
         # from a thread's short stack, at depths on both sides of
         # DEBUG_STACK_DEPTH: how many frames are kept
-        def deep(n, func):
-            return deep(n - 1, func) if n else func()
-
         def scenario(loop):
             lengths = []
 
