@@ -9,31 +9,30 @@
 What goes into which patch is Tools/patches/manifest.toml.  The patches are
 made by git itself: a scratch repository gets the distro's version of every
 stdlib file the series changes, then one commit per patch with that patch's
-version of each file, and `git format-patch` writes them out.  Author and
-dates are those of the repository's HEAD, so the same commit always gives
-the same series.
+version of each file, and `git format-patch` writes them out.
 
-Modules/_asynciomodule.c is one file that every C patch adds to.  Its
-banner sections ("/* ====" then a title) are assigned to patches by the
-manifest; lines of a section that belong to a later patch carry a marker
-in a C comment (the markers are removed from the patches):
+The C module is a folder, Modules/_asyncio/, with a file per part; parts.h
+lists the parts.  A patch adds the files of its parts (NAME.c, NAME.h),
+and the files that list parts (parts.h, PCbuild/_asyncio.vcxproj and its
+.filters) are written for each patch without their lines naming a part
+that is not added yet.  The two upstream build files that name the
+module's sources get one line each: the _asyncio line of
+Modules/Setup.stdlib.in and MODULE__ASYNCIO_DEPS in Makefile.pre.in.  We
+have never had those two files; their diffs are made against the lines
+Debian's generated Setup.stdlib and Makefile show of them (the
+MODULE_*_TRUE@ markers of Setup.stdlib.in put back) with one line of
+context, the lines we can vouch for.
 
-    code;                      /* series: task */    this line comes with "task"
-    /* series: task { */ ... /* series: } */        these lines do
-    /* series: until task ... series: end */        these lines (inside the
-                                                    comment) are the text the
-                                                    lines of "task" replace:
-                                                    present before "task" only
+Upstream's tree already has Modules/_asynciomodule.c, its clinic header and
+PCbuild/_asyncio.vcxproj(.filters), and a series cannot carry a diff from
+contents it has never had: it adds files of ours, and prepare.sh removes
+upstream's in a commit of their own first (README.md, "Sending the work
+upstream").
 
-The same forms work inside an existing comment (" * series: task {").
-Without any marker the whole module goes into the first patch that has
-sections: splitting by sections alone would give intermediate files that
-do not compile.
-
-The upstream tree already has Modules/_asynciomodule.c and its clinic
-header, and the series cannot carry a diff from contents it has never had:
-it adds the module as a new file, and prepare.sh removes upstream's files
-in a commit of their own first (README.md, "Sending the work upstream").
+Author: PATCH_AUTHOR ("Name <email>") or git's user.name and user.email;
+a placeholder identity (an example or invalid domain) is refused.  Date:
+the repository's HEAD, so the same commit always gives the same series.
+Figures: Tools/bench/results.json, the committed full benchmark run.
 """
 
 import argparse
@@ -55,7 +54,11 @@ sys.path.insert(0, os.path.join(ROOT, 'Tools', 'build'))
 import stdlib  # noqa: E402  (the stdlib overlay: series order, patch parsing)
 
 MANIFEST = os.path.join(ROOT, 'Tools', 'patches', 'manifest.toml')
+RESULTS = os.path.join(ROOT, 'Tools', 'bench', 'results.json')
 DISTRO = stdlib.DISTRO
+LIBPL = os.path.join(DISTRO, 'config-3.11-x86_64-linux-gnu')
+SETUP = 'Modules/Setup.stdlib.in'
+MAKEFILE = 'Makefile.pre.in'
 NEWS_NAME = re.compile(
     r'^(\d{4})-(\d\d)-(\d\d)-(\d\d)-(\d\d)-(\d\d)\.gh-issue-(\d+)\.'
     r'([A-Za-z0-9_-]{6})\.rst$')
@@ -78,188 +81,151 @@ def run(args, cwd=None, env=None, input=None):
     return result.stdout
 
 
-# --- the C module: sections, markers, versions ----------------------------
-
-MARKER = re.compile(r'series:\s*(.*?)\s*(?:\*/)?\s*$')
-TRAILING_MARKER = re.compile(r'\s*/\*\s*series:[^*]*\*/')
-PUNCTUATION_ONLY = re.compile(r'^\s*(/\*|\*/|\*)?\s*$')
+def read(rel):
+    with open(os.path.join(ROOT, rel)) as f:
+        return f.read()
 
 
-def banner_titles(lines):
-    """[(line index, title)] of the section banners."""
-    found = []
-    for i, line in enumerate(lines):
-        if not line.startswith('/* ===='):
-            continue
-        inline = line.strip('/*= \n')
-        if inline:
-            found.append((i, inline))
-        elif i + 1 < len(lines):
-            found.append((i, lines[i + 1].lstrip(' *').strip()))
-    return found
+# --- the C module's parts --------------------------------------------------
+
+PART_LINE = re.compile(r'PART\((\w+)\)')
 
 
-def section_owner(title, patches):
-    """The patch whose `sections` has the longest entry matching title."""
-    best, best_len = None, -1
-    for p in patches:
-        for entry in p.get('sections', ()):
-            if (title == entry or (title.startswith(entry)
-                                   and title[len(entry)] in ' :(')):
-                if len(entry) > best_len:
-                    best, best_len = p['name'], len(entry)
-    return best
+def all_parts(c):
+    """The parts in the order of parts.h."""
+    return PART_LINE.findall(read(os.path.join(c['dir'], 'parts.h')))
 
 
-def parse_marker(line):
-    """(directive, rest): directive is None, ('line', NAME), ('open', NAME),
-    ('close',), ('until', NAME) or ('end',); rest is the line without the
-    marker, or None when nothing but the marker is on it."""
-    if 'series:' not in line:
-        return None, line
-    m = MARKER.search(line)
-    words = m.group(1).split()
-    if words == ['}']:
-        directive = ('close',)
-    elif words == ['end']:
-        directive = ('end',)
-    elif len(words) == 2 and words[0] == 'until':
-        directive = ('until', words[1])
-    elif len(words) == 2 and words[1] == '{':
-        directive = ('open', words[0])
-    elif len(words) == 1 and TRAILING_MARKER.search(line):
-        directive = ('line', words[0])
-    else:
-        fail(f'cannot read the series marker in: {line.rstrip()}')
-    rest = TRAILING_MARKER.sub('', line, count=1) if directive[0] == 'line' \
-        else line[:m.start()]
-    if PUNCTUATION_ONLY.match(rest):
-        return directive, None
-    if directive[0] != 'line':
-        fail(f'a series marker must be alone on its line: {line.rstrip()}')
-    return directive, rest.rstrip() + '\n'
+def names_part(line, part):
+    """Whether a line of a list file names the part: PART(NAME), or its
+    NAME.c or NAME.h as a file name."""
+    return bool(re.search(r'PART\(%s\)|(?<![\w])%s\.[ch]\b'
+                          % (part, part), line))
 
 
-def assign_lines(text, patches, preamble):
-    """[(line, first patch index, until patch index or None)] for the C file.
-
-    A line is in the version of patch k when first <= k < until.
-    """
-    lines = text.splitlines(keepends=True)
-    index = {p['name']: i for i, p in enumerate(patches)}
-
-    def idx(name, where):
-        if name not in index:
-            fail(f'{where}: no patch "{name}" in {os.path.relpath(MANIFEST, ROOT)}')
-        return index[name]
-
-    first_c = next((i for i, p in enumerate(patches) if p.get('sections')), 0)
-    if 'series:' not in text:
-        return [(line, first_c, None) for line in lines]
-
-    banners = dict(banner_titles(lines))
-    owner = idx(preamble, 'the preamble')
-    # The open blocks: "{" gives lines to a patch, "until" keeps them
-    # before one; each is the patch index, or None when not open.
-    opened = {'block': None, 'until': None}
-    slot_of = {'open': 'block', 'close': 'block', 'until': 'until',
-               'end': 'until'}
-    out = []
-    for n, line in enumerate(lines):
-        where = f'line {n + 1}'
-        if n in banners:
-            if opened != {'block': None, 'until': None}:
-                fail(f'{where}: a series block is still open at a banner')
-            name = section_owner(banners[n], patches)
-            if name is None:
-                fail(f'{where}: section "{banners[n]}" is in no patch\'s '
-                     f'sections in {os.path.relpath(MANIFEST, ROOT)}')
-            owner = index[name]
-        directive, rest = parse_marker(line)
-        kind = directive[0] if directive else None
-        if kind in ('open', 'until'):
-            if opened[slot_of[kind]] is not None:
-                fail(f'{where}: series blocks of a kind do not nest')
-            opened[slot_of[kind]] = idx(directive[1], where)
-        elif kind in ('close', 'end'):
-            if opened[slot_of[kind]] is None:
-                fail(f'{where}: "{line.strip()}" closes no open block')
-            opened[slot_of[kind]] = None
-        if rest is None:
-            continue
-        block, until = opened['block'], opened['until']
-        first = owner if block is None else block
-        if kind == 'line':
-            first = idx(directive[1], where)
-        if until is not None and until <= first:
-            fail(f'{where}: replaced by "{patches[until]["name"]}" before '
-                 f'it is added')
-        out.append((rest, first, until))
-    if opened != {'block': None, 'until': None}:
-        fail('a series block is not closed at the end of the file')
-    return out
+def list_version(text, parts, added):
+    """A list file without its lines naming a part not in `added`."""
+    missing = [p for p in parts if p not in added]
+    return ''.join(line for line in text.splitlines(keepends=True)
+                   if not any(names_part(line, p) for p in missing))
 
 
-def c_version(assigned, k):
-    return ''.join(line for line, first, until in assigned
-                   if first <= k and (until is None or k < until))
+def setup_line(added):
+    sources = ' '.join(f'_asyncio/{name}.c' for name in ['module'] + added)
+    return f'@MODULE__ASYNCIO_TRUE@_asyncio {sources}\n'
+
+
+def deps_line(added):
+    headers = ['module.h', 'parts.h'] + [f'{name}.h' for name in added]
+    return ('MODULE__ASYNCIO_DEPS=' + ' '.join(
+        f'$(srcdir)/Modules/_asyncio/{h}' for h in headers) + '\n')
+
+
+def check_parts(patches, parts):
+    """Every part in exactly one patch, in the order of parts.h."""
+    claimed = [name for p in patches for name in p.get('parts', ())]
+    unknown = [name for name in claimed if name not in parts]
+    if unknown:
+        fail(f'parts not in parts.h: {", ".join(unknown)}')
+    if sorted(claimed) != sorted(parts) or len(set(claimed)) != len(claimed):
+        fail('every part of parts.h must be in exactly one [[patch]]\'s '
+             f'parts in {os.path.relpath(MANIFEST, ROOT)}')
+    if claimed != parts:
+        fail('the [[patch]]es add the parts out of the order of parts.h')
+
+
+def c_files(c, added):
+    """{path: text} of the module at a patch that has added `added`."""
+    if not added:
+        return {}
+    files = {os.path.join(c['dir'], f): read(os.path.join(c['dir'], f))
+             for f in c['common']}
+    for name in added:
+        for ext in ('.c', '.h'):
+            rel = os.path.join(c['dir'], name + ext)
+            files[rel] = read(rel)
+    for rel in c['lists']:
+        files[rel] = list_version(read(rel), all_parts(c), added)
+    return files
+
+
+# --- the two upstream build files, as far as we know them ------------------
+
+def setup_base():
+    """The part of Setup.stdlib.in around the _asyncio line: Debian's
+    generated Setup.stdlib there, with the markers configure removed."""
+    with open(os.path.join(LIBPL, 'Setup.stdlib')) as f:
+        lines = f.read().splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines)
+                 if line.startswith('# Modules that should always be present'))
+    block = []
+    for line in lines[start - 2:]:
+        if not line.strip() and block[-1:] and block[-1].startswith('@'):
+            break
+        name = line.split()[0] if line.strip() else ''
+        if name and not line.startswith('#'):
+            line = f'@MODULE_{name.upper()}_TRUE@{line}'
+        block.append(line)
+    return ''.join(block)
+
+
+def makefile_base():
+    """The module dependencies of Makefile.pre.in, as Debian's generated
+    Makefile shows them."""
+    with open(os.path.join(LIBPL, 'Makefile')) as f:
+        text = f.read()
+    block = text.split('# Module dependencies\n', 1)[1].split('\n\n', 2)
+    return '# Module dependencies\n' + block[0] + '\n\n' + block[1] + '\n'
+
+
+def setup_version(base, added):
+    if not added:
+        return base
+    return re.sub(r'(?m)^@MODULE__ASYNCIO_TRUE@_asyncio .*\n',
+                  lambda m: setup_line(added), base)
+
+
+def makefile_version(base, added):
+    if not added:
+        return base
+    lines = base.splitlines(keepends=True)
+    new = deps_line(added)
+    deps = [i for i, line in enumerate(lines) if line.startswith('MODULE_')]
+    after = next((i for i in deps if lines[i] > new), deps[-1] + 1)
+    return ''.join(lines[:after] + [new] + lines[after:])
 
 
 # --- commit messages -------------------------------------------------------
 
-def readme_table(readme_text):
-    """{workload: {alternative: cell}} of README.md's latest full run."""
-    part = readme_text.split('### Latest full run', 1)
-    if len(part) < 2:
-        return {}
-    rows = [r for r in part[1].splitlines() if r.startswith('|')]
-    if not rows:
-        return {}
-    head = [c.strip() for c in rows[0].strip('|').split('|')]
-    table = {}
-    for row in rows[2:]:
-        cells = [c.strip() for c in row.strip('|').split('|')]
-        table[cells[0]] = dict(zip(head, cells))
-    return table
+PLACEHOLDER = re.compile(r'\{bench:([\w ]+?):([\w+]+)\}')
 
 
-def loop_results(path):
-    """{workload: 'N.NNx'} of the fork in a results.json whose fork run
-    used a C Handle, else {}."""
+def load_results():
     try:
-        with open(path) as f:
-            data = json.load(f)
-    except (OSError, ValueError):
-        return {}
-    fork = [a for a in data.get('alternatives', ()) if a.get('name') == 'fork']
-    if not fork or not str((fork[0].get('impl') or {}).get('handle', '')
-                           ).startswith('_asyncio.'):
-        return {}
-    return {w: f'{alts["fork"]["ratio"]:.2f}x ({data.get("mode", "?")} run '
-               f'of {data.get("started", "?")[:10]})'
-            for w, alts in data.get('summary', {}).items() if 'fork' in alts}
+        with open(RESULTS) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        fail(f'no benchmark results for the messages ({e}): commit a full '
+             f'run as {os.path.relpath(RESULTS, ROOT)} (make bench-save)')
 
 
-PLACEHOLDER = re.compile(r'\{(bench|loop):([\w ]+?)(?::(\w+))?\}')
-PENDING = 'FIGURES PENDING'
-
-
-def fill_figures(message, table, loop):
+def fill_figures(message, results):
     def sub(m):
-        kind, workload, alt = m.groups()
-        if kind == 'bench':
-            cell = table.get(workload, {}).get(alt)
-            if not cell or cell == '-':
-                fail(f'{m.group(0)}: no such cell in README.md\'s latest '
-                     f'full run table')
-            return cell
-        return loop.get(workload, f'[{PENDING}: {workload}, make bench]')
+        workload, alt = m.groups()
+        cell = results.get('summary', {}).get(workload, {}).get(alt)
+        if not cell or 'ratio' not in cell:
+            fail(f'{m.group(0)}: no such figure in '
+                 f'{os.path.relpath(RESULTS, ROOT)}')
+        text = f'{cell["ratio"]:.2f}x'
+        if 'spread' in cell:
+            text += f' (±{cell["spread"] * 100:.0f}%)'
+        return text
     return PLACEHOLDER.sub(sub, message)
 
 
 def wrap_message(body):
-    """Re-wrap each paragraph at 72 columns (placeholders change widths);
-    indented lines are kept as they are."""
+    """Re-wrap each paragraph at 72 columns (figures change widths);
+    indented paragraphs are kept as they are."""
     out = []
     for para in body.strip().split('\n\n'):
         if para.startswith(' ') or '\n ' in para:
@@ -272,8 +238,79 @@ def wrap_message(body):
 
 
 def subject_line(p):
-    issues = ', '.join(f'gh-{n}' for n in p['issues'])
-    return f'{issues}: {p["subject"]}'
+    issue = p.get('upstream_issue')
+    return f'gh-{issue}: {p["subject"]}' if issue else p['subject']
+
+
+# --- NEWS -------------------------------------------------------------------
+
+def check_news(path):
+    """Blurb's file naming and the shape of an entry; the entry's text."""
+    if not NEWS_NAME.match(os.path.basename(path)):
+        fail(f'{path}: not a blurb file name '
+             f'(YYYY-MM-DD-HH-MM-SS.gh-issue-NNNN.NONCE.rst)')
+    text = read(path)
+    if not text.strip() or not text.endswith('\n') or text.endswith('\n\n'):
+        fail(f'{path}: an entry is non-empty text ending in one newline')
+    if any(line != line.rstrip() for line in text.splitlines()):
+        fail(f'{path}: trailing whitespace')
+    if re.search(r'\bfork\b', text, re.I):
+        fail(f'{path}: the entry talks about the fork; upstream readers '
+             f'see only CPython')
+    return text
+
+
+def news_for_upstream(path, issue):
+    """The entry's path in the series: filed under the upstream issue."""
+    m = NEWS_NAME.match(os.path.basename(path))
+    name = (f'{"-".join(m.group(i) for i in range(1, 7))}.gh-issue-{issue}.'
+            f'{m.group(8)}.rst')
+    return os.path.join(os.path.dirname(path), name)
+
+
+# --- identity ---------------------------------------------------------------
+
+PLACEHOLDER_DOMAIN = re.compile(
+    r'(^|\.)(example(\.(com|net|org))?|invalid|test|localhost)$', re.I)
+IDENTITY = re.compile(r'^\s*(.+?)\s*<([^<>@\s]+@([^<>@\s]+))>\s*$')
+
+
+def identity():
+    """(name, email, date) for the series."""
+    given = os.environ.get('PATCH_AUTHOR')
+    if given:
+        m = IDENTITY.match(given)
+        if not m:
+            fail(f'PATCH_AUTHOR={given!r}: expected "Name <email>"')
+        where = 'PATCH_AUTHOR'
+    else:
+        name = subprocess.run(['git', 'config', 'user.name'], cwd=ROOT,
+                              capture_output=True, text=True).stdout.strip()
+        email = subprocess.run(['git', 'config', 'user.email'], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        m = IDENTITY.match(f'{name} <{email}>')
+        where = 'git config user.name/user.email'
+        if not m:
+            fail('no author: set git config user.name and user.email, or '
+                 'PATCH_AUTHOR="Name <email>"')
+    if PLACEHOLDER_DOMAIN.search(m.group(3)):
+        fail(f'{where} gives {m.group(1)} <{m.group(2)}>, a placeholder '
+             f'address: set PATCH_AUTHOR="Your Name <you@domain>"')
+    date = run(['git', 'log', '-1', '--format=%aD'], cwd=ROOT).strip()
+    return m.group(1), m.group(2), date
+
+
+def git_env(who):
+    name, email, date = who
+    env = dict(os.environ)
+    for role in ('AUTHOR', 'COMMITTER'):
+        env[f'GIT_{role}_NAME'] = name
+        env[f'GIT_{role}_EMAIL'] = email
+        env[f'GIT_{role}_DATE'] = date
+    # The user's git configuration (hooks, signing, templates) stays out.
+    env['GIT_CONFIG_GLOBAL'] = os.devnull
+    env['GIT_CONFIG_NOSYSTEM'] = '1'
+    return env
 
 
 # --- the series ------------------------------------------------------------
@@ -283,173 +320,153 @@ def load_manifest():
         return tomllib.load(f)
 
 
-def stdlib_patches_of(patches, series_names):
-    """{patch name: [patches/ paths]}, checking every series entry is
-    claimed exactly once and in the order of patches/series."""
-    claimed, order = {}, []
+def claimed_by(patches, key, names, what):
+    """{patch name: [names]} for the globs of each patch's `key`."""
+    claimed = {}
     for p in patches:
-        mine = [s for s in series_names
-                if any(fnmatch.fnmatch(os.path.basename(s), g)
-                       for g in p.get('stdlib', ()))]
-        claimed[p['name']] = mine
-        order += mine
-    if len(set(order)) != len(order):
-        fail('a patches/series entry is claimed by two [[patch]]es')
-    if order != sorted(order, key=series_names.index):
+        claimed[p['name']] = [n for n in names
+                              if any(fnmatch.fnmatch(n, g)
+                                     for g in p.get(key, ()))]
+    flat = [n for v in claimed.values() for n in v]
+    if len(set(flat)) != len(flat):
+        fail(f'{what} claimed by two [[patch]]es')
+    return claimed, flat
+
+
+def stdlib_patches_of(patches, series_names):
+    """{patch name: [patches/ paths]}, every entry of patches/series claimed
+    once and in its order."""
+    bases = [os.path.basename(s) for s in series_names]
+    claimed, flat = claimed_by(patches, 'stdlib', bases, 'a patches/ entry')
+    if flat != sorted(flat, key=bases.index):
         fail('the [[patch]]es claim patches/series entries out of order')
-    stray = [os.path.basename(s) for s in series_names if s not in order]
+    stray = [b for b in bases if b not in flat]
     if stray:
         fail('patches/series entries no [[patch]] claims in '
              f'{os.path.relpath(MANIFEST, ROOT)}: {", ".join(stray)}')
-    return claimed
+    return {name: [os.path.join(stdlib.PATCHES, b) for b in v]
+            for name, v in claimed.items()}
 
 
 def repo_files_of(patches, fork_only):
-    """{patch name: [repo paths]}; every file under Lib/ and
-    Misc/NEWS.d/ must be claimed or listed as fork_only."""
-    claimed = {}
-    for p in patches:
-        found = []
-        for g in p.get('files', ()):
-            found += sorted(os.path.relpath(f, ROOT)
-                            for f in glob.glob(os.path.join(ROOT, g)))
-        claimed[p['name']] = found
-    everything = {f for v in claimed.values() for f in v}
+    """{patch name: [repo paths]} for files and news; every file under Lib/
+    and Misc/NEWS.d/ must be claimed or listed as fork_only."""
+    found = []
     for top in ('Lib', 'Misc/NEWS.d'):
         for dirpath, dirnames, filenames in os.walk(os.path.join(ROOT, top)):
             dirnames[:] = [d for d in dirnames if d != '__pycache__']
-            for name in filenames:
-                rel = os.path.relpath(os.path.join(dirpath, name), ROOT)
-                if rel not in everything and rel not in fork_only:
-                    fail(f'{rel} is in no patch: add it to a [[patch]]\'s '
-                         f'files or to fork_only in '
-                         f'{os.path.relpath(MANIFEST, ROOT)}')
-    return claimed
+            found += [os.path.relpath(os.path.join(dirpath, n), ROOT)
+                      for n in filenames]
+    found.sort()
+    files, flat = claimed_by(patches, 'files', found, 'a file')
+    news, flat_news = claimed_by(patches, 'news', found, 'a NEWS entry')
+    for rel in found:
+        if rel not in flat and rel not in flat_news and rel not in fork_only:
+            fail(f'{rel} is in no patch: add it to a [[patch]]\'s files or '
+                 f'news, or to fork_only in {os.path.relpath(MANIFEST, ROOT)}')
+    return files, news
 
 
-def check_news(path, issue):
-    """Blurb's file naming and the shape of an entry."""
-    name = os.path.basename(path)
-    m = NEWS_NAME.match(name)
-    if not m:
-        fail(f'{path}: not a blurb file name '
-             f'(YYYY-MM-DD-HH-MM-SS.gh-issue-NNNN.NONCE.rst)')
-    if int(m.group(7)) != issue:
-        fail(f'{path}: its patch is about gh-{issue}')
-    with open(os.path.join(ROOT, path)) as f:
-        text = f.read()
-    if not text.strip() or not text.endswith('\n') or text.endswith('\n\n'):
-        fail(f'{path}: an entry is non-empty text ending in one newline')
-    if any(line != line.rstrip() for line in text.splitlines()):
-        fail(f'{path}: trailing whitespace')
-    if re.search(r'\bfork\b', text, re.I):
-        fail(f'{path}: the entry talks about the fork; upstream readers '
-             f'see only CPython')
-
-
-def head_identity():
-    """Author and date for the series: the repository's HEAD."""
-    fmt = run(['git', 'log', '-1', '--format=%an%n%ae%n%aD'], cwd=ROOT)
-    name, email, date = fmt.splitlines()
-    return name, email, date
-
-
-def git_env(identity):
-    name, email, date = identity
-    env = dict(os.environ)
-    for who in ('AUTHOR', 'COMMITTER'):
-        env[f'GIT_{who}_NAME'] = name
-        env[f'GIT_{who}_EMAIL'] = email
-        env[f'GIT_{who}_DATE'] = date
-    # The user's git configuration (hooks, signing, templates) stays out.
-    env['GIT_CONFIG_GLOBAL'] = os.devnull
-    env['GIT_CONFIG_NOSYSTEM'] = '1'
-    return env
-
-
-def stdlib_version(relpath, patch_paths):
-    """A distro stdlib file (CPython path Lib/...) with patches applied."""
-    return stdlib.base_text(relpath, patch_paths)
-
-
-def plan(out_warnings):
+def plan():
     """[(patch, {path: text}, message)] of the non-empty patches."""
     manifest = load_manifest()
-    patches = manifest['patch']
-    series_names = stdlib.read_series()
-    stdlib_of = stdlib_patches_of(patches, series_names)
-    files_of = repo_files_of(patches, manifest.get('fork_only', ()))
+    patches, c = manifest['patch'], manifest['c']
+    parts = all_parts(c)
+    check_parts(patches, parts)
+    stdlib_of = stdlib_patches_of(patches, stdlib.read_series())
+    files_of, news_of = repo_files_of(patches, manifest.get('fork_only', ()))
+    results = load_results()
+    setup0, makefile0 = setup_base(), makefile_base()
 
-    c_rel = manifest['c']['source']
-    with open(os.path.join(ROOT, c_rel)) as f:
-        c_text = f.read()
-    assigned = assign_lines(c_text, patches, manifest['c']['preamble'])
-    if 'series:' not in c_text:
-        out_warnings.append(f'{c_rel} has no series markers: the whole '
-                            f'module goes into the first C patch')
-
-    with open(os.path.join(ROOT, 'README.md')) as f:
-        table = readme_table(f.read())
-    loop = loop_results(os.path.join(ROOT, 'build', 'bench', 'results.json'))
-
-    result, applied, prev_c = [], [], ''
-    for k, p in enumerate(patches):
-        changes = {}
-        c_now = c_version(assigned, k)
-        if c_now != prev_c:
-            changes[c_rel] = c_now
-        prev_c = c_now
+    out, applied, added, prev = [], [], [], {}
+    for p in patches:
+        added += p.get('parts', [])
+        now = c_files(c, added)
+        now[SETUP] = setup_version(setup0, added)
+        now[MAKEFILE] = makefile_version(makefile0, added)
+        changes = {rel: text for rel, text in now.items()
+                   if prev.get(rel) != text}
+        prev = now
         applied += stdlib_of[p['name']]
         for s in stdlib_of[p['name']]:
             for relpath in stdlib.split_patch(s)[1]:
-                changes[relpath] = stdlib_version(relpath, applied)
+                changes[relpath] = stdlib.base_text(relpath, applied)
         for rel in files_of[p['name']]:
-            if rel.startswith('Misc/NEWS.d/'):
-                check_news(rel, p['issues'][0])
-            with open(os.path.join(ROOT, rel)) as f:
-                changes[rel] = f.read()
-        if not changes:
-            continue
-        message = wrap_message(fill_figures(p['message'], table, loop))
-        if PENDING in message:
-            out_warnings.append(f'patch "{p["name"]}": benchmark figures '
-                                f'pending (no build/bench/results.json '
-                                f'from a C-Handle build)')
-        result.append((p, changes, message))
-    return manifest, result
+            changes[rel] = read(rel)
+        message = p['message']
+        for rel in news_of[p['name']]:
+            text = check_news(rel)
+            if p.get('upstream_issue'):
+                changes[news_for_upstream(rel, p['upstream_issue'])] = text
+            else:
+                message += ('\n\nNEWS entry, for Misc/NEWS.d/next/Library/ '
+                            'once an issue is opened:\n\n'
+                            + textwrap.indent(text, '    '))
+        if changes:
+            out.append((p, changes, wrap_message(
+                fill_figures(message, results))))
+    return manifest, out, {SETUP: setup0, MAKEFILE: makefile0}
 
 
 PREPARE = """\
 #!/bin/sh
 # Run at the top of a CPython 3.11 checkout, before `git am` of the series.
-# Upstream's tree has its own Modules/_asynciomodule.c (and the Argument
-# Clinic header it includes); the series adds a new module in its place,
+# Upstream's tree has its own _asyncio module, its Argument Clinic header
+# and its PCbuild project; the series adds files of ours in their place,
 # and a patch cannot carry a diff from contents it never had, so the old
 # files go in a commit of their own.  That commit alone does not build
-# (Modules/Setup.stdlib.in still names the source); squash it into the
-# next one if every commit must build.
+# (Modules/Setup.stdlib.in still names the old source); squash it into
+# the next one if every commit must build.
 set -e
 git rm -q {files}
 git commit -q -m "Remove the old _asyncio accelerator" -m \\
-"The patch series that follows adds a new Modules/_asynciomodule.c, which
-does not use Argument Clinic."
+"The patch series that follows adds a new module in Modules/_asyncio/,
+which does not use Argument Clinic, and its PCbuild project."
 """
+
+# The build files whose context we reconstructed: one line of it.
+NARROW = (SETUP, MAKEFILE)
+
+
+def narrow_diffs(tmp, commit, patch_path):
+    """Replace the sections of NARROW files in a format-patch file by
+    their diffs with one line of context."""
+    with open(patch_path) as f:
+        text = f.read()
+    for rel in NARROW:
+        head = f'diff --git a/{rel} b/{rel}\n'
+        if head not in text:
+            continue
+        start = text.index(head)
+        end = text.find('\ndiff --git ', start + 1)
+        end = text.index('\n-- \n', start) if end < 0 else end
+        narrow = run(['git', 'diff', '-U1', '--no-color', f'{commit}~1',
+                      commit, '--', rel], cwd=tmp)
+        text = text[:start] + narrow.rstrip('\n') + text[end:]
+    with open(patch_path, 'w') as f:
+        f.write(text)
+
+
+def write(root, rel, text):
+    path = os.path.join(root, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, 'w') as f:
+        f.write(text)
 
 
 def generate(out):
-    warnings = []
-    manifest, planned = plan(warnings)
-    identity = head_identity()
-    env = git_env(identity)
+    manifest, planned, bases = plan()
+    env = git_env(identity())
     with tempfile.TemporaryDirectory() as tmp:
         run(['git', 'init', '-q', '-b', 'main', tmp], env=env)
-        # The base: the distro's version of the stdlib files the series
-        # changes, at their CPython paths.
+        # The base: what we know of upstream's version of the files.
         for p, changes, _ in planned:
             for rel in changes:
                 src = os.path.join(DISTRO, rel[len('Lib/'):])
                 if rel.startswith('Lib/') and os.path.exists(src):
                     write(tmp, rel, open(src).read())
+        for rel, text in bases.items():
+            write(tmp, rel, text)
         run(['git', 'add', '-A'], cwd=tmp, env=env)
         run(['git', 'commit', '-q', '--allow-empty', '-m', 'base'],
             cwd=tmp, env=env)
@@ -466,24 +483,19 @@ def generate(out):
         os.makedirs(out, exist_ok=True)
         # histogram: a section added between two others shows as added
         # lines, not as the old tail deleted and re-added.
-        names = run(['git', 'format-patch', '-q', '--numbered',
+        names = run(['git', 'format-patch', '--numbered',
                      '--no-signature', '--diff-algorithm=histogram',
                      '-o', os.path.abspath(out), 'HEAD~%d' % len(planned)],
                     cwd=tmp, env=env).split()
+        commits = run(['git', 'rev-list', '--reverse',
+                       f'HEAD~{len(planned)}..HEAD'], cwd=tmp).split()
+        for commit, name in zip(commits, names):
+            narrow_diffs(tmp, commit, name)
     with open(os.path.join(out, 'prepare.sh'), 'w') as f:
         f.write(PREPARE.format(files=' '.join(manifest['replaces'])))
     os.chmod(os.path.join(out, 'prepare.sh'), 0o755)
     for name in names:
         print(os.path.relpath(name, ROOT))
-    for w in warnings:
-        print(f'warning: {w}', file=sys.stderr)
-
-
-def write(root, rel, text):
-    path = os.path.join(root, rel)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'w') as f:
-        f.write(text)
 
 
 # --- the check -------------------------------------------------------------
@@ -508,17 +520,20 @@ def series_files(out):
     return names
 
 
-def check_named_files(names, manifest):
-    """Every file the series names exists in the repository, or is a
-    distro stdlib file the series changes."""
+def check_named_files(names):
+    """Every file the series names exists in the repository, is a distro
+    stdlib file it changes, or is one of the upstream build files."""
     for name in names:
         with open(name) as f:
             text = f.read()
+        if 'FIGURES PENDING' in text:
+            fail(f'{os.path.basename(name)}: figures pending')
         for a, b in PATCH_FILE.findall(text):
             here = os.path.exists(os.path.join(ROOT, b))
             distro = b.startswith('Lib/') and os.path.exists(
                 os.path.join(DISTRO, b[len('Lib/'):]))
-            if not (here or distro):
+            news = b.startswith('Misc/NEWS.d/')
+            if not (here or distro or news or b in NARROW):
                 fail(f'{os.path.basename(name)} names {b}, which is neither '
                      f'in the repository nor in {DISTRO}')
     print(f'ok   every file the {len(names)} patches name exists')
@@ -564,26 +579,51 @@ def check_lib_dry_run(names):
 
 def checkout_like_upstream(tmp, manifest, env):
     """A git repository standing in for a CPython 3.11 checkout: Lib/ is
-    the distro's stdlib, and the files the series replaces exist (with
-    stand-in contents, as we do not have upstream's)."""
+    the distro's stdlib, the build files are what we know of them, and the
+    files the series replaces exist (with stand-in contents)."""
     shutil.copytree(DISTRO, os.path.join(tmp, 'Lib'), symlinks=True,
                     ignore=shutil.ignore_patterns(
                         'lib-dynload', '__pycache__', 'site-packages',
                         'dist-packages'))
+    write(tmp, SETUP, setup_base())
+    write(tmp, MAKEFILE, makefile_base())
     for rel in manifest['replaces']:
-        write(tmp, rel, '/* stand-in for upstream\'s file */\n')
+        write(tmp, rel, 'stand-in for upstream\'s file\n')
     run(['git', 'init', '-q', '-b', 'main', tmp], env=env)
     run(['git', 'add', '-A'], cwd=tmp, env=env)
     run(['git', 'commit', '-q', '-m', 'CPython 3.11 stand-in'], cwd=tmp,
         env=env)
 
 
+def check_build_files(tmp, c, n):
+    """The sources each build file names are the module's files."""
+    present = sorted(os.path.basename(p)[:-2] for p in
+                     glob.glob(os.path.join(tmp, c['dir'], '*.c')))
+    if not present:
+        return
+    added = [p for p in all_parts(c) if p in present]
+    with open(os.path.join(tmp, SETUP)) as f:
+        setup = f.read()
+    with open(os.path.join(tmp, MAKEFILE)) as f:
+        makefile = f.read()
+    with open(os.path.join(tmp, 'PCbuild', '_asyncio.vcxproj')) as f:
+        vcxproj = f.read()
+    listed = sorted(re.findall(r'_asyncio\\(\w+)\.c"', vcxproj))
+    if setup_line(added) not in setup or deps_line(added) not in makefile:
+        fail(f'patch {n}: Setup.stdlib.in or Makefile.pre.in do not name '
+             f'the module\'s files')
+    if listed != present:
+        fail(f'patch {n}: PCbuild/_asyncio.vcxproj lists {listed}, the '
+             f'module has {present}')
+
+
 def check_am(out, names, manifest, cc, link):
     """What README.md tells a core developer to do: prepare.sh, then
     `git am` of the whole series.  Then every step's C module compiles
-    (and, with --link, a ./python linked from it runs asyncio), and the
-    last step matches the repository."""
-    env = git_env(head_identity())
+    (and, with --link, a ./python linked from it runs asyncio), its build
+    files name its files, and the last step matches the repository."""
+    env = git_env(identity())
+    c = manifest['c']
     with tempfile.TemporaryDirectory() as tmp:
         checkout_like_upstream(tmp, manifest, env)
         run(['sh', os.path.abspath(os.path.join(out, 'prepare.sh'))],
@@ -592,7 +632,6 @@ def check_am(out, names, manifest, cc, link):
             + [os.path.abspath(n) for n in names], cwd=tmp, env=env)
         print(f'ok   prepare.sh and `git am` of all {len(names)} patches '
               f'onto a git repository of {DISTRO} in CPython layout')
-        c_rel = manifest['c']['source']
         commits = run(['git', 'rev-list', '--reverse',
                        f'HEAD~{len(names)}..HEAD'], cwd=tmp).split()
         prefix = os.path.join(tmp, 'prefix')
@@ -601,34 +640,43 @@ def check_am(out, names, manifest, cc, link):
                    os.path.join(prefix, 'lib', 'python3.11'))
         os.symlink(os.path.join(DISTRO, 'lib-dynload'),
                    os.path.join(tmp, 'Lib', 'lib-dynload'))
+        objdir = os.path.join(tmp, 'obj')
         for n, commit in enumerate(commits, 1):
             run(['git', 'checkout', '-q', commit], cwd=tmp)
-            src = os.path.join(tmp, c_rel)
-            if cc and os.path.exists(src):
-                obj = os.path.join(tmp, 'step.o')
+            sources = sorted(glob.glob(os.path.join(tmp, c['dir'], '*.c')))
+            if not cc or not sources:
+                continue
+            check_build_files(tmp, c, n)
+            shutil.rmtree(objdir, ignore_errors=True)
+            os.makedirs(objdir)
+            objs = []
+            for src in sources:
+                obj = os.path.join(objdir, os.path.basename(src)[:-2] + '.o')
                 result = subprocess.run(
                     shlex.split(cc) + ['-Werror', '-c', src, '-o', obj],
                     capture_output=True, text=True)
                 if result.returncode:
-                    fail(f'patch {n}: {c_rel} does not compile:\n'
-                         f'{result.stderr}')
-                line = f'ok   patch {n}: {c_rel} compiles'
-                if link:
-                    exe = os.path.join(tmp, 'python')
-                    run(shlex.split(link.replace('{obj}', obj)) + ['-o', exe])
-                    classes = run([exe, '-c', SMOKE],
-                                  env=dict(env, PYTHONHOME=prefix)).strip()
-                    line += f'; a ./python linked from it runs asyncio ({classes})'
-                print(line)
-        # The end of the series is the repository's work, less the markers.
+                    fail(f'patch {n}: {os.path.relpath(src, tmp)} does not '
+                         f'compile:\n{result.stderr}')
+                objs.append(obj)
+            line = (f'ok   patch {n}: the module\'s {len(sources)} files '
+                    f'compile and the build files name them')
+            if link:
+                exe = os.path.join(tmp, 'python')
+                run(shlex.split(link.replace('{obj}', ' '.join(objs)))
+                    + ['-o', exe])
+                classes = run([exe, '-c', SMOKE],
+                              env=dict(env, PYTHONHOME=prefix)).strip()
+                line += f'; a ./python linked from it runs asyncio ({classes})'
+            print(line)
+        # The end of the series is the repository's work.
         run(['git', 'checkout', '-q', commits[-1]], cwd=tmp)
-        with open(os.path.join(ROOT, c_rel)) as f:
-            expected = c_version(assign_lines(
-                f.read(), manifest['patch'], manifest['c']['preamble']),
-                len(manifest['patch']))
-        with open(os.path.join(tmp, c_rel)) as f:
-            if f.read() != expected:
-                fail(f'the series ends with a {c_rel} other than the '
+        for rel in (glob.glob(os.path.join(ROOT, c['dir'], '*'))
+                    + [os.path.join(ROOT, rel) for rel in c['lists']]):
+            rel = os.path.relpath(rel, ROOT)
+            theirs = os.path.join(tmp, rel)
+            if not os.path.exists(theirs) or open(theirs).read() != read(rel):
+                fail(f'the series ends with a {rel} other than the '
                      f'repository\'s')
         staged = os.path.join(ROOT, 'build', 'lib', 'python3.11')
         for rel in run(['git', 'diff', '--name-only', f'{commits[0]}~1',
@@ -640,14 +688,14 @@ def check_am(out, names, manifest, cc, link):
                         fail(f'{rel} at the end of the series differs from '
                              f'build/lib/python3.11/{rel[4:]} (`make` '
                              f'first?)')
-        print('ok   the series ends with the repository\'s module, stdlib '
-              'changes and tests')
+        print('ok   the series ends with the repository\'s module, build '
+              'files, stdlib changes and tests')
 
 
 def check(out, cc, link):
     manifest = load_manifest()
     names = series_files(out)
-    check_named_files(names, manifest)
+    check_named_files(names)
     check_lib_dry_run(names)
     check_am(out, names, manifest, cc, link)
     print(f'patches-check: {out} is ready: see README.md, '
@@ -661,10 +709,10 @@ def main():
         p = sub.add_parser(name)
         p.add_argument('--out', default=os.path.join(ROOT, 'build', 'patches'))
         if name == 'check':
-            p.add_argument('--cc', help='compile command for the C module '
-                           '(-c SRC -o OBJ are added)')
+            p.add_argument('--cc', help='compile command for the module\'s '
+                           'files (-c SRC -o OBJ are added)')
             p.add_argument('--link', help='link command for a ./python; '
-                           '{obj} is the module\'s object file')
+                           '{obj} is the module\'s object files')
     args = parser.parse_args()
     try:
         if args.command == 'generate':

@@ -62,10 +62,8 @@ from test.test_asyncio import cfork_helpers
 
 
 def is_registered(task):
-    """Whether task is registered: in _all_tasks, or, for a task of the C
-    class, in the list _asyncio keeps of those (tasks._native_tasks())."""
-    return (task in tasks._all_tasks
-            or any(t is task for t in tasks._native_tasks()))
+    """Whether task is registered (in tasks._all_tasks)."""
+    return task in tasks._all_tasks
 
 
 def tearDownModule():

@@ -28,10 +28,8 @@ HAVE_C_TASK = hasattr(tasks, '_CTask')
 
 
 def is_registered(task):
-    """Whether task is registered: in _all_tasks, or, for a task of the C
-    class, in the list _asyncio keeps of those (tasks._native_tasks())."""
-    return (task in tasks._all_tasks
-            or any(t is task for t in tasks._native_tasks()))
+    """Whether task is registered (in tasks._all_tasks)."""
+    return task in tasks._all_tasks
 
 
 class TaskEdgeCases:
@@ -596,12 +594,13 @@ class CBookkeepingTests(BookkeepingCases, unittest.TestCase):
     enter = staticmethod(getattr(tasks, '_c_enter_task', None))
     leave = staticmethod(getattr(tasks, '_c_leave_task', None))
 
-    def native_count(self, task):
-        return sum(t is task for t in tasks._native_tasks())
+    def count(self, task):
+        return sum(t is task for t in tasks._all_tasks)
 
     def test_c_tasks_are_listed_natively(self):
         # Tasks of the C class, subclasses included, are registered in
-        # _asyncio's own list instead of the _all_tasks WeakSet.
+        # _asyncio's own list instead of the WeakSet of other tasks:
+        # without a weak reference.
         class Sub(tasks._CTask):
             pass
 
@@ -609,43 +608,45 @@ class CBookkeepingTests(BookkeepingCases, unittest.TestCase):
             pass
         loop = asyncio.new_event_loop()
         self.addCleanup(loop.close)
-        before = len(tasks._native_tasks())
+        before = len(tasks._all_tasks)
         for cls in (tasks._CTask, Sub):
             with self.subTest(cls=cls.__name__):
                 t = cls(coro(), loop=loop)
-                self.assertNotIn(t, tasks._all_tasks)
-                self.assertEqual(self.native_count(t), 1)
+                self.assertIn(t, tasks._all_tasks)
+                self.assertEqual(weakref.getweakrefcount(t), 0)
+                self.assertEqual(self.count(t), 1)
                 self.assertIn(t, asyncio.all_tasks(loop))
                 self.unregister(t)
-                self.assertEqual(self.native_count(t), 0)
+                self.assertEqual(self.count(t), 0)
+                self.assertNotIn(t, tasks._all_tasks)
                 self.assertNotIn(t, asyncio.all_tasks(loop))
                 self.unregister(t)     # not registered: no error
                 self.register(t)
                 self.register(t)       # twice: listed once
-                self.assertEqual(self.native_count(t), 1)
+                self.assertEqual(self.count(t), 1)
                 loop.run_until_complete(t)
                 # done tasks stay registered, all_tasks() leaves them out
-                self.assertEqual(self.native_count(t), 1)
+                self.assertEqual(self.count(t), 1)
                 self.assertNotIn(t, asyncio.all_tasks(loop))
                 del t
                 gc.collect()
-                self.assertEqual(len(tasks._native_tasks()), before)
+                self.assertEqual(len(tasks._all_tasks), before)
 
     def test_collected_cycle_leaves_the_list(self):
         async def coro():
             pass
         loop = asyncio.new_event_loop()
         self.addCleanup(loop.close)
-        before = len(tasks._native_tasks())
+        before = len(tasks._all_tasks)
         t = tasks._CTask(coro(), loop=loop)
         loop.run_until_complete(t)
         t.itself = t                   # a cycle only the GC can free
         r = weakref.ref(t)
         del t
-        self.assertEqual(len(tasks._native_tasks()), before + 1)
+        self.assertEqual(len(tasks._all_tasks), before + 1)
         gc.collect()
         self.assertIsNone(r())
-        self.assertEqual(len(tasks._native_tasks()), before)
+        self.assertEqual(len(tasks._all_tasks), before)
 
     def test_all_tasks_reads_both_registries(self):
         class TaskLike:
@@ -736,8 +737,41 @@ class CBookkeepingTests(BookkeepingCases, unittest.TestCase):
         import _asyncio
         self.assertIs(tasks._all_tasks, _asyncio._all_tasks)
         self.assertIs(tasks._current_tasks, _asyncio._current_tasks)
-        self.assertIsInstance(_asyncio._all_tasks, weakref.WeakSet)
         self.assertIsInstance(_asyncio._current_tasks, dict)
+
+    def test_all_tasks_set(self):
+        # _all_tasks offers what asyncio.tasks uses of a WeakSet: add,
+        # discard, iteration, len and membership, over both kinds of task.
+        class TaskLike:
+            pass
+
+        async def coro():
+            pass
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        registry = tasks._all_tasks
+        before = len(registry)
+        c_task = tasks._CTask(coro(), loop=loop)
+        other = TaskLike()
+        registry.add(other)
+        self.assertEqual(len(registry), before + 2)
+        self.assertIn(c_task, registry)
+        self.assertIn(other, registry)
+        listed = list(registry)
+        self.assertEqual(len(listed), before + 2)
+        self.assertTrue(any(t is c_task for t in listed))
+        self.assertTrue(any(t is other for t in listed))
+        registry.discard(other)
+        registry.discard(c_task)
+        registry.discard(other)        # not a member: no error
+        self.assertNotIn(other, registry)
+        self.assertNotIn(c_task, registry)
+        self.assertEqual(len(registry), before)
+        with self.assertRaises(TypeError):
+            registry.add(1)            # cannot be weakly referenced
+        with self.assertRaises(TypeError):
+            type(registry)()           # made by _asyncio only
+        loop.run_until_complete(c_task)
 
 
 # --- crash classes, each in a child interpreter ---

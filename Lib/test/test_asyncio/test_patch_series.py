@@ -30,101 +30,109 @@ def load_series():
 @unittest.skipUnless(os.path.exists(SERIES_PY), 'needs the repository')
 class SeriesTests(unittest.TestCase):
 
-    PATCHES = [{'name': 'one', 'sections': ['Alpha', 'Beta']},
-               {'name': 'two', 'sections': ['Beta gamma', 'Delta']},
-               {'name': 'three'}]
-
-    C = (
-        '/* head */\n'
-        '/* ====\n'
-        ' * Alpha\n'
-        ' * ==== */\n'
-        'int a;\n'
-        'int b;  /* series: two */\n'
-        '/* series: three { */\n'
-        'int c;\n'
-        '/* series: } */\n'
-        '/* series: until two\n'
-        'int old;\n'
-        'series: end */\n'
-        '/* ====\n'
-        ' * Beta gamma: more\n'
-        ' * ==== */\n'
-        'int d;\n'
-        '/* ================ end of Delta ===== */\n'
-        'int e;\n'
+    PARTS = ['running_loop', 'future', 'loop']
+    LIST = (
+        '#include "running_loop.h"\n'
+        '#include "future.h"\n'
+        '#include "loop.h"\n'
+        '#define PARTS(PART) \\\n'
+        '    PART(running_loop) \\\n'
+        '    PART(future) \\\n'
+        '    PART(loop) \\\n'
+        '    <ClCompile Include="..\\Modules\\_asyncio\\loop.c" />\n'
+        '    <ClCompile Include="..\\Modules\\_asyncio\\module.c" />\n'
     )
 
     @classmethod
     def setUpClass(cls):
         cls.s = load_series()
 
-    def versions(self, text):
-        assigned = self.s.assign_lines(text, self.PATCHES, 'one')
-        return [self.s.c_version(assigned, k) for k in range(3)]
+    def test_list_version_keeps_the_added_parts(self):
+        text = self.s.list_version(self.LIST, self.PARTS,
+                                   ['running_loop', 'future'])
+        self.assertIn('"running_loop.h"', text)
+        self.assertIn('PART(running_loop)', text)
+        self.assertIn('PART(future)', text)
+        self.assertIn('module.c', text)
+        # "running_loop" names no "loop": only the loop part's lines go
+        self.assertNotIn('"loop.h"', text)
+        self.assertNotIn('PART(loop)', text)
+        self.assertNotIn('\\loop.c', text)
+        self.assertEqual(self.s.list_version(self.LIST, self.PARTS,
+                                             self.PARTS), self.LIST)
 
-    def test_banners(self):
-        lines = self.C.splitlines(keepends=True)
-        self.assertEqual([t for _, t in self.s.banner_titles(lines)],
-                         ['Alpha', 'Beta gamma: more', 'end of Delta'])
+    def test_build_file_lines(self):
+        self.assertEqual(
+            self.s.setup_line(['future']),
+            '@MODULE__ASYNCIO_TRUE@_asyncio _asyncio/module.c '
+            '_asyncio/future.c\n')
+        deps = self.s.deps_line(['future'])
+        self.assertTrue(deps.startswith('MODULE__ASYNCIO_DEPS='))
+        for header in ('module.h', 'parts.h', 'future.h'):
+            self.assertIn(f'$(srcdir)/Modules/_asyncio/{header}', deps)
+        base = ('MODULE_MATH_DEPS=x\nMODULE__BLAKE2_DEPS=y\n\n# end\n')
+        self.assertEqual(self.s.makefile_version(base, []), base)
+        self.assertEqual(self.s.makefile_version(base, ['future']),
+                         'MODULE_MATH_DEPS=x\n' + deps
+                         + 'MODULE__BLAKE2_DEPS=y\n\n# end\n')
+        setup = '@MODULE_ARRAY_TRUE@array a.c\n' \
+                '@MODULE__ASYNCIO_TRUE@_asyncio _asynciomodule.c\n'
+        self.assertEqual(self.s.setup_version(setup, ['future']),
+                         '@MODULE_ARRAY_TRUE@array a.c\n'
+                         + self.s.setup_line(['future']))
 
-    def test_longest_section_wins(self):
-        owner = self.s.section_owner
-        self.assertEqual(owner('Beta', self.PATCHES), 'one')
-        self.assertEqual(owner('Beta gamma: more', self.PATCHES), 'two')
-        self.assertEqual(owner('Alphabet', self.PATCHES), None)
-        self.assertEqual(owner('Alpha (x)', self.PATCHES), 'one')
-
-    def test_markers_split_the_file(self):
-        one, two, three = self.versions(
-            self.C.replace('end of Delta', 'Delta'))
-        self.assertIn('int a;\nint old;\n', one)
-        self.assertNotIn('int b', one)
-        self.assertNotIn('int d', one)
-        self.assertIn('int a;\nint b;\n/* ====', two)
-        self.assertNotIn('old', two)
-        self.assertIn('int d;', two)
-        self.assertIn('int b;\nint c;\n/* ====', three)
-        self.assertNotIn('series:', three)
-
-    def test_unknown_section_fails(self):
-        with self.assertRaisesRegex(self.s.SeriesError, 'end of Delta'):
-            self.versions(self.C)
-
-    def test_without_markers_all_in_first_c_patch(self):
-        text = 'int a;\n/* ====\n * Nowhere\n * ==== */\nint b;\n'
-        patches = [{'name': 'lib'}] + self.PATCHES
-        assigned = self.s.assign_lines(text, patches, 'one')
-        self.assertEqual(self.s.c_version(assigned, 0), '')
-        self.assertEqual(self.s.c_version(assigned, 1), text)
-
-    def test_bad_markers(self):
-        for text, error in [
-                ('/* series: two { */\n', 'not closed'),
-                ('/* series: } */\n', 'closes no open block'),
-                ('int x;  /* series: nine */\n', 'no patch "nine"'),
-                ('int x; /* series: two { */\n', 'alone on its line'),
-                ('/* series: one { */\n/* series: two { */\n', 'nest'),
-                ('/* series: until one\nint x;\nseries: end */\n',
-                 'before it is added')]:
-            with self.subTest(text=text):
+    def test_parts_in_order_once(self):
+        check = self.s.check_parts
+        check([{'parts': ['running_loop', 'future']}, {'parts': ['loop']},
+               {}], self.PARTS)
+        for patches, error in [
+                ([{'parts': ['future', 'running_loop', 'loop']}], 'order'),
+                ([{'parts': ['running_loop', 'future']}], 'exactly one'),
+                ([{'parts': self.PARTS}, {'parts': ['loop']}], 'exactly one'),
+                ([{'parts': self.PARTS + ['nine']}], 'not in parts.h')]:
+            with self.subTest(patches=patches):
                 with self.assertRaisesRegex(self.s.SeriesError, error):
-                    self.versions('/* ====\n * Alpha\n * ==== */\n' + text)
+                    check(patches, self.PARTS)
 
     def test_figures(self):
-        readme = ('### Latest full run\n\n'
-                  '| workload | clock | fork |\n|---|---|---:|\n'
-                  '| gather | cpu | 1.10x ±9% |\n')
-        table = self.s.readme_table(readme)
-        self.assertEqual(table['gather']['fork'], '1.10x ±9%')
-        filled = self.s.fill_figures('g {bench:gather:fork}, l {loop:gather}',
-                                     table, {})
-        self.assertEqual(filled, 'g 1.10x ±9%, l [FIGURES PENDING: '
-                                 'gather, make bench]')
-        self.assertEqual(self.s.fill_figures('{loop:gather}', table,
-                                             {'gather': '2.00x'}), '2.00x')
-        with self.assertRaises(self.s.SeriesError):
-            self.s.fill_figures('{bench:gather:pure}', table, {})
+        results = {'summary': {'gather': {'fork': {'ratio': 3.514,
+                                                   'spread': 0.19}}}}
+        self.assertEqual(self.s.fill_figures('g {bench:gather:fork}.',
+                                             results),
+                         'g 3.51x (±19%).')
+        for missing in ('{bench:gather:pure}', '{bench:nothing:fork}'):
+            with self.assertRaisesRegex(self.s.SeriesError, 'no such'):
+                self.s.fill_figures(missing, results)
+
+    def test_identity(self):
+        from unittest import mock
+        with mock.patch.dict(os.environ,
+                             {'PATCH_AUTHOR': 'Ada Lovelace <ada@python.org>'}):
+            name, email, date = self.s.identity()
+        self.assertEqual((name, email), ('Ada Lovelace', 'ada@python.org'))
+        self.assertTrue(date)
+        for author, error in [
+                ('Seed maintainers <m@users.noreply.h-seed.example>',
+                 'placeholder'),
+                ('Someone <someone@example.com>', 'placeholder'),
+                ('Someone <someone@host.invalid>', 'placeholder'),
+                ('no address', 'expected')]:
+            with self.subTest(author=author):
+                with mock.patch.dict(os.environ, {'PATCH_AUTHOR': author}):
+                    with self.assertRaisesRegex(self.s.SeriesError, error):
+                        self.s.identity()
+
+    def test_subject_and_news_for_upstream(self):
+        self.assertEqual(self.s.subject_line({'subject': 'Do it'}), 'Do it')
+        self.assertEqual(self.s.subject_line({'subject': 'Do it',
+                                              'upstream_issue': 134173}),
+                         'gh-134173: Do it')
+        self.assertEqual(
+            self.s.news_for_upstream(
+                'Misc/NEWS.d/next/Library/'
+                '2026-11-22-01-38-28.gh-issue-7.m7vJGb.rst', 134173),
+            'Misc/NEWS.d/next/Library/'
+            '2026-11-22-01-38-28.gh-issue-134173.m7vJGb.rst')
 
     def test_wrap_message(self):
         body = '\n' + 'word ' * 30 + '\n\n  kept   as is\n'
@@ -139,15 +147,19 @@ class SeriesTests(unittest.TestCase):
         self.assertFalse(match('2026-11-22-01-38-28.bpo-134173.m7vJGb.rst'))
 
     def test_manifest_covers_the_repository(self):
-        # Every stdlib patch and every file under Lib/ and Misc/NEWS.d/ is
-        # in the series or named as the fork's own; the module's markers
-        # (if any) name known patches and sections.
+        # Every part, every stdlib patch and every file under Lib/ and
+        # Misc/NEWS.d/ is in the series or named as the fork's own, and
+        # every message's figures are in the committed results.
         manifest = self.s.load_manifest()
         patches = manifest['patch']
+        self.s.check_parts(patches, self.s.all_parts(manifest['c']))
         self.s.stdlib_patches_of(patches, self.s.stdlib.read_series())
         self.s.repo_files_of(patches, manifest['fork_only'])
-        with open(os.path.join(ROOT, manifest['c']['source'])) as f:
-            self.s.assign_lines(f.read(), patches, manifest['c']['preamble'])
+        results = self.s.load_results()
+        for p in patches:
+            self.s.fill_figures(p['message'], results)
+        for rel in manifest['c']['lists']:
+            self.assertTrue(os.path.exists(os.path.join(ROOT, rel)), rel)
 
 
 if __name__ == '__main__':

@@ -1,0 +1,738 @@
+/*
+ * gather: _gather() and _GatheringFuture
+ *
+ * asyncio.gather() hands its arguments to _gather(), which does what the
+ * pure-Python body does: wrap each distinct argument in a future (a task
+ * for a coroutine), add one done callback to each, and return a
+ * _GatheringFuture over them.  The done callback is a GatherCallback
+ * object holding the pure version's closure (the children, their count,
+ * how many finished, return_exceptions and the outer future), so a gather
+ * costs two objects instead of a function, its cells and a dict that
+ * lives as long as the children.  Outside a running loop, and when
+ * tasks._GatheringFuture is not ours, _gather() declines and the
+ * pure-Python body runs (with its warnings pointing at the right frame,
+ * or making whatever class was patched in).
+ */
+
+#include "module.h"
+
+typedef struct {
+    FutureObject gf_future;
+    PyObject *gf_children;          /* _children */
+    int gf_cancel_requested;        /* _cancel_requested */
+} GatheringFutureObject;
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *outer;                /* NULL until made, as in bpo-46672 */
+    PyObject *children;             /* list */
+    PyObject *return_exceptions;
+    Py_ssize_t nfuts;
+    Py_ssize_t nfinished;
+    vectorcallfunc vectorcall;
+} GatherCallbackObject;
+
+#define Gathering_CheckExact(st, obj) \
+    Py_IS_TYPE((obj), (st)->gather.GatheringFutureType)
+
+/* ---------- gather: what it asks of any future ---------- */
+
+/* fut.cancelled(); -1 on error. */
+static int
+gather_child_cancelled(asyncio_state *st, PyObject *fut)
+{
+    if (Future_IsNative(st, fut)) {
+        return ((FutureObject *)fut)->fut_state == STATE_CANCELLED;
+    }
+    return call_truth(PyObject_CallMethodNoArgs(fut, st->str_cancelled));
+}
+
+/* fut.exception(), new reference. */
+static PyObject *
+gather_child_exception(asyncio_state *st, PyObject *fut)
+{
+    if (Future_IsNative(st, fut)) {
+        return future_exception_impl(st, (FutureObject *)fut);
+    }
+    return PyObject_CallMethodNoArgs(fut, st->gather.str_exception);
+}
+
+/* fut._make_cancelled_error(), new reference. */
+static PyObject *
+gather_child_cancelled_error(asyncio_state *st, PyObject *fut)
+{
+    if (Future_IsNative(st, fut)) {
+        return future_make_cancelled_error(st, (FutureObject *)fut);
+    }
+    return PyObject_CallMethodNoArgs(fut, st->str_make_cancelled_error);
+}
+
+/* What a child contributes to the results: CancelledError(msg or ''),
+   its exception, or its result (new reference). */
+static PyObject *
+gather_child_outcome(asyncio_state *st, PyObject *fut)
+{
+    int cancelled = gather_child_cancelled(st, fut);
+    if (cancelled < 0) {
+        return NULL;
+    }
+    if (cancelled) {
+        /* A new exception, not _make_cancelled_error(): it goes into a
+           list, so it gets no __context__. */
+        PyObject *msg;
+        if (Future_IsNative(st, fut)) {
+            msg = new_ref_or_none(((FutureObject *)fut)->fut_cancel_msg);
+        }
+        else {
+            msg = PyObject_GetAttr(fut, st->gather.str_cancel_message);
+        }
+        if (msg == NULL) {
+            return NULL;
+        }
+        if (msg == Py_None) {
+            Py_SETREF(msg, PyUnicode_FromStringAndSize(NULL, 0));
+            if (msg == NULL) {
+                return NULL;
+            }
+        }
+        PyObject *exc = PyObject_CallOneArg(st->CancelledError, msg);
+        Py_DECREF(msg);
+        return exc;
+    }
+    PyObject *res = gather_child_exception(st, fut);
+    if (res == Py_None) {
+        Py_DECREF(res);
+        if (Future_IsNative(st, fut)) {
+            return future_result_impl(st, (FutureObject *)fut);
+        }
+        return PyObject_CallMethodNoArgs(fut, st->str_result);
+    }
+    return res;
+}
+
+/* ---------- gather: the done callback ---------- */
+
+/* Every child is done: the results in argument order to the outer future,
+   or, when it was cancelled meanwhile, the CancelledError of the last
+   child (the pure version's loop variable). */
+static int
+gather_finish(asyncio_state *st, GatherCallbackObject *cb, PyObject *outer,
+              PyObject *fut)
+{
+    PyObject *results = PyList_New(0);
+    if (results == NULL) {
+        return -1;
+    }
+    PyObject *last = Py_NewRef(fut);
+    PyObject *children = Py_NewRef(cb->children);
+    int rc = 0;
+    /* the list is outer._children too: re-read its size on every step */
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(children); i++) {
+        Py_SETREF(last, Py_NewRef(PyList_GET_ITEM(children, i)));
+        PyObject *res = gather_child_outcome(st, last);
+        rc = res != NULL ? PyList_Append(results, res) : -1;
+        Py_XDECREF(res);
+    }
+    Py_DECREF(children);
+    if (rc == 0) {
+        GatheringFutureObject *gf = (GatheringFutureObject *)outer;
+        if (gf->gf_cancel_requested) {
+            /* gather() itself was cancelled: that wins over
+               return_exceptions (bpo-32684) */
+            PyObject *exc = gather_child_cancelled_error(st, last);
+            rc = exc != NULL ? future_set_exception_impl(
+                                   st, (FutureObject *)outer, exc)
+                             : -1;
+            Py_XDECREF(exc);
+        }
+        else {
+            rc = future_set_result_impl(st, (FutureObject *)outer, results);
+        }
+    }
+    Py_DECREF(last);
+    Py_DECREF(results);
+    return rc;
+}
+
+/* The pure version's _done_callback(fut). */
+static int
+gather_child_done(asyncio_state *st, GatherCallbackObject *cb, PyObject *fut)
+{
+    cb->nfinished++;
+    PyObject *outer = cb->outer;
+    if (outer == NULL
+        || ((FutureObject *)outer)->fut_state != STATE_PENDING) {
+        /* nobody will look at it: mark the exception retrieved */
+        int cancelled = gather_child_cancelled(st, fut);
+        if (cancelled != 0) {
+            return cancelled;
+        }
+        return drop_result(gather_child_exception(st, fut));
+    }
+    int return_exceptions = PyObject_IsTrue(cb->return_exceptions);
+    if (return_exceptions < 0) {
+        return -1;
+    }
+    if (!return_exceptions) {
+        int cancelled = gather_child_cancelled(st, fut);
+        if (cancelled < 0) {
+            return -1;
+        }
+        PyObject *exc = cancelled ? gather_child_cancelled_error(st, fut)
+                                  : gather_child_exception(st, fut);
+        if (exc == NULL) {
+            return -1;
+        }
+        int rc = 0;
+        if (exc != Py_None) {
+            rc = future_set_exception_impl(st, (FutureObject *)outer, exc);
+            Py_DECREF(exc);
+            return rc < 0 ? -1 : 1;
+        }
+        Py_DECREF(exc);
+    }
+    if (cb->nfinished == cb->nfuts) {
+        return gather_finish(st, cb, outer, fut);
+    }
+    return 0;
+}
+
+static PyObject *
+gather_callback_vectorcall(PyObject *self, PyObject *const *args,
+                           size_t nargsf, PyObject *kwnames)
+{
+    static const char *const names[] = {"fut"};
+    PyObject *fut;
+    if (parse_args("_done_callback", args, PyVectorcall_NARGS(nargsf),
+                   kwnames, names, 1, 1, 1, &fut) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL || ensure_helpers(st) < 0) {
+        return NULL;
+    }
+    /* what the callback reaches must outlive the call */
+    Py_INCREF(self);
+    PyObject *outer = Py_XNewRef(((GatherCallbackObject *)self)->outer);
+    int rc = gather_child_done(st, (GatherCallbackObject *)self, fut);
+    Py_XDECREF(outer);
+    Py_DECREF(self);
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
+}
+
+static PyObject *
+gather_callback_get_qualname(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyUnicode_FromString("gather.<locals>._done_callback");
+}
+
+static PyObject *
+gather_callback_get_name(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyUnicode_FromString("_done_callback");
+}
+
+static PyObject *
+gather_callback_repr(PyObject *self)
+{
+    return PyUnicode_FromFormat("<function gather.<locals>._done_callback "
+                                "at %p>", self);
+}
+
+static int
+gather_callback_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    GatherCallbackObject *cb = (GatherCallbackObject *)self;
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(cb->outer);
+    Py_VISIT(cb->children);
+    Py_VISIT(cb->return_exceptions);
+    return 0;
+}
+
+static int
+gather_callback_clear(PyObject *self)
+{
+    GatherCallbackObject *cb = (GatherCallbackObject *)self;
+    Py_CLEAR(cb->outer);
+    Py_CLEAR(cb->children);
+    Py_CLEAR(cb->return_exceptions);
+    return 0;
+}
+
+static void
+gather_callback_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    (void)gather_callback_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyGetSetDef gather_callback_getsets[] = {
+    {"__qualname__", gather_callback_get_qualname, NULL, NULL, NULL},
+    {"__name__", gather_callback_get_name, NULL, NULL, NULL},
+    {NULL}
+};
+
+static PyMemberDef gather_callback_members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET,
+     offsetof(GatherCallbackObject, vectorcall), READONLY},
+    {NULL}
+};
+
+static PyType_Slot gather_callback_slots[] = {
+    {Py_tp_dealloc, gather_callback_dealloc},
+    {Py_tp_traverse, gather_callback_traverse},
+    {Py_tp_clear, gather_callback_clear},
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_repr, gather_callback_repr},
+    {Py_tp_getset, gather_callback_getsets},
+    {Py_tp_members, gather_callback_members},
+    {0, NULL}
+};
+
+/* Not creatable from Python (no tp_new): made only by _gather(). */
+static PyType_Spec gather_callback_spec = {
+    .name = "_asyncio.GatherCallback",
+    .basicsize = sizeof(GatherCallbackObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+             | Py_TPFLAGS_HAVE_VECTORCALL | Py_TPFLAGS_DISALLOW_INSTANTIATION,
+    .slots = gather_callback_slots,
+};
+
+/* ---------- gather: _gather() ---------- */
+
+/* tasks._ensure_future(arg, loop=loop) with loop None for "not known
+   yet" (new reference).  Coroutines and our futures are done here; the
+   rest goes to the Python function. */
+static PyObject *
+gather_ensure_future(asyncio_state *st, PyObject *arg, PyObject *loop,
+                     PyObject *running)
+{
+    if (PyCoro_CheckExact(arg)) {
+        PyObject *task = loop_create_task(
+            st, loop != Py_None ? loop : running, arg);
+        if (task == NULL && PyErr_ExceptionMatches(PyExc_RuntimeError)) {
+            /* a closed loop: nobody will await the coroutine */
+            PyObject *type, *value, *tb;
+            PyErr_Fetch(&type, &value, &tb);
+            PyObject *res = PyObject_CallMethodNoArgs(arg, st->gather.str_close);
+            if (res == NULL) {
+                _PyErr_ChainExceptions(type, value, tb);
+            }
+            else {
+                Py_DECREF(res);
+                PyErr_Restore(type, value, tb);
+            }
+        }
+        return task;
+    }
+    PyObject *fut_loop;
+    if (Future_IsNative(st, arg)
+        && (fut_loop = ((FutureObject *)arg)->fut_loop) != NULL) {
+        if (loop != Py_None && loop != fut_loop) {
+            PyErr_SetString(PyExc_ValueError,
+                            "The future belongs to a different loop than "
+                            "the one specified as the loop argument");
+            return NULL;
+        }
+        return Py_NewRef(arg);
+    }
+    PyObject *ensure = tasks_attr(st, st->gather.str_ensure_future);
+    if (ensure == NULL) {
+        return NULL;
+    }
+    PyObject *stack[2] = {arg, loop};
+    PyObject *fut = PyObject_Vectorcall(ensure, stack, 1, st->gather.kw_loop);
+    Py_DECREF(ensure);
+    return fut;
+}
+
+/* fut.add_done_callback(cb) */
+static int
+gather_add_callback(asyncio_state *st, PyObject *fut, PyObject *cb)
+{
+    if (Future_IsNative(st, fut)) {
+        return future_add_done_callback_impl(st, (FutureObject *)fut, cb,
+                                             NULL);
+    }
+    return drop_result(PyObject_CallMethodOneArg(
+        fut, st->str_add_done_callback, cb));
+}
+
+/* One argument of gather(): its child future, new or seen before (new
+   reference).  loop is *loop_p, which the first new child sets. */
+static PyObject *
+gather_child(asyncio_state *st, GatherCallbackObject *cb, PyObject *seen,
+             PyObject *arg, PyObject **loop_p, PyObject *running)
+{
+    int dup = PyDict_Contains(seen, arg);
+    if (dup != 0) {
+        return dup < 0 ? NULL : PyObject_GetItem(seen, arg);
+    }
+    PyObject *fut = gather_ensure_future(st, arg, *loop_p, running);
+    if (fut == NULL) {
+        return NULL;
+    }
+    if (*loop_p == Py_None) {
+        PyObject *loop = get_future_loop(st, fut);
+        if (loop == NULL) {
+            goto error;
+        }
+        Py_SETREF(*loop_p, loop);
+    }
+    if (fut != arg) {
+        /* made here for arg: nobody else can await it, so its being
+           destroyed pending is not worth a warning */
+        if (Task_CheckExact(st, fut)) {
+            ((TaskObject *)fut)->task_log_destroy_pending = 0;
+        }
+        else if (PyObject_SetAttr(fut, st->gather.str_log_destroy_pending,
+                                  Py_False) < 0) {
+            goto error;
+        }
+    }
+    cb->nfuts++;
+    if (PyDict_SetItem(seen, arg, fut) < 0
+        || gather_add_callback(st, fut, (PyObject *)cb) < 0) {
+        goto error;
+    }
+    return fut;
+error:
+    Py_DECREF(fut);
+    return NULL;
+}
+
+static PyObject *gathering_new(asyncio_state *st, PyObject *children,
+                               PyObject *loop);
+
+static PyObject *
+gather__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
+{
+    if (nargs != 2) {
+        PyErr_Format(PyExc_TypeError,
+                     "_gather() takes exactly 2 arguments (%zd given)",
+                     nargs);
+        return NULL;
+    }
+    PyObject *items = args[0];
+    if (!PyTuple_Check(items)) {
+        PyErr_Format(PyExc_TypeError,
+                     "_gather() argument 1 must be tuple, not %T", items);
+        return NULL;
+    }
+    asyncio_state *st = get_module_state(module);
+    int err;
+    PyObject *running = get_running_loop_borrowed(st, &err);
+    if (err < 0) {
+        return NULL;
+    }
+    if (running == NULL || PyTuple_GET_SIZE(items) == 0) {
+        Py_RETURN_NONE;
+    }
+    /* the pure body makes whatever tasks._GatheringFuture is then */
+    PyObject *cls = tasks_attr(st, st->gather.str_gathering_future);
+    if (cls == NULL) {
+        return NULL;
+    }
+    Py_DECREF(cls);
+    if (cls != (PyObject *)st->gather.GatheringFutureType) {
+        Py_RETURN_NONE;
+    }
+    Py_INCREF(running);
+    if (ensure_helpers(st) < 0) {
+        Py_DECREF(running);
+        return NULL;
+    }
+    GatherCallbackObject *cb = PyObject_GC_New(GatherCallbackObject,
+                                               st->gather.GatherCallbackType);
+    if (cb == NULL) {
+        Py_DECREF(running);
+        return NULL;
+    }
+    cb->outer = NULL;
+    cb->children = PyList_New(0);
+    cb->return_exceptions = Py_NewRef(args[1]);
+    cb->nfuts = 0;
+    cb->nfinished = 0;
+    cb->vectorcall = gather_callback_vectorcall;
+    PyObject_GC_Track(cb);
+
+    PyObject *outer = NULL;
+    PyObject *loop = Py_NewRef(Py_None);
+    PyObject *seen = PyDict_New();          /* arg_to_fut */
+    if (cb->children == NULL || seen == NULL) {
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
+        PyObject *fut = gather_child(st, cb, seen,
+                                     PyTuple_GET_ITEM(items, i), &loop,
+                                     running);
+        if (fut == NULL) {
+            goto done;
+        }
+        int rc = PyList_Append(cb->children, fut);
+        Py_DECREF(fut);
+        if (rc < 0) {
+            goto done;
+        }
+    }
+    outer = gathering_new(st, cb->children, loop);
+    if (outer != NULL) {
+        cb->outer = Py_NewRef(outer);
+    }
+done:
+    Py_XDECREF(seen);
+    Py_DECREF(loop);
+    Py_DECREF(cb);
+    Py_DECREF(running);
+    return outer;
+}
+
+/* ---------- gather: _GatheringFuture ---------- */
+
+static int
+gathering_init_impl(asyncio_state *st, GatheringFutureObject *gf,
+                    PyObject *children, PyObject *loop)
+{
+    if (loop == Py_None && !Py_OptimizeFlag) {
+        PyErr_SetNone(PyExc_AssertionError);    /* assert loop is not None */
+        return -1;
+    }
+    if (future_init_impl(st, &gf->gf_future, loop) < 0) {
+        return -1;
+    }
+    Py_XSETREF(gf->gf_children, Py_NewRef(children));
+    gf->gf_cancel_requested = 0;
+    return 0;
+}
+
+static PyObject *
+gathering_new(asyncio_state *st, PyObject *children, PyObject *loop)
+{
+    PyTypeObject *tp = st->gather.GatheringFutureType;
+    PyObject *self = tp->tp_alloc(tp, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    if (gathering_init_impl(st, (GatheringFutureObject *)self, children,
+                            loop) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return self;
+}
+
+static int
+gathering_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"children", "loop", NULL};
+    PyObject *children, *loop = NULL;
+    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$O:_GatheringFuture",
+                                     kwlist, &children, &loop)) {
+        return -1;
+    }
+    if (loop == NULL) {
+        PyErr_SetString(PyExc_TypeError,
+                        "_GatheringFuture.__init__() missing 1 required "
+                        "keyword-only argument: 'loop'");
+        return -1;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return -1;
+    }
+    return gathering_init_impl(st, (GatheringFutureObject *)self, children,
+                               loop);
+}
+
+/* cancel(msg): cancel the children rather than this future, which
+   _gather()'s callback then finishes with CancelledError.  1 if some child
+   took the cancellation. */
+static int
+gathering_cancel_impl(asyncio_state *st, FutureObject *fut, PyObject *msg)
+{
+    GatheringFutureObject *gf = (GatheringFutureObject *)fut;
+    int done;
+    if (Gathering_CheckExact(st, fut)) {
+        done = fut->fut_state != STATE_PENDING;
+    }
+    else {
+        done = call_truth(PyObject_CallMethodNoArgs((PyObject *)fut,
+                                                    st->str_done));
+        if (done < 0) {
+            return -1;
+        }
+    }
+    if (done) {
+        return 0;
+    }
+    if (gf->gf_children == NULL) {
+        PyErr_SetString(PyExc_AttributeError, "_children");
+        return -1;
+    }
+    PyObject *it = PyObject_GetIter(gf->gf_children);
+    if (it == NULL) {
+        return -1;
+    }
+    int ret = 0;
+    PyObject *child;
+    while ((child = PyIter_Next(it)) != NULL) {
+        int rc = future_cancel_any(st, child, msg);
+        Py_DECREF(child);
+        if (rc < 0) {
+            ret = -1;
+            break;
+        }
+        if (rc && ret == 0) {
+            ret = 1;
+        }
+    }
+    Py_DECREF(it);
+    if (ret < 0 || PyErr_Occurred()) {
+        return -1;
+    }
+    if (ret) {
+        gf->gf_cancel_requested = 1;
+    }
+    return ret;
+}
+
+static PyObject *
+gathering_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                 PyObject *kwnames)
+{
+    return future_cancel_method(self, args, nargs, kwnames, gathering_cancel_impl);
+}
+
+static int
+gathering_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    Py_VISIT(((GatheringFutureObject *)self)->gf_children);
+    return future_traverse(self, visit, arg);
+}
+
+static int
+gathering_clear(PyObject *self)
+{
+    Py_CLEAR(((GatheringFutureObject *)self)->gf_children);
+    return future_clear(self);
+}
+
+static void
+gathering_dealloc(PyObject *self)
+{
+    future_dealloc_impl(self, gathering_clear);
+}
+
+static PyMethodDef gathering_methods[] = {
+    {"cancel", (PyCFunction)(void (*)(void))gathering_cancel,
+     METH_FASTCALL | METH_KEYWORDS,
+     PyDoc_STR("cancel($self, /, msg=None)\n--\n\n"
+               "Cancel the children that are not done yet; True if any "
+               "was.\n\nThis future is then finished by the children's "
+               "callbacks, with\nCancelledError.")},
+    {NULL, NULL}
+};
+
+static PyMemberDef gathering_members[] = {
+    {"_children", T_OBJECT_EX, offsetof(GatheringFutureObject, gf_children),
+     0, NULL},
+    {NULL}
+};
+
+static PyGetSetDef gathering_getsets[] = {
+    {"_cancel_requested", get_flag_field, set_flag_field, NULL,
+     FIELD(GatheringFutureObject, gf_cancel_requested)},
+    {NULL}
+};
+
+static PyType_Slot gathering_slots[] = {
+    {Py_tp_doc, (void *)PyDoc_STR(
+        "The future that asyncio.gather() returns: its cancel() cancels "
+        "the\nchildren, and it is done when they all are.")},
+    {Py_tp_dealloc, gathering_dealloc},
+    {Py_tp_traverse, gathering_traverse},
+    {Py_tp_clear, gathering_clear},
+    {Py_tp_finalize, future_finalize},
+    {Py_tp_init, gathering_tp_init},
+    {Py_tp_methods, gathering_methods},
+    {Py_tp_members, gathering_members},
+    {Py_tp_getset, gathering_getsets},
+    {0, NULL}
+};
+
+static PyType_Spec gathering_spec = {
+    .name = "_asyncio._GatheringFuture",
+    .basicsize = sizeof(GatheringFutureObject),
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
+    .slots = gathering_slots,
+};
+
+static PyMethodDef gather_functions[] = {
+    {"_gather", (PyCFunction)(void (*)(void))gather__gather, METH_FASTCALL,
+     PyDoc_STR("_gather($module, coros_or_futures, return_exceptions, /)\n"
+               "--\n\n"
+               "The body of asyncio.gather() for a tuple of arguments: the "
+               "outer\nfuture, or None, having done nothing, when the tuple "
+               "is empty, no\nevent loop is running or "
+               "tasks._GatheringFuture is not this\nmodule's.")},
+    {NULL, NULL}
+};
+
+
+/* ---------- The part ---------- */
+
+static int
+gather_exec(PyObject *module, asyncio_state *st)
+{
+    gather_state *gs = &st->gather;
+    gs->GatheringFutureType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &gathering_spec, (PyObject *)st->future.FutureType);
+    if (gs->GatheringFutureType == NULL
+        || PyModule_AddType(module, gs->GatheringFutureType) < 0
+        || future_add_native_type(st, gs->GatheringFutureType) < 0) {
+        return -1;
+    }
+    gs->GatherCallbackType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &gather_callback_spec, NULL);
+    if (gs->GatherCallbackType == NULL) {
+        return -1;
+    }
+    gs->kw_loop = Py_BuildValue("(s)", "loop");
+    if (gs->kw_loop == NULL) {
+        return -1;
+    }
+    return PyModule_AddFunctions(module, gather_functions);
+}
+
+static void
+gather_free(asyncio_state *st)
+{
+    Py_CLEAR(st->gather.kw_loop);
+}
+
+static const asyncio_name gather_names[] = {
+    ASYNCIO_NAME(gather.str_cancel_message, "_cancel_message"),
+    ASYNCIO_NAME(gather.str_close, "close"),
+    ASYNCIO_NAME(gather.str_ensure_future, "_ensure_future"),
+    ASYNCIO_NAME(gather.str_exception, "exception"),
+    ASYNCIO_NAME(gather.str_gathering_future, "_GatheringFuture"),
+    ASYNCIO_NAME(gather.str_log_destroy_pending, "_log_destroy_pending"),
+};
+
+static const size_t gather_refs[] = {
+    ASYNCIO_OFFSET(gather.GatheringFutureType),
+    ASYNCIO_OFFSET(gather.GatherCallbackType),
+};
+
+const asyncio_part gather_part = {
+    .names = gather_names,
+    .nnames = Py_ARRAY_LENGTH(gather_names),
+    .exec = gather_exec,
+    .refs = gather_refs,
+    .nrefs = Py_ARRAY_LENGTH(gather_refs),
+    .free = gather_free,
+};

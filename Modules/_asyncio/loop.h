@@ -1,0 +1,86 @@
+/* The event loop's core, _EventLoopCore (loop.c). */
+
+/* The methods of the loop core whose overrides it respects: see
+   core_method_is_own(). */
+enum {
+    CORE_TIME,
+    CORE_GET_DEBUG,
+    CORE_CHECK_CLOSED,
+    CORE__CALL_SOON,
+    CORE_CALL_AT,
+    CORE_CREATE_TASK,
+    CORE_CALL_SOON,
+    CORE__RUN_ONCE,
+    /* selector_events.BaseSelectorEventLoop's: */
+    CORE_PROCESS_EVENTS,
+    CORE_WRITE_TO_SELF,
+    CORE_NOWN
+};
+
+typedef struct {
+    PyTypeObject *LoopCoreType;
+    /* The methods of _EventLoopCore that core_method_is_own() looks for,
+       by name and as found in the type's dict. */
+    PyObject *own_names[CORE_NOWN];
+    PyObject *own_methods[CORE_NOWN];
+    /* The version tag of the last type core_own_mask() found to be a
+       subclass of _EventLoopCore: a type gets a new tag when it (or a
+       base) changes, and tags are not reused, so an object with that tag
+       is a core without a walk of the MRO.  0: none yet. */
+    unsigned int type_version;
+    /* selectors.EpollSelector, for the core's shortcut around its
+       select(), and socket.socket, for its write to the self-pipe; loaded
+       with the selector loop's methods in own_methods[] by
+       core_load_selector_refs(). */
+    PyObject *epoll_selector_type;
+    PyObject *epoll_type;         /* select.epoll */
+    PyObject *epoll_fileno;       /* select.epoll.fileno, unbound */
+    PyObject *socket_type;        /* socket.socket */
+    int selector_refs_loaded;
+
+    /* asyncio.tasks, whose _ensure_future, Task and _GatheringFuture
+       create_task and gather look up on every call, and the pure-Python
+       create_task (base_events._py_hot_path), for the cases the core
+       hands back to it; imported on first use. */
+    PyObject *tasks_module;
+    PyObject *py_create_task;
+
+    /* What the loop core uses of collections and heapq, taken at exec:
+       builtins that take part in no cycle, dropped by m_free. */
+    PyTypeObject *deque_type;
+    PyObject *deque_append;
+    PyObject *deque_popleft;
+    PyObject *heappush;
+    PyObject *heappop;
+    PyObject *heapify;
+
+    PyObject *str_Task;
+    PyObject *str_append;
+    PyObject *str_cancelled_attr;
+    PyObject *str_clock_resolution;
+    PyObject *str_csock;
+    PyObject *str_current_handle;
+    PyObject *str_events;
+    PyObject *str_fd_to_key;
+    PyObject *str_fileno;
+    PyObject *str_popleft;
+    PyObject *str_process_events;
+    PyObject *str_run;
+    PyObject *str_scheduled_attr;
+    PyObject *str_select;
+    PyObject *str_selector;
+    PyObject *str_source_traceback;
+    PyObject *str_task_factory;
+    PyObject *str_timer_cancelled;
+    PyObject *str_when_attr;
+    PyObject *kw_task_init;       /* ("loop", "name", "context") */
+    PyObject *kw_name_context;    /* ("name", "context") */
+} loop_state;
+
+extern const asyncio_part loop_part;
+
+/* loop.create_task(coro), by the core when that is the core's own. */
+PyObject *loop_create_task(asyncio_state *st, PyObject *loop,
+                           PyObject *coro);
+/* asyncio.tasks.<name>, read on every call (new reference). */
+PyObject *tasks_attr(asyncio_state *st, PyObject *name);

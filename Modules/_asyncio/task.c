@@ -1,0 +1,1057 @@
+/*
+ * Task: a coroutine wrapped in a Future.
+ *
+ * asyncio.Task in C, with the behaviour of the pure-Python class in
+ * Lib/asyncio/tasks.py.  A step sends into the coroutine with
+ * PyIter_Send(), blocks on the module's futures without calling their
+ * methods, and hands the loop recycled callback objects instead of bound
+ * methods; Task(coro, ...) is a vectorcall.
+ */
+
+#include "module.h"
+
+static PyObject *task_step_impl(asyncio_state *st, TaskObject *task,
+                                PyObject *exc);
+static int task_cancel_impl(asyncio_state *st, FutureObject *fut,
+                            PyObject *msg);
+
+/* ---------- Task: the callables it hands to the loop and futures ----------
+ *
+ * The pure Task passes bound methods, self.__step and self.__wakeup.  These
+ * objects play that part: they keep the task alive exactly as long as the
+ * loop or a future holds them, are named like the bound methods
+ * (__qualname__ "Task.__step" / "Task.__wakeup", which is what asyncio's
+ * reprs and debug messages show), compare equal like bound methods, and
+ * are called through vectorcall without building a bound-method object.
+ */
+
+enum { TASK_CB_STEP, TASK_CB_WAKEUP };
+
+typedef struct taskcallbackobject {
+    PyObject_HEAD
+    TaskObject *task;
+    int kind;
+    vectorcallfunc vectorcall;
+} TaskCallbackObject;
+
+static void
+task_callback_dealloc(PyObject *self)
+{
+    freelist_object_dealloc(self, ASYNCIO_OFFSET(task.callback_freelist),
+                            ASYNCIO_OFFSET(task.TaskCallbackType));
+}
+
+static PyObject *
+task_wakeup_impl(asyncio_state *st, TaskObject *task, PyObject *fut)
+{
+    PyObject *res;
+    if (Future_IsNative(st, fut)) {
+        res = future_result_impl(st, (FutureObject *)fut);
+    }
+    else {
+        res = PyObject_CallMethodNoArgs(fut, st->str_result);
+    }
+    if (res != NULL) {
+        /* As in the pure version, the result is not passed on: the
+           coroutine reads it from the future when it resumes. */
+        Py_DECREF(res);
+        return task_step_impl(st, task, NULL);
+    }
+    PyObject *exc = fetch_exception();
+    if (exc == NULL) {
+        return NULL;
+    }
+    res = task_step_impl(st, task, exc);
+    Py_DECREF(exc);
+    return res;
+}
+
+static PyObject *
+task_callback_vectorcall(PyObject *self, PyObject *const *args,
+                         size_t nargsf, PyObject *kwnames)
+{
+    TaskCallbackObject *cb = (TaskCallbackObject *)self;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    const char *name = cb->kind == TASK_CB_STEP ? "__step" : "__wakeup";
+    if (kwnames != NULL && PyTuple_GET_SIZE(kwnames) > 0) {
+        PyErr_Format(PyExc_TypeError,
+                     "%s() takes no keyword arguments", name);
+        return NULL;
+    }
+    asyncio_state *st = state_of(cb->task);
+    if (st == NULL) {
+        return NULL;
+    }
+    /* The task must outlive the call even if the loop drops this. */
+    PyObject *task = Py_NewRef(cb->task);
+    PyObject *res = NULL;
+    if (cb->kind == TASK_CB_STEP) {
+        if (nargs > 1) {
+            PyErr_Format(PyExc_TypeError,
+                         "__step() takes at most 1 argument (%zd given)",
+                         nargs);
+        }
+        else {
+            PyObject *exc = nargs == 1 && args[0] != Py_None ? args[0]
+                                                             : NULL;
+            res = task_step_impl(st, (TaskObject *)task, exc);
+        }
+    }
+    else if (nargs != 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "__wakeup() takes exactly 1 argument (%zd given)",
+                     nargs);
+    }
+    else {
+        res = task_wakeup_impl(st, (TaskObject *)task, args[0]);
+    }
+    Py_DECREF(task);
+    return res;
+}
+
+static PyObject *
+task_callback_new(asyncio_state *st, TaskObject *task, int kind)
+{
+    TaskCallbackObject *cb = (TaskCallbackObject *)freelist_new(
+        &st->task.callback_freelist, st->task.TaskCallbackType);
+    if (cb == NULL) {
+        return NULL;
+    }
+    cb->task = (TaskObject *)Py_NewRef(task);
+    cb->kind = kind;
+    cb->vectorcall = task_callback_vectorcall;
+    PyObject_GC_Track(cb);
+    return (PyObject *)cb;
+}
+
+static PyObject *
+task_callback_get_qualname(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyUnicode_FromString(((TaskCallbackObject *)self)->kind
+                                == TASK_CB_STEP ? "Task.__step"
+                                                : "Task.__wakeup");
+}
+
+static PyObject *
+task_callback_get_name(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyUnicode_FromString(((TaskCallbackObject *)self)->kind
+                                == TASK_CB_STEP ? "__step" : "__wakeup");
+}
+
+static PyObject *
+task_callback_get_self(PyObject *self, void *Py_UNUSED(c))
+{
+    return Py_NewRef(((TaskCallbackObject *)self)->task);
+}
+
+static PyObject *
+task_callback_repr(PyObject *self)
+{
+    TaskCallbackObject *cb = (TaskCallbackObject *)self;
+    return PyUnicode_FromFormat("<bound method Task.%s of %R>",
+                                cb->kind == TASK_CB_STEP ? "__step"
+                                                         : "__wakeup",
+                                (PyObject *)cb->task);
+}
+
+static PyObject *
+task_callback_richcompare(PyObject *a, PyObject *b, int op)
+{
+    if ((op != Py_EQ && op != Py_NE) || !Py_IS_TYPE(b, Py_TYPE(a))) {
+        Py_RETURN_NOTIMPLEMENTED;
+    }
+    TaskCallbackObject *x = (TaskCallbackObject *)a;
+    TaskCallbackObject *y = (TaskCallbackObject *)b;
+    int eq = x->task == y->task && x->kind == y->kind;
+    return PyBool_FromLong(op == Py_EQ ? eq : !eq);
+}
+
+static Py_hash_t
+task_callback_hash(PyObject *self)
+{
+    TaskCallbackObject *cb = (TaskCallbackObject *)self;
+    Py_hash_t h = _Py_HashPointer(cb->task) ^ cb->kind;
+    return h == -1 ? -2 : h;
+}
+
+static PyGetSetDef task_callback_getsets[] = {
+    {"__qualname__", task_callback_get_qualname, NULL, NULL, NULL},
+    {"__name__", task_callback_get_name, NULL, NULL, NULL},
+    {"__self__", task_callback_get_self, NULL, NULL, NULL},
+    {NULL}
+};
+
+static PyMemberDef task_callback_members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET,
+     offsetof(TaskCallbackObject, vectorcall), READONLY},
+    {NULL}
+};
+
+static PyType_Slot task_callback_slots[] = {
+    {Py_tp_dealloc, task_callback_dealloc},
+    {Py_tp_traverse, freelist_object_traverse},
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_repr, task_callback_repr},
+    {Py_tp_richcompare, task_callback_richcompare},
+    {Py_tp_hash, task_callback_hash},
+    {Py_tp_getset, task_callback_getsets},
+    {Py_tp_members, task_callback_members},
+    {0, NULL}
+};
+
+static PyType_Spec task_callback_spec = {
+    .name = "_asyncio.TaskCallback",
+    .basicsize = sizeof(TaskCallbackObject),
+    .flags = (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+              | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION
+              | Py_TPFLAGS_HAVE_VECTORCALL),
+    .slots = task_callback_slots,
+};
+
+static int
+task_schedule_step(asyncio_state *st, TaskObject *task, PyObject *exc)
+{
+    PyObject *cb = task_callback_new(st, task, TASK_CB_STEP);
+    if (cb == NULL) {
+        return -1;
+    }
+    PyObject *loop = Py_NewRef(task->task_future.fut_loop);
+    PyObject *ctx = Py_NewRef(task->task_context);
+    int rc = loop_call_soon(st, loop, cb, exc, ctx);
+    Py_DECREF(ctx);
+    Py_DECREF(loop);
+    Py_DECREF(cb);
+    return rc;
+}
+
+/* Schedule a step that throws RuntimeError(formatted message). */
+static int
+task_schedule_error(asyncio_state *st, TaskObject *task, const char *fmt,
+                    ...)
+{
+    va_list vargs;
+    va_start(vargs, fmt);
+    PyObject *exc = new_exception_v(PyExc_RuntimeError, fmt, vargs);
+    va_end(vargs);
+    if (exc == NULL) {
+        return -1;
+    }
+    int rc = task_schedule_step(st, task, exc);
+    Py_DECREF(exc);
+    return rc;
+}
+
+/* futures._get_loop(): fut.get_loop() if it exists, else fut._loop. */
+PyObject *
+get_future_loop(asyncio_state *st, PyObject *fut)
+{
+    if (Future_IsNative(st, fut)) {
+        return new_ref_or_none(((FutureObject *)fut)->fut_loop);
+    }
+    PyObject *getter;
+    if (_PyObject_LookupAttr(fut, st->task.str_get_loop, &getter) < 0) {
+        return NULL;
+    }
+    if (getter != NULL) {
+        PyObject *res = PyObject_CallNoArgs(getter);
+        Py_DECREF(getter);
+        return res;
+    }
+    return PyObject_GetAttr(fut, st->task.str_loop);
+}
+
+/* fut.cancel(msg=msg) for any future; C internals for ours. */
+int
+future_cancel_any(asyncio_state *st, PyObject *fut, PyObject *msg)
+{
+    if (Future_CheckExact(st, fut)) {
+        return future_cancel_impl(st, (FutureObject *)fut, msg);
+    }
+    if (Task_CheckExact(st, fut)) {
+        return task_cancel_impl(st, (FutureObject *)fut, msg);
+    }
+    PyObject *stack[2] = {fut, msg != NULL ? msg : Py_None};
+    return call_truth(PyObject_VectorcallMethod(st->str_cancel, stack, 1,
+                                                st->task.kw_msg));
+}
+
+/* The coroutine yielded `result`, a future-like object whose
+   _asyncio_future_blocking was `blocking_obj` (not None), or one of our
+   own futures when that is NULL.  The corresponding branch of the pure
+   Task.__step. */
+static int
+task_handle_future(asyncio_state *st, TaskObject *task, PyObject *loop,
+                   PyObject *result, PyObject *blocking_obj)
+{
+    int native = blocking_obj == NULL;
+    PyObject *fut_loop = get_future_loop(st, result);
+    if (fut_loop == NULL) {
+        return -1;
+    }
+    int same = fut_loop == loop;
+    Py_DECREF(fut_loop);
+    if (!same) {
+        return task_schedule_error(
+            st, task, "Task %R got Future %R attached to a different loop",
+            (PyObject *)task, result);
+    }
+    int blocking;
+    if (native) {
+        blocking = ((FutureObject *)result)->fut_blocking;
+    }
+    else {
+        /* the value read once by the caller, as the pure version does */
+        blocking = PyObject_IsTrue(blocking_obj);
+        if (blocking < 0) {
+            return -1;
+        }
+    }
+    if (!blocking) {
+        return task_schedule_error(
+            st, task,
+            "yield was used instead of yield from in task %R with %R",
+            (PyObject *)task, result);
+    }
+    if (result == (PyObject *)task) {
+        return task_schedule_error(st, task,
+                                   "Task cannot await on itself: %R",
+                                   (PyObject *)task);
+    }
+    PyObject *wakeup = task_callback_new(st, task, TASK_CB_WAKEUP);
+    if (wakeup == NULL) {
+        return -1;
+    }
+    int rc;
+    PyObject *ctx = Py_NewRef(task->task_context);
+    if (native) {
+        ((FutureObject *)result)->fut_blocking = 0;
+        rc = future_add_done_callback_impl(st, (FutureObject *)result,
+                                           wakeup, ctx);
+    }
+    else {
+        rc = PyObject_SetAttr(result, st->str_blocking, Py_False);
+        if (rc == 0) {
+            PyObject *stack[3] = {result, wakeup, ctx};
+            rc = drop_result(PyObject_VectorcallMethod(
+                st->str_add_done_callback, stack, 2, st->kw_context));
+        }
+    }
+    Py_DECREF(ctx);
+    Py_DECREF(wakeup);
+    if (rc < 0) {
+        return -1;
+    }
+    Py_XSETREF(task->task_fut_waiter, Py_NewRef(result));
+    if (task->task_must_cancel) {
+        PyObject *msg = task->task_future.fut_cancel_msg;
+        Py_XINCREF(msg);
+        rc = future_cancel_any(st, result, msg);
+        Py_XDECREF(msg);
+        if (rc < 0) {
+            return -1;
+        }
+        if (rc) {
+            task->task_must_cancel = 0;
+        }
+    }
+    return 0;
+}
+
+/* Act on what the coroutine yielded (a new reference we consume). */
+static int
+task_handle_yield(asyncio_state *st, TaskObject *task, PyObject *loop,
+                  PyObject *result)
+{
+    int rc;
+    if (Future_IsNative(st, result)) {
+        rc = task_handle_future(st, task, loop, result, NULL);
+    }
+    else if (result == Py_None) {
+        /* a bare yield gives up control for one loop iteration */
+        rc = task_schedule_step(st, task, NULL);
+    }
+    else {
+        PyObject *blocking;
+        rc = _PyObject_LookupAttr(result, st->str_blocking, &blocking);
+        if (rc >= 0) {
+            if (blocking != NULL && blocking != Py_None) {
+                rc = task_handle_future(st, task, loop, result, blocking);
+            }
+            else if (PyGen_CheckExact(result)) {
+                rc = task_schedule_error(
+                    st, task,
+                    "yield was used instead of yield from for generator "
+                    "in task %R with %R", (PyObject *)task, result);
+            }
+            else {
+                rc = task_schedule_error(st, task,
+                                         "Task got bad yield: %R", result);
+            }
+            Py_XDECREF(blocking);
+        }
+    }
+    Py_DECREF(result);
+    return rc;
+}
+
+/* Run the coroutine one step: coro.send(None) or coro.throw(exc).
+   Returns PYGEN_* with *result set (or an exception for PYGEN_ERROR). */
+static PySendResult
+task_send(asyncio_state *st, PyObject *coro, PyObject *exc,
+          PyObject **result)
+{
+    PyObject *res;
+    if (exc == NULL) {
+        if (PyCoro_CheckExact(coro) || PyGen_CheckExact(coro)) {
+            return PyIter_Send(coro, Py_None, result);
+        }
+        res = PyObject_CallMethodOneArg(coro, st->task.str_send, Py_None);
+    }
+    else {
+        res = PyObject_CallMethodOneArg(coro, st->task.str_throw, exc);
+    }
+    if (res != NULL) {
+        *result = res;
+        return PYGEN_NEXT;
+    }
+    if (PyErr_ExceptionMatches(PyExc_StopIteration)) {
+        if (_PyGen_FetchStopIterationValue(result) == 0) {
+            return PYGEN_RETURN;
+        }
+    }
+    *result = NULL;
+    return PYGEN_ERROR;
+}
+
+/* The coroutine ended with an exception (currently raised).  Returns -1
+   if the exception must propagate (KeyboardInterrupt, SystemExit) or on
+   failure, else 0 with the exception consumed. */
+static int
+task_handle_error(asyncio_state *st, TaskObject *task)
+{
+    FutureObject *fut = &task->task_future;
+    if (ensure_helpers(st) < 0) {
+        return -1;
+    }
+    if (PyErr_ExceptionMatches(st->CancelledError)) {
+        /* kept so that _make_cancelled_error() can chain it later */
+        PyObject *exc = fetch_exception();
+        Py_XSETREF(fut->fut_cancelled_exc, exc);
+        return future_cancel_impl(st, fut, NULL) < 0 ? -1 : 0;
+    }
+    int reraise = PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)
+                  || PyErr_ExceptionMatches(PyExc_SystemExit);
+    PyObject *exc = fetch_exception();
+    if (exc == NULL) {
+        return -1;
+    }
+    int rc = future_set_exception_obj(st, fut, exc);
+    if (rc == 0 && reraise) {
+        raise_instance(exc);
+        rc = -1;
+    }
+    Py_DECREF(exc);
+    return rc;
+}
+
+static PyObject *
+task_step_impl(asyncio_state *st, TaskObject *task, PyObject *exc)
+{
+    FutureObject *fut = &task->task_future;
+    if (fut->fut_loop == NULL || task->task_coro == NULL) {
+        raise_uninitialized();
+        return NULL;
+    }
+    if (fut->fut_state != STATE_PENDING) {
+        if (ensure_helpers(st) == 0) {
+            raise_formatted(st->InvalidStateError,
+                            "_step(): already done: %R, %R",
+                            (PyObject *)task, exc != NULL ? exc : Py_None);
+        }
+        return NULL;
+    }
+    Py_XINCREF(exc);
+    if (task->task_must_cancel) {
+        if (ensure_helpers(st) < 0) {
+            Py_XDECREF(exc);
+            return NULL;
+        }
+        int is_cancel = exc != NULL && PyObject_TypeCheck(
+            exc, (PyTypeObject *)st->CancelledError);
+        if (!is_cancel) {
+            PyObject *cexc = future_make_cancelled_error(st, fut);
+            if (cexc == NULL) {
+                Py_XDECREF(exc);
+                return NULL;
+            }
+            Py_XSETREF(exc, cexc);
+        }
+        task->task_must_cancel = 0;
+    }
+    Py_CLEAR(task->task_fut_waiter);
+
+    /* Held across the step: a re-entrant __init__ may replace them. */
+    PyObject *loop = Py_NewRef(fut->fut_loop);
+    PyObject *coro = Py_NewRef(task->task_coro);
+    Py_INCREF(task);
+
+    int rc = enter_task(st, loop, (PyObject *)task);
+    if (rc == 0) {
+        PyObject *result;
+        PySendResult status = task_send(st, coro, exc, &result);
+        if (status == PYGEN_RETURN) {
+            if (task->task_must_cancel) {
+                /* cancelled right before the coroutine returned */
+                task->task_must_cancel = 0;
+                PyObject *msg = fut->fut_cancel_msg;
+                Py_XINCREF(msg);
+                rc = future_cancel_impl(st, fut, msg) < 0 ? -1 : 0;
+                Py_XDECREF(msg);
+            }
+            else {
+                rc = future_set_result_impl(st, fut, result);
+            }
+            Py_DECREF(result);
+        }
+        else if (status == PYGEN_ERROR) {
+            rc = task_handle_error(st, task);
+        }
+        else {
+            rc = task_handle_yield(st, task, loop, result);
+        }
+
+        /* finally: _leave_task(); its error replaces a pending one */
+        PyObject *et, *ev, *etb;
+        PyErr_Fetch(&et, &ev, &etb);
+        int left = leave_task(st, loop, (PyObject *)task);
+        restore_unless(left < 0, et, ev, etb);
+        if (left < 0) {
+            rc = -1;
+        }
+    }
+    Py_XDECREF(exc);
+    Py_DECREF(coro);
+    Py_DECREF(loop);
+    Py_DECREF(task);
+    if (rc < 0) {
+        return NULL;
+    }
+    Py_RETURN_NONE;
+}
+
+static int
+task_cancel_impl(asyncio_state *st, FutureObject *fut, PyObject *msg)
+{
+    TaskObject *task = (TaskObject *)fut;
+    fut->fut_log_tb = 0;
+    if (fut->fut_state != STATE_PENDING) {
+        return 0;
+    }
+    task->task_num_cancels_requested++;
+    if (task->task_fut_waiter != NULL) {
+        PyObject *waiter = Py_NewRef(task->task_fut_waiter);
+        int rc = future_cancel_any(st, waiter, msg);
+        Py_DECREF(waiter);
+        if (rc != 0) {
+            /* Leave _fut_waiter: it may be a task that ignores the
+               cancellation, to be cancelled again later. */
+            return rc;
+        }
+    }
+    task->task_must_cancel = 1;
+    Py_XINCREF(msg);
+    Py_XSETREF(fut->fut_cancel_msg, msg);
+    return 1;
+}
+
+/* iscoroutine() with a fast path for native coroutines. */
+static int
+is_coroutine(asyncio_state *st, PyObject *coro)
+{
+    if (PyCoro_CheckExact(coro)) {
+        return 1;
+    }
+    if (import_once(&st->task.iscoroutine, "asyncio.coroutines",
+                    "iscoroutine") < 0) {
+        return -1;
+    }
+    return call_truth(PyObject_CallOneArg(st->task.iscoroutine, coro));
+}
+
+
+/* ---------- Task: Python methods ---------- */
+
+static int task_init_impl(asyncio_state *st, TaskObject *task,
+                          PyObject *coro, PyObject *loop, PyObject *name,
+                          PyObject *context);
+
+/* Task(coro, loop=..., name=..., context=...) without building a keyword
+   dict: the vectorcall of the exact type (see future_vectorcall()). */
+static PyObject *
+task_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
+                PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    asyncio_state *st = state_of_type((PyTypeObject *)type);
+    if (st == NULL) {
+        return NULL;
+    }
+    static const char *const names[] = {"loop", "name", "context"};
+    PyObject *kw[3] = {NULL, NULL, NULL};
+    if (type != (PyObject *)st->task.TaskType || nargs != 1
+        || !vectorcall_kwargs_fast(args + nargs, kwnames, names, 3, kw)) {
+        return _PyObject_MakeTpCall(PyThreadState_Get(), type, args, nargs,
+                                    kwnames);
+    }
+    PyObject *self = ((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type,
+                                                      0);
+    if (self == NULL) {
+        return NULL;
+    }
+    if (task_init_impl(st, (TaskObject *)self, args[0], kw[0],
+                       kw[1] != NULL ? kw[1] : Py_None,
+                       kw[2] != NULL ? kw[2] : Py_None) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return self;
+}
+
+static int
+task_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    static char *kwlist[] = {"coro", "loop", "name", "context", NULL};
+    PyObject *coro, *kw[3] = {NULL, Py_None, Py_None};
+    if (PyTuple_GET_SIZE(args) == 1
+        && init_kwargs_fast(kwds, (const char *const *)kwlist + 1, 3, kw)) {
+        coro = PyTuple_GET_ITEM(args, 0);
+    }
+    else if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOO:Task", kwlist,
+                                          &coro, &kw[0], &kw[1], &kw[2])) {
+        return -1;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return -1;
+    }
+    return task_init_impl(st, (TaskObject *)self, coro, kw[0], kw[1], kw[2]);
+}
+
+static int
+task_init_impl(asyncio_state *st, TaskObject *task, PyObject *coro,
+               PyObject *loop, PyObject *name, PyObject *context)
+{
+    PyObject *self = (PyObject *)task;
+    if (future_init_impl(st, &task->task_future, loop) < 0) {
+        return -1;
+    }
+    /* a repeated __init__ starts the task afresh */
+    task->task_must_cancel = 0;
+    task->task_num_cancels_requested = 0;
+    Py_CLEAR(task->task_fut_waiter);
+
+    int iscoro = is_coroutine(st, coro);
+    if (iscoro < 0) {
+        return -1;
+    }
+    if (!iscoro) {
+        /* nothing to report when this half-made task is destroyed */
+        task->task_log_destroy_pending = 0;
+        PyErr_Format(PyExc_TypeError, "a coroutine was expected, got %R",
+                     coro);
+        return -1;
+    }
+    task->task_log_destroy_pending = 1;
+
+    if (name == Py_None) {
+        Py_CLEAR(task->task_name);
+        task->task_name_num = ++st->task.name_counter;
+    }
+    else {
+        PyObject *s = PyUnicode_CheckExact(name) ? Py_NewRef(name)
+                                                 : PyObject_Str(name);
+        if (s == NULL) {
+            return -1;
+        }
+        Py_XSETREF(task->task_name, s);
+    }
+    context = context_or_copy(context);
+    if (context == NULL) {
+        return -1;
+    }
+    Py_XSETREF(task->task_context, context);
+    Py_XSETREF(task->task_coro, Py_NewRef(coro));
+
+    if (task_schedule_step(st, task, NULL) < 0) {
+        return -1;
+    }
+    return register_task(st, self);
+}
+
+static PyObject *
+task_get_coro(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    return new_ref_or_none(((TaskObject *)self)->task_coro);
+}
+
+static PyObject *
+task_get_context(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    return new_ref_or_none(((TaskObject *)self)->task_context);
+}
+
+static PyObject *
+task_get_name(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    TaskObject *task = (TaskObject *)self;
+    if (task->task_name == NULL) {
+        if (task->task_name_num == 0) {
+            Py_RETURN_NONE;     /* never initialised */
+        }
+        task->task_name = PyUnicode_FromFormat("Task-%llu",
+                                               task->task_name_num);
+        if (task->task_name == NULL) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(task->task_name);
+}
+
+static PyObject *
+task_set_name(PyObject *self, PyObject *value)
+{
+    PyObject *s = PyUnicode_CheckExact(value) ? Py_NewRef(value)
+                                              : PyObject_Str(value);
+    if (s == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(((TaskObject *)self)->task_name, s);
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+task_set_result(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    PyErr_SetString(PyExc_RuntimeError,
+                    "Task does not support set_result operation");
+    return NULL;
+}
+
+static PyObject *
+task_set_exception(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    PyErr_SetString(PyExc_RuntimeError,
+                    "Task does not support set_exception operation");
+    return NULL;
+}
+
+static PyObject *
+task_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+            PyObject *kwnames)
+{
+    return future_cancel_method(self, args, nargs, kwnames, task_cancel_impl);
+}
+
+static PyObject *
+task_cancelling(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    TaskObject *task = (TaskObject *)self;
+    return PyLong_FromSsize_t(task->task_num_cancels_requested);
+}
+
+static PyObject *
+task_uncancel(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    TaskObject *task = (TaskObject *)self;
+    if (task->task_num_cancels_requested > 0) {
+        task->task_num_cancels_requested--;
+    }
+    return PyLong_FromSsize_t(task->task_num_cancels_requested);
+}
+
+/* asyncio.base_tasks.<name>, kept in the field of asyncio_state at
+   `offset` once imported: borrowed, or NULL with an exception set. */
+static PyObject *
+task_base_helper(PyObject *self, size_t offset, const char *name)
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    PyObject **slot = state_ref(st, offset);
+    if (import_once(slot, "asyncio.base_tasks", name) < 0) {
+        return NULL;
+    }
+    return *slot;
+}
+
+static PyObject *
+task_get_stack(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+               PyObject *kwnames)
+{
+    static const char *const names[] = {"limit"};
+    PyObject *limit;
+    if (parse_args("get_stack", args, nargs, kwnames, names, 1, 0, 0,
+                   &limit) < 0) {
+        return NULL;
+    }
+    PyObject *get_stack = task_base_helper(
+        self, ASYNCIO_OFFSET(task.get_stack), "_task_get_stack");
+    if (get_stack == NULL) {
+        return NULL;
+    }
+    return PyObject_CallFunctionObjArgs(get_stack, self,
+                                        limit != NULL ? limit : Py_None,
+                                        NULL);
+}
+
+static PyObject *
+task_print_stack(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
+                 PyObject *kwnames)
+{
+    static const char *const names[] = {"limit", "file"};
+    PyObject *argv[2];
+    if (parse_args("print_stack", args, nargs, kwnames, names, 2, 0, 0,
+                   argv) < 0) {
+        return NULL;
+    }
+    PyObject *print_stack = task_base_helper(
+        self, ASYNCIO_OFFSET(task.print_stack), "_task_print_stack");
+    if (print_stack == NULL) {
+        return NULL;
+    }
+    return PyObject_CallFunctionObjArgs(
+        print_stack, self, argv[0] != NULL ? argv[0] : Py_None,
+        argv[1] != NULL ? argv[1] : Py_None, NULL);
+}
+
+static PyObject *
+task__repr_info(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    PyObject *repr_info = task_base_helper(
+        self, ASYNCIO_OFFSET(task.repr_info), "_task_repr_info");
+    if (repr_info == NULL) {
+        return NULL;
+    }
+    return PyObject_CallOneArg(repr_info, self);
+}
+
+
+/* ---------- Task: attributes ---------- */
+
+static PyObject *
+task_get_num_cancels(PyObject *self, void *Py_UNUSED(c))
+{
+    TaskObject *task = (TaskObject *)self;
+    return PyLong_FromSsize_t(task->task_num_cancels_requested);
+}
+
+
+/* ---------- Task: object lifetime ---------- */
+
+static int
+task_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    TaskObject *task = (TaskObject *)self;
+    Py_VISIT(task->task_fut_waiter);
+    Py_VISIT(task->task_coro);
+    Py_VISIT(task->task_name);
+    Py_VISIT(task->task_context);
+    return future_traverse(self, visit, arg);
+}
+
+static int
+task_clear(PyObject *self)
+{
+    TaskObject *task = (TaskObject *)self;
+    registry_unlink(&task->task_registered);
+    Py_CLEAR(task->task_fut_waiter);
+    Py_CLEAR(task->task_coro);
+    Py_CLEAR(task->task_name);
+    Py_CLEAR(task->task_context);
+    return future_clear(self);
+}
+
+static void
+task_report_pending(asyncio_state *st, FutureObject *fut)
+{
+    PyObject *context = PyDict_New();
+    if (context == NULL
+        || PyDict_SetItemString(context, "task", (PyObject *)fut) < 0) {
+        Py_CLEAR(context);
+    }
+    else {
+        PyObject *msg = PyUnicode_FromString(
+            "Task was destroyed but it is pending!");
+        if (msg == NULL
+            || PyDict_SetItemString(context, "message", msg) < 0) {
+            Py_CLEAR(context);
+        }
+        Py_XDECREF(msg);
+    }
+    future_report_to_loop(st, fut, context);
+}
+
+/* PEP 442 finaliser: report a task destroyed while pending, then an
+   unretrieved exception (both, like Task.__del__ + Future.__del__). */
+static void
+task_finalize(PyObject *self)
+{
+    TaskObject *task = (TaskObject *)self;
+    FutureObject *fut = &task->task_future;
+    /* A task the GC found unreachable has left the _all_tasks WeakSet
+       before finalisers run, even if one of them resurrects it: it leaves
+       the ring now for the same reason. */
+    registry_unlink(&task->task_registered);
+    if (fut->fut_loop != NULL && fut->fut_state == STATE_PENDING
+        && task->task_log_destroy_pending) {
+        task->task_log_destroy_pending = 0;
+        future_report_from_finalizer(self, task_report_pending);
+    }
+    future_finalize(self);
+}
+
+static void
+task_dealloc(PyObject *self)
+{
+    future_dealloc_impl(self, task_clear);
+}
+
+static PyMethodDef task_methods[] = {
+    {"get_coro", task_get_coro, METH_NOARGS, NULL},
+    {"get_context", task_get_context, METH_NOARGS, NULL},
+    {"get_name", task_get_name, METH_NOARGS, NULL},
+    {"set_name", task_set_name, METH_O, NULL},
+    {"set_result", task_set_result, METH_O, NULL},
+    {"set_exception", task_set_exception, METH_O, NULL},
+    {"cancel", (PyCFunction)(void (*)(void))task_cancel,
+     METH_FASTCALL | METH_KEYWORDS,
+     PyDoc_STR("Request that this task cancel itself.")},
+    {"cancelling", task_cancelling, METH_NOARGS,
+     PyDoc_STR("Return the count of the task's cancellation requests.")},
+    {"uncancel", task_uncancel, METH_NOARGS,
+     PyDoc_STR("Decrement the task's count of cancellation requests.")},
+    {"get_stack", (PyCFunction)(void (*)(void))task_get_stack,
+     METH_FASTCALL | METH_KEYWORDS,
+     PyDoc_STR("Return the list of stack frames for this task's "
+               "coroutine.")},
+    {"print_stack", (PyCFunction)(void (*)(void))task_print_stack,
+     METH_FASTCALL | METH_KEYWORDS,
+     PyDoc_STR("Print the stack or traceback for this task's coroutine.")},
+    {"_repr_info", task__repr_info, METH_NOARGS, NULL},
+    {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
+     PyDoc_STR("See PEP 585")},
+    {NULL, NULL}
+};
+
+static PyGetSetDef task_getsets[] = {
+    {"_log_destroy_pending", get_flag_field, set_flag_field, NULL,
+     FIELD(TaskObject, task_log_destroy_pending)},
+    {"_must_cancel", get_flag_field, NULL, NULL,
+     FIELD(TaskObject, task_must_cancel)},
+    {"_coro", get_object_field, NULL, NULL, FIELD(TaskObject, task_coro)},
+    {"_fut_waiter", get_object_field, NULL, NULL,
+     FIELD(TaskObject, task_fut_waiter)},
+    {"_num_cancels_requested", task_get_num_cancels, NULL, NULL, NULL},
+    {NULL}
+};
+
+PyDoc_STRVAR(task_doc,
+"Task(coro, *, loop=None, name=None, context=None)\n--\n\n"
+"A coroutine wrapped in a Future.");
+
+static PyType_Slot task_slots[] = {
+    {Py_tp_doc, (void *)task_doc},
+    {Py_tp_dealloc, task_dealloc},
+    {Py_tp_repr, future_tp_repr},
+    {Py_tp_traverse, task_traverse},
+    {Py_tp_clear, task_clear},
+    {Py_tp_methods, task_methods},
+    {Py_tp_getset, task_getsets},
+    {Py_tp_init, task_tp_init},
+    {Py_tp_new, PyType_GenericNew},
+    {Py_tp_finalize, task_finalize},
+    {0, NULL}
+};
+
+static PyType_Spec task_spec = {
+    .name = "_asyncio.Task",
+    .basicsize = sizeof(TaskObject),
+    .flags = (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE
+              | Py_TPFLAGS_IMMUTABLETYPE),
+    .slots = task_slots,
+};
+
+
+
+
+/* ---------- The part ---------- */
+
+static int
+task_exec(PyObject *module, asyncio_state *st)
+{
+    /* a task callback links the freelist through its task field */
+    Py_BUILD_ASSERT(offsetof(TaskCallbackObject, task)
+                    == offsetof(FreelistObject, ref));
+    task_state *ts = &st->task;
+    ts->TaskType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &task_spec, (PyObject *)st->future.FutureType);
+    if (ts->TaskType == NULL) {
+        return -1;
+    }
+    /* No type slot exists for this in 3.11: calling the exact class skips
+       building a keyword dict (see task_vectorcall()). */
+    ts->TaskType->tp_vectorcall = task_vectorcall;
+    ts->TaskCallbackType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &task_callback_spec, NULL);
+    if (ts->TaskCallbackType == NULL) {
+        return -1;
+    }
+    ts->kw_msg = Py_BuildValue("(s)", "msg");
+    if (ts->kw_msg == NULL
+        || future_add_native_type(st, ts->TaskType) < 0) {
+        return -1;
+    }
+    registry_set_linked_type(st, ts->TaskType,
+                             offsetof(TaskObject, task_registered));
+    return PyModule_AddType(module, ts->TaskType);
+}
+
+static void
+task_part_clear(asyncio_state *st)
+{
+    freelist_clear(&st->task.callback_freelist);
+}
+
+static void
+task_part_free(asyncio_state *st)
+{
+    Py_CLEAR(st->task.kw_msg);
+}
+
+static const asyncio_name task_names[] = {
+    ASYNCIO_NAME(task.str_get_loop, "get_loop"),
+    ASYNCIO_NAME(task.str_loop, "_loop"),
+    ASYNCIO_NAME(task.str_send, "send"),
+    ASYNCIO_NAME(task.str_throw, "throw"),
+};
+
+static const size_t task_refs[] = {
+    ASYNCIO_OFFSET(task.TaskType),
+    ASYNCIO_OFFSET(task.TaskCallbackType),
+    ASYNCIO_OFFSET(task.repr_info),
+    ASYNCIO_OFFSET(task.get_stack),
+    ASYNCIO_OFFSET(task.print_stack),
+    ASYNCIO_OFFSET(task.iscoroutine),
+};
+
+const asyncio_part task_part = {
+    .names = task_names,
+    .nnames = Py_ARRAY_LENGTH(task_names),
+    .exec = task_exec,
+    .refs = task_refs,
+    .nrefs = Py_ARRAY_LENGTH(task_refs),
+    .clear = task_part_clear,
+    .free = task_part_free,
+};

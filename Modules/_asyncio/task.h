@@ -1,0 +1,42 @@
+/* Task (task.c). */
+
+typedef struct {
+    FutureObject task_future;
+    PyObject *task_fut_waiter;
+    PyObject *task_coro;
+    PyObject *task_name;        /* NULL: "Task-<task_name_num>", made lazily */
+    PyObject *task_context;
+    unsigned long long task_name_num;
+    int task_must_cancel;
+    int task_log_destroy_pending;
+    Py_ssize_t task_num_cancels_requested;
+    task_link task_registered;  /* see registry.h */
+} TaskObject;
+
+typedef struct {
+    PyTypeObject *TaskType;
+    PyTypeObject *TaskCallbackType;
+    /* the callables a task hands to the loop, kept for reuse */
+    freelist callback_freelist;
+    /* counter behind the default task names "Task-N" */
+    unsigned long long name_counter;
+    /* asyncio's helpers, imported on first use */
+    PyObject *repr_info;          /* base_tasks._task_repr_info */
+    PyObject *get_stack;          /* base_tasks._task_get_stack */
+    PyObject *print_stack;        /* base_tasks._task_print_stack */
+    PyObject *iscoroutine;        /* coroutines.iscoroutine */
+    PyObject *str_get_loop;
+    PyObject *str_loop;
+    PyObject *str_send;
+    PyObject *str_throw;
+    PyObject *kw_msg;             /* ("msg",) */
+} task_state;
+
+extern const asyncio_part task_part;
+
+#define Task_CheckExact(st, obj) Py_IS_TYPE((obj), (st)->task.TaskType)
+
+/* fut.cancel(msg=msg) for any future: 1 if cancelled now, 0 if not. */
+int future_cancel_any(asyncio_state *st, PyObject *fut, PyObject *msg);
+/* futures._get_loop(fut): new reference. */
+PyObject *get_future_loop(asyncio_state *st, PyObject *fut);
