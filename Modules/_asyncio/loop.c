@@ -551,7 +551,7 @@ core_write_to_self(asyncio_state *st, LoopCoreObject *self)
         return 0;
     }
     PyObject *loop = (PyObject *)self;
-#ifndef MS_WINDOWS
+#if defined(HAVE_SYS_SOCKET_H) && defined(MSG_DONTWAIT)
     if (own) {
         PyObject *csock = PyObject_GetAttr(loop, st->loop.str_csock);
         if (csock == NULL) {

@@ -11,6 +11,7 @@ case " $* " in *" bench"*) groups="$groups bench" ;; esac
 case " $* ${CONFIGURE_OPTS:-} " in
 *" check "*|*" debug "*|*leakcheck*|*--with-pydebug*) groups="$groups debug" ;;
 esac
+case " $* " in *" check "*|*" check-windows "*) groups="$groups windows" ;; esac
 Tools/build/deps.sh $groups
 
 if [ ! -f Makefile ] || [ configure -nt Makefile ] || [ Makefile.pre.in -nt Makefile ]; then

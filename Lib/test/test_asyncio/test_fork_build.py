@@ -4,16 +4,23 @@ interpreter."""
 
 import asyncio
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
 import tempfile
+import textwrap
 import unittest
 from test.support import requires_subprocess
 
 import _asyncio
 
 DIST_PACKAGES = '/usr/lib/python3/dist-packages'
+# The staged stdlib links this file to the repository's copy.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.realpath(__file__)))))
+WINDOWS_CHECK = os.path.join(ROOT, 'Tools', 'build', 'windows', 'check.py')
+MINGW_CC = 'x86_64-w64-mingw32-gcc'
 
 
 def run(*args, **kwargs):
@@ -99,6 +106,163 @@ class InterpreterTests(unittest.TestCase):
                     theirs = f.read()
                 with open(os.path.join(os.path.dirname(asyncio.__file__), name)) as f:
                     self.assertEqual(theirs, f.read())
+
+
+@requires_subprocess()
+@unittest.skipUnless(os.path.exists(WINDOWS_CHECK), 'needs the repository')
+@unittest.skipUnless(shutil.which(MINGW_CC), 'needs gcc-mingw-w64-x86-64 '
+                     '(Tools/build/deps.sh windows)')
+class WindowsCompileCheckTests(unittest.TestCase):
+    """Tools/build/windows/check.py (make check-windows) on small modules:
+    it must pass portable code and name each kind of problem it exists
+    for.  The release configuration only, to keep it quick."""
+
+    # A module that builds on Windows: POSIX and GCC-only code behind the
+    # guards an MSVC build takes the other branch of, functions in
+    # PyType_Slot, imported data used at run time.
+    PORTABLE = """
+        #if !defined(Py_BUILD_CORE_BUILTIN) && !defined(Py_BUILD_CORE_MODULE)
+        #  define Py_BUILD_CORE_MODULE 1
+        #endif
+        #include "Python.h"
+        #include "internal/pycore_context.h"
+        #ifdef HAVE_FORK
+        #  include <pthread.h>
+        static void after(void) { }
+        static int on_fork(void) { return pthread_atfork(NULL, NULL, after); }
+        #endif
+        #if defined(__GNUC__) || defined(__clang__)
+        #  define UNLIKELY(x) __builtin_expect(!!(x), 0)
+        #else
+        #  define UNLIKELY(x) (x)
+        #endif
+        static PyType_Slot slots[] = {
+            {Py_tp_iter, PyObject_SelfIter},
+            {0, NULL},
+        };
+        static PyType_Spec spec = {"m.T", sizeof(PyObject), 0,
+                                   Py_TPFLAGS_DEFAULT, slots};
+        static int
+        m_exec(PyObject *m)
+        {
+            Py_BUILD_ASSERT(sizeof(Py_ssize_t) == sizeof(void *));
+            PyObject *t = PyType_FromSpec(&spec);
+            if (UNLIKELY(t == NULL)) {
+                PyErr_SetString(PyExc_RuntimeError, "no type");
+                return -1;
+            }
+            return PyModule_AddObject(m, "T", t);
+        }
+        static PyModuleDef_Slot m_slots[] = {{Py_mod_exec, m_exec}, {0, NULL}};
+        static struct PyModuleDef m_def = {
+            PyModuleDef_HEAD_INIT, "m", NULL, 0, NULL, m_slots,
+        };
+        PyMODINIT_FUNC PyInit_m(void) { return PyModuleDef_Init(&m_def); }
+        """
+
+    def check(self, source, *args):
+        with tempfile.TemporaryDirectory() as tmp:
+            srcdir = os.path.join(tmp, 'src')
+            os.mkdir(srcdir)
+            path = os.path.join(srcdir, 'm.c')
+            with open(path, 'w') as f:
+                f.write(textwrap.dedent(source))
+            proc = subprocess.run(
+                [sys.executable, WINDOWS_CHECK, '--config', 'release',
+                 '--build', os.path.join(tmp, 'build'), *args, path],
+                capture_output=True, text=True)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    def assert_fails_with(self, source, *messages):
+        rc, out = self.check(source)
+        self.assertEqual(rc, 1, out)
+        for message in messages:
+            self.assertIn(message, out)
+
+    def test_portable_module_passes_and_links(self):
+        rc, out = self.check(self.PORTABLE)
+        self.assertEqual(rc, 0, out)
+        self.assertIn('linked', out.splitlines()[-1])
+        self.assertNotIn('not linked', out)
+
+    def test_compiler_diagnostics_fail(self):
+        self.assert_fails_with("""
+            #include "Python.h"
+            /* imported data has no constant address */
+            static PyObject **error = &PyExc_RuntimeError;
+            int
+            f(PyObject *op, int n)
+            {
+                char buf[n];                           /* VLA */
+                long bits = (long)op;                  /* LLP64 */
+                int m = ({ int t = n; t + 1; });       /* GNU extension */
+                buf[0] = (char)m;
+                return buf[0] + (int)bits + (error != NULL);
+            }
+            """,
+            'initializer element is not constant', '[-Wvla]',
+            '[-Wpointer-to-int-cast]', 'braced-groups within expressions')
+
+    def test_constructs_msvc_rejects_are_named(self):
+        rc, out = self.check("""
+            #include "Python.h"
+            _Static_assert(sizeof(int) == 4, "int");
+            __attribute__((unused)) static int
+            f(int n)
+            {
+                ssize_t k = n;
+            #ifdef HAVE_FORK
+                ssize_t guarded = fork();
+            #endif
+                return (int)k;
+            }
+            """)
+        self.assertEqual(rc, 1, out)
+        found = [line.split(':')[1:3] for line in out.splitlines()
+                 if line.startswith(os.sep)]
+        self.assertEqual(found, [['3', ' _Static_assert'],
+                                 ['4', ' __attribute__'],
+                                 ['7', ' ssize_t']])
+
+    def test_header_msvc_lacks_fails(self):
+        self.assert_fails_with("""
+            #include "Python.h"
+            #include <unistd.h>
+            int f(void) { return 0; }
+            """,
+            "<unistd.h> is not in MSVC's headers")
+
+    def test_function_python311_dll_does_not_export_fails_to_link(self):
+        self.assert_fails_with("""
+            #define Py_BUILD_CORE_MODULE 1
+            #include "Python.h"
+            #include "internal/pycore_bytes_methods.h"
+            static PyObject *
+            f(PyObject *self, PyObject *arg)
+            {
+                return _Py_bytes_isspace("a", 1);   /* extern, not PyAPI */
+            }
+            static PyMethodDef methods[] = {
+                {"f", f, METH_O, NULL}, {NULL, NULL, 0, NULL},
+            };
+            static struct PyModuleDef m_def = {
+                PyModuleDef_HEAD_INIT, "m", NULL, 0, methods,
+            };
+            PyMODINIT_FUNC PyInit_m(void) { return PyModuleDef_Init(&m_def); }
+            """,
+            "undefined reference to `_Py_bytes_isspace'")
+
+    def test_internal_header_needs_py_build_core_module(self):
+        # Upstream's build systems pass no Py_BUILD_CORE* for a shared
+        # stdlib module; the source must say it uses the internal API.
+        source = self.PORTABLE.replace('Py_BUILD_CORE_MODULE 1', 'UNUSED 1')
+        self.assert_fails_with(source, 'requires Py_BUILD_CORE define')
+
+    def test_pending_sources_are_named_and_not_linked(self):
+        rc, out = self.check(self.PORTABLE, '--pending', 'Modules/other.c')
+        self.assertEqual(rc, 0, out)
+        self.assertIn('pending, not checked yet: Modules/other.c', out)
+        self.assertIn('not linked', out)
 
 
 if __name__ == '__main__':
