@@ -1,0 +1,875 @@
+"""Differential tests for asyncio's streams: StreamReader on its own and
+over real connections.
+
+A program is a limit and a list of steps over one StreamReader: data fed in
+chunks of random sizes and types (bytes, bytearray, memoryview), EOF,
+read(n), readexactly(n), readline(), readuntil(separator), the next line of
+`async for`, at_eof(), set_exception(), cancelling the read in progress,
+and turns of the event loop.  Reads run as tasks, so a read that waits for
+data stays pending while later steps feed it, and a second read started
+meanwhile meets the "already waiting" RuntimeError.  The reader is used:
+
+- directly (feed_data() and feed_eof()), with no transport, with a fake
+  transport that notes pause_reading() and resume_reading(), or one whose
+  pause_reading() raises NotImplementedError;
+- over a socketpair, both ends opened with open_connection(sock=...);
+- over TCP loopback, through start_server() and open_connection().
+  Over a connection, data is written by the other end's StreamWriter, EOF
+  is its write_eof(), and a program may also reset the connection and make
+  the reader's side write replies and await drain().
+
+Everything observable is recorded in a trace: what each read returned or
+raised (type, message, and IncompleteReadError's .partial and .expected,
+LimitOverrunError's .consumed), when it finished, at_eof(), exception(),
+the reader's repr (on the direct runs), the transport's pause and resume
+calls or is_reading(), what drain() did and what the other end received.
+The same program runs on the pure-Python classes and on the C classes,
+which must give equal traces (but for test_c_transport's PY_BUGS).  The
+classes are streams._PyStreamReader and streams._CStreamReader (likewise
+StreamReaderProtocol and StreamWriter when a C version exists), and the
+socket transport of test_c_transport; until the C classes exist, the
+current pure classes stand in for them, so the harness compares pure
+against pure; HarnessTests show that it catches deliberately wrong
+readers.  stream_classes() is the one place that makes
+open_connection() and start_server() use a given set of classes.
+
+ASYNCIO_STREAMS_EXAMPLES (default 300) sets the number of random programs;
+a failing one is shrunk for up to ASYNCIO_DIFF_SHRINK_SECONDS (default 20).
+
+Not compared: feed_data() after feed_eof(), which 3.11 refuses only with an
+assert statement.
+"""
+
+import asyncio
+import contextlib
+import os
+import random
+import re
+import socket
+import struct
+import unittest
+from asyncio import streams
+from test.test_asyncio import cfork_helpers
+from test.test_asyncio import test_c_transport as transport_tests
+from unittest import mock
+
+
+def tearDownModule():
+    asyncio.set_event_loop_policy(None)
+
+
+EXAMPLES = int(os.environ.get('ASYNCIO_STREAMS_EXAMPLES', '300'))
+SHRINK_SECONDS = float(os.environ.get('ASYNCIO_DIFF_SHRINK_SECONDS', '20'))
+SEED = 20261129
+# Programs the deliberately wrong readers get to show themselves in,
+# whatever ASYNCIO_STREAMS_EXAMPLES says.
+HARNESS_EXAMPLES = 300
+
+# The stream classes that may get a C version, by their name in streams.
+STREAM_CLASSES = ('StreamReader', 'StreamReaderProtocol', 'StreamWriter')
+
+
+def stream_class_pair(name):
+    """(pure class, C class) for streams.<name>: the current class for
+    both until the module has _Py<name> and _C<name>; the C one is None if
+    the module says it is absent."""
+    current = getattr(streams, name)
+    pure = getattr(streams, '_Py' + name, current)
+    return pure, getattr(streams, '_C' + name, pure)
+
+
+PAIRS = {name: stream_class_pair(name) for name in STREAM_CLASSES}
+C_MISSING = [name for name, (_, c) in PAIRS.items() if c is None]
+C_IS_FALLBACK = all(py is c for py, c in PAIRS.values())
+
+requires_c = unittest.skipIf(
+    (C_MISSING or transport_tests.C_TRANSPORT is None)
+    and not cfork_helpers.OUR_BUILD,
+    'the C streams or socket transport are not available')
+
+
+class Impl:
+    """The stream classes and the socket transport class under test."""
+
+    def __init__(self, name, classes, transport):
+        self.name = name
+        self.classes = classes
+        self.transport = transport
+
+    @property
+    def reader(self):
+        return self.classes['StreamReader']
+
+    def __repr__(self):
+        return f'<Impl {self.name}>'
+
+
+PY = Impl('py', {name: py for name, (py, _) in PAIRS.items()},
+          transport_tests.PY_TRANSPORT)
+C = Impl('c', {name: c for name, (_, c) in PAIRS.items()},
+         transport_tests.C_TRANSPORT)
+
+
+def candidate(testcase):
+    """The C classes' Impl; on our build a C class that is None fails."""
+    if C_MISSING or C.transport is None:
+        testcase.fail(f'C classes missing on our build: {C_MISSING}, '
+                      f'transport {C.transport!r}')
+    return C
+
+
+@contextlib.contextmanager
+def stream_classes(impl):
+    """Make open_connection() and start_server() use the classes of
+    *impl*, and the selector loop its socket transport.
+
+    The one place that knows how the classes are chosen: adapt it here if
+    the streams functions stop reading the module globals."""
+    with contextlib.ExitStack() as stack:
+        for name, cls in impl.classes.items():
+            stack.enter_context(mock.patch.object(streams, name, cls))
+        stack.enter_context(
+            transport_tests.socket_transport_class(impl.transport))
+        yield
+
+
+ADDRESS = re.compile(r' at 0x[0-9a-f]+')
+
+
+def describe(exc):
+    """Type, message and the attributes of asyncio's stream errors."""
+    if exc is None:
+        return None
+    return (type(exc).__name__, str(exc),
+            getattr(exc, 'partial', None), getattr(exc, 'expected', None),
+            getattr(exc, 'consumed', None))
+
+
+# ---------------------------------------------------------------------------
+# Program generation
+
+MODES = ('direct',) * 6 + ('pair',) * 3 + ('tcp',)
+LIMITS = (1, 2, 3, 5, 8, 16, 100)
+TRANSPORTS = (None, 'fake', 'fake', 'no-pause')
+SEPARATORS = (b'\n', b'ab', b'aba', b'x\n', b'xyz', b'')
+FEED_KINDS = ('bytes',) * 4 + ('bytearray', 'memoryview')
+ALPHABET = b'ab\nx'
+STEPS = (('feed',) * 8 + ('read',) * 2 + ('readexactly',) * 2
+         + ('readline',) * 2 + ('readuntil',) * 2
+         + ('anext', 'at_eof', 'cancel', 'spin', 'spin'))
+CONNECTION_STEPS = ('reply', 'reply', 'reset')
+
+
+def gen_chunk(draw, limit):
+    size = draw.pick((0, 1, 2, draw.int(1, 3 * limit + 3),
+                      draw.int(1, 3 * limit + 3)))
+    return bytes(draw.pick(ALPHABET) for _ in range(size))
+
+
+def gen_step(draw, limit, connected, at_eof):
+    name = draw.pick(STEPS + (CONNECTION_STEPS if connected else ()))
+    if name == 'feed':
+        if at_eof:
+            return ('spin',)
+        return ('feed', gen_chunk(draw, limit), draw.pick(FEED_KINDS))
+    if name == 'read':
+        return ('read', draw.pick((-1, 0, 1, 2, 5, limit, 2 * limit + 1)))
+    if name == 'readexactly':
+        return ('readexactly', draw.pick((-1, 0, 1, 3, limit,
+                                          2 * limit + 3)))
+    if name == 'readuntil':
+        return ('readuntil', draw.pick(SEPARATORS))
+    if name == 'reply':
+        return ('reply', draw.pick((10, 1000, 100000)))
+    return (name,)
+
+
+def gen_program(draw):
+    mode = draw.pick(MODES)
+    limit = draw.pick(LIMITS)
+    connected = mode != 'direct'
+    steps = []
+    at_eof = False
+    for _ in range(draw.int(3, 30)):
+        if draw.chance(0.04):
+            # The end of the data: set_exception() or EOF, then reads.
+            if draw.chance(0.3):
+                steps.append(('set_exception',))
+            elif not at_eof:
+                steps.append(('eof',))
+                at_eof = True
+        steps.append(gen_step(draw, limit, connected, at_eof))
+    return {'mode': mode, 'limit': limit,
+            'transport': draw.pick(TRANSPORTS) if not connected else None,
+            'steps': tuple(steps)}
+
+
+def numbered_program(number):
+    return gen_program(transport_tests.Draw(random.Random(number)))
+
+
+def program(steps, mode='direct', limit=5, transport='fake'):
+    """A scripted program."""
+    return {'mode': mode, 'limit': limit, 'transport': transport,
+            'steps': tuple(steps)}
+
+
+def format_program(prog):
+    lines = [f'  {key}: {prog[key]!r}' for key in prog if key != 'steps']
+    lines.extend(f'  {step!r}' for step in prog['steps'])
+    return '\n'.join(lines)
+
+
+# ---------------------------------------------------------------------------
+# Running a program
+
+class FakeTransport:
+    """What a StreamReader calls on its transport, noted."""
+
+    def __init__(self, run, can_pause):
+        self.run = run
+        self.can_pause = can_pause
+
+    def pause_reading(self):
+        self.run.note('transport', 'pause_reading')
+        if not self.can_pause:
+            raise NotImplementedError
+
+    def resume_reading(self):
+        self.run.note('transport', 'resume_reading')
+
+    def __repr__(self):
+        return '<FakeTransport>'
+
+
+class WrongClasses(AssertionError):
+    pass
+
+
+class Run:
+    """One program on one Impl, under a fresh loop."""
+
+    def __init__(self, impl, prog):
+        self.impl = impl
+        self.program = prog
+        self.trace = []
+        self.loop = None
+        self.reader = None
+        self.writer = None
+        self.other_reader = None
+        self.other_writer = None
+        self.server = None
+        self.pending = []
+        self.count = 0
+        self.set_exc = None
+
+    def note(self, *event):
+        self.trace.append(event)
+
+    def execute(self):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(stream_classes(self.impl))
+            stack.enter_context(transport_tests.asyncio_log_to(
+                transport_tests.TraceHandler(self)))
+            self.loop = asyncio.new_event_loop()
+            stack.callback(self.tear_down)
+            self.loop.set_exception_handler(self.on_error)
+            self.connect()
+            for step in self.program['steps']:
+                getattr(self, 'do_' + step[0])(*step[1:])
+                self.settle()
+                self.note_state()
+            self.finish()
+        return self.trace
+
+    def on_error(self, loop, context):
+        self.note('error', context.get('message'),
+                  describe(context.get('exception')))
+
+    def settle(self):
+        """Run the loop until nothing is ready."""
+        for _ in range(transport_tests.SETTLE_LIMIT):
+            transport_tests.spin(self.loop)
+            if not transport_tests.has_work(self.loop):
+                return
+        self.note('unsettled')
+
+    def connect(self):
+        mode = self.program['mode']
+        limit = self.program['limit']
+        loop = self.loop
+        if mode == 'direct':
+            self.reader = self.impl.reader(limit=limit, loop=loop)
+            kind = self.program['transport']
+            if kind is not None:
+                self.reader.set_transport(
+                    FakeTransport(self, can_pause=kind == 'fake'))
+            return
+        if mode == 'pair':
+            here, there = socket.socketpair()
+            self.reader, self.writer = loop.run_until_complete(
+                streams.open_connection(sock=here, limit=limit))
+            # The other end only writes and, at the end, reads everything:
+            # a small limit would make that byte by byte.
+            self.other_reader, self.other_writer = loop.run_until_complete(
+                streams.open_connection(sock=there))
+        else:
+            accepted = []
+
+            def client_connected(reader, writer):
+                accepted.append((reader, writer))
+
+            self.server = loop.run_until_complete(streams.start_server(
+                client_connected, '127.0.0.1', 0, limit=limit))
+            port = self.server.sockets[0].getsockname()[1]
+            self.other_reader, self.other_writer = loop.run_until_complete(
+                streams.open_connection('127.0.0.1', port))
+            self.settle()
+            ((self.reader, self.writer),) = accepted
+        self.check_classes()
+
+    def check_classes(self):
+        """The connection must be made of the classes under test: if it
+        were not, the comparison would be of one set of classes with
+        itself."""
+        transport = self.writer.transport
+        made = {'StreamReader': type(self.reader),
+                'StreamWriter': type(self.writer),
+                'StreamReaderProtocol': type(transport.get_protocol()),
+                'transport': type(transport)}
+        wanted = dict(self.impl.classes, transport=self.impl.transport)
+        if made != wanted:
+            raise WrongClasses(f'{self.impl.name}: made of {made}, not of '
+                               f'{wanted}: see stream_classes()')
+
+    def note_state(self):
+        reader = self.reader
+        state = [reader.at_eof(), describe(reader.exception())]
+        if self.program['mode'] == 'direct':
+            state.append(ADDRESS.sub('', repr(reader)))
+        else:
+            state.append(self.writer.transport.is_reading())
+        self.note('state', *state)
+
+    # -- reads --------------------------------------------------------------
+
+    def start(self, label, make_coro):
+        """Run a read as a task, noting what it returns or raises when it
+        finishes."""
+        self.count += 1
+        label = f'{label} #{self.count}'
+
+        async def read():
+            try:
+                result = await make_coro()
+            except asyncio.CancelledError:
+                self.note('done', label, 'cancelled')
+                raise
+            except Exception as exc:
+                self.note('done', label, 'raised', describe(exc),
+                          exc is self.set_exc)
+            else:
+                self.note('done', label, 'returned', result)
+
+        task = self.loop.create_task(read())
+        self.pending.append(task)
+        task.add_done_callback(self.pending.remove)
+
+    def do_read(self, n):
+        self.start(f'read({n})', lambda: self.reader.read(n))
+
+    def do_readexactly(self, n):
+        self.start(f'readexactly({n})', lambda: self.reader.readexactly(n))
+
+    def do_readline(self):
+        self.start('readline()', self.reader.readline)
+
+    def do_readuntil(self, separator):
+        self.start(f'readuntil({separator!r})',
+                   lambda: self.reader.readuntil(separator))
+
+    def do_anext(self):
+        self.start('anext', lambda: self.reader.__anext__())
+
+    def do_cancel(self):
+        if self.pending:
+            self.pending[-1].cancel()
+
+    def do_spin(self):
+        transport_tests.spin(self.loop)
+
+    def do_at_eof(self):
+        self.note('at_eof', self.reader.at_eof())
+
+    # -- data ---------------------------------------------------------------
+
+    def do_feed(self, chunk, kind):
+        data = {'bytes': bytes, 'bytearray': bytearray,
+                'memoryview': memoryview}[kind](chunk)
+        if self.program['mode'] == 'direct':
+            self.reader.feed_data(data)
+        else:
+            self.other_writer.write(data)
+
+    def do_eof(self):
+        if self.program['mode'] == 'direct':
+            self.reader.feed_eof()
+        else:
+            self.other_writer.write_eof()
+
+    def do_set_exception(self):
+        self.set_exc = ValueError('stream failed')
+        self.reader.set_exception(self.set_exc)
+
+    def do_reset(self):
+        """The other end goes away with a reset (on TCP; a socketpair's
+        peer just closes)."""
+        transport = self.other_writer.transport
+        if transport.is_closing():
+            self.note('reset', 'already closing')
+            return
+        transport.get_extra_info('socket').setsockopt(
+            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        transport.abort()
+
+    def do_reply(self, size):
+        """The reader's side writes *size* bytes and awaits drain()."""
+        data = bytes(range(256)) * (size // 256) + bytes(size % 256)
+        self.count += 1
+        label = f'reply({size}) #{self.count}'
+
+        async def reply():
+            try:
+                self.writer.write(data)
+                await self.writer.drain()
+            except Exception as exc:
+                self.note('drained', label, describe(exc))
+            else:
+                self.note('drained', label, None)
+
+        self.loop.create_task(reply())
+
+    # -- the end -----------------------------------------------------------
+
+    def finish(self):
+        """Cancel reads still waiting; over a connection, close this end
+        and note what the other end received."""
+        for task in list(self.pending):
+            task.cancel()
+        self.settle()
+        if self.program['mode'] == 'direct':
+            return
+        self.writer.close()
+        self.settle()
+
+        async def rest():
+            try:
+                return len(await self.other_reader.read())
+            except Exception as exc:
+                return describe(exc)
+        # A generous bound, only so that a broken class fails instead of
+        # hanging the test run.
+        self.note('other end read', self.loop.run_until_complete(
+            asyncio.wait_for(rest(), 60)))
+        self.other_writer.close()
+        self.settle()
+
+    def tear_down(self):
+        try:
+            for writer in (self.writer, self.other_writer):
+                if writer is not None:
+                    # 3.11's abort() may raise AttributeError after a
+                    # close() that flushed its buffer (see PY_BUGS in
+                    # test_c_transport); nothing is left to abort then.
+                    with contextlib.suppress(AttributeError):
+                        writer.transport.abort()
+            if self.server is not None:
+                self.server.close()
+            for task in asyncio.all_tasks(self.loop):
+                task.cancel()
+            self.settle()
+        finally:
+            self.loop.close()
+
+
+def run_program(impl, prog):
+    return Run(impl, prog).execute()
+
+
+# ---------------------------------------------------------------------------
+# Driving the comparison
+
+def disagreement(prog, reference, candidate):
+    expected = run_program(reference, prog)
+    actual = run_program(candidate, prog)
+    index = transport_tests.first_difference(expected, actual)
+    if index is None:
+        return None
+    before = expected[max(0, index - 4):index]
+    return (
+        f'{candidate.name} disagrees with {reference.name} at trace event '
+        f'{index}\nprogram:\n{format_program(prog)}\nevents before:\n'
+        + ''.join(f'  {e!r}\n' for e in before)
+        + f'{reference.name}: {expected[index:index + 1]!r}\n'
+        + f'{candidate.name}: {actual[index:index + 1]!r}')
+
+
+def smaller_programs(prog):
+    steps = prog['steps']
+    for i in range(len(steps)):
+        yield dict(prog, steps=steps[:i] + steps[i + 1:])
+    for i, step in enumerate(steps):
+        if step[0] == 'feed' and len(step[1]) > 1:
+            for shorter in (step[1][1:], step[1][:-1]):
+                smaller = ('feed', shorter) + step[2:]
+                yield dict(prog, steps=steps[:i] + (smaller,) + steps[i + 1:])
+    # A connection without its own steps is not needed.
+    if prog['mode'] != 'direct' and not any(
+            step[0] in CONNECTION_STEPS for step in steps):
+        yield dict(prog, mode='direct', transport=None)
+    if prog['mode'] == 'tcp':
+        yield dict(prog, mode='pair')
+
+
+def shrink(prog, reference, candidate, seconds):
+    return cfork_helpers.shrink(
+        prog, smaller_programs,
+        lambda smaller: disagreement(smaller, reference, candidate), seconds)
+
+
+def check_seeded(reference, candidate, examples, seed=SEED,
+                 shrink_seconds=SHRINK_SECONDS):
+    cfork_helpers.check_numbered_programs(
+        numbered_program,
+        lambda prog: disagreement(prog, reference, candidate),
+        smaller_programs, examples, seed, shrink_seconds)
+
+
+# ---------------------------------------------------------------------------
+# Deliberately wrong readers
+
+PY_READER = PY.reader
+
+
+class ByteDroppingReader(PY_READER):
+    """Loses the last byte of every chunk of more than one byte."""
+
+    def feed_data(self, data):
+        super().feed_data(data[:-1] if len(data) > 1 else data)
+
+
+class NoResumeReader(PY_READER):
+    """Never resumes its transport once it has paused it."""
+
+    def _maybe_resume_transport(self):
+        pass
+
+
+class WrongPartialReader(PY_READER):
+    """Drops a byte of IncompleteReadError.partial."""
+
+    async def readexactly(self, n):
+        try:
+            return await super().readexactly(n)
+        except asyncio.IncompleteReadError as exc:
+            raise asyncio.IncompleteReadError(exc.partial[1:], exc.expected)
+
+
+class WrongConsumedReader(PY_READER):
+    """Reports one byte too many in LimitOverrunError.consumed."""
+
+    async def readuntil(self, separator=b'\n'):
+        try:
+            return await super().readuntil(separator)
+        except asyncio.LimitOverrunError as exc:
+            raise asyncio.LimitOverrunError(exc.args[0], exc.consumed + 1)
+
+
+class EagerEofReader(PY_READER):
+    """at_eof() as soon as EOF is fed, data or not."""
+
+    def at_eof(self):
+        return self._eof
+
+
+def wrong(cls):
+    return Impl(cls.__name__, dict(PY.classes, StreamReader=cls),
+                PY.transport)
+
+
+@requires_c
+class CAgreesWithPythonTests(unittest.TestCase):
+
+    def test_random_programs(self):
+        check_seeded(PY, candidate(self), EXAMPLES)
+
+    @unittest.skipIf(C_IS_FALLBACK, 'no C streams yet')
+    def test_open_connection_uses_c_classes(self):
+        async def main():
+            here, there = socket.socketpair()
+            try:
+                reader, writer = await asyncio.open_connection(sock=here)
+                self.assertIs(type(reader), C.reader)
+                self.assertIs(type(writer), C.classes['StreamWriter'])
+                self.assertIs(type(writer._protocol),
+                              C.classes['StreamReaderProtocol'])
+                writer.close()
+                await writer.wait_closed()
+            finally:
+                there.close()
+        asyncio.run(main())
+
+
+class HarnessTests(unittest.TestCase):
+
+    def assert_caught(self, cls):
+        with self.assertRaises(AssertionError) as cm:
+            check_seeded(PY, wrong(cls), HARNESS_EXAMPLES, shrink_seconds=0)
+        self.assertIn('disagrees with py', str(cm.exception))
+
+    def test_python_agrees_with_itself(self):
+        check_seeded(PY, Impl('py-again', PY.classes, PY.transport),
+                     examples=60)
+
+    def test_catches_a_dropped_byte(self):
+        self.assert_caught(ByteDroppingReader)
+
+    def test_catches_a_missing_resume(self):
+        self.assert_caught(NoResumeReader)
+
+    def test_catches_a_wrong_partial(self):
+        self.assert_caught(WrongPartialReader)
+
+    def test_catches_a_wrong_consumed(self):
+        self.assert_caught(WrongConsumedReader)
+
+    def test_catches_an_eager_eof(self):
+        self.assert_caught(EagerEofReader)
+
+    def test_shrinks_a_failing_program(self):
+        bad = wrong(ByteDroppingReader)
+        number = next(n for n in range(SEED, SEED + HARNESS_EXAMPLES)
+                      if disagreement(numbered_program(n), PY, bad))
+        shrunk = shrink(numbered_program(number), PY, bad, seconds=60)
+        self.assertIsNotNone(disagreement(shrunk, PY, bad))
+        # a chunk fed, then read
+        self.assertLessEqual(len(shrunk['steps']), 2, format_program(shrunk))
+
+    def test_notices_the_wrong_class(self):
+        sub = wrong(type('Sub', (PY_READER,), {}))
+        prog = program([('feed', b'a\n', 'bytes'), ('readline',)],
+                       mode='pair')
+        with mock.patch(f'{__name__}.stream_classes',
+                        lambda impl: contextlib.nullcontext()):
+            with self.assertRaises(WrongClasses):
+                run_program(sub, prog)
+
+    def test_programs_cover_the_steps(self):
+        programs = [numbered_program(n)
+                    for n in range(SEED, SEED + HARNESS_EXAMPLES)]
+        self.assertEqual({p['mode'] for p in programs}, set(MODES))
+        steps = {s[0] for p in programs for s in p['steps']}
+        self.assertEqual(steps, set(STEPS + CONNECTION_STEPS)
+                         | {'eof', 'set_exception'})
+
+
+# ---------------------------------------------------------------------------
+# Scripted cases, compared and checked against 3.11's documented behaviour
+
+def done_events(trace):
+    return [event[2:] for event in trace if event[0] == 'done']
+
+
+@requires_c
+class StreamReaderTests(unittest.TestCase):
+
+    def compare(self, prog):
+        expected = run_program(PY, prog)
+        actual = run_program(candidate(self), prog)
+        if transport_tests.first_difference(expected, actual) is not None:
+            self.assertEqual(actual, expected)
+        return expected
+
+    def test_incomplete_read(self):
+        for mode in ('direct', 'pair', 'tcp'):
+            with self.subTest(mode=mode):
+                trace = self.compare(program(
+                    [('feed', b'abc', 'bytes'), ('readexactly', 5),
+                     ('eof',)], mode=mode))
+                self.assertEqual(done_events(trace), [(
+                    'raised', ('IncompleteReadError',
+                               '3 bytes read on a total of 5 expected bytes',
+                               b'abc', 5, None), False)])
+
+    def test_readuntil_at_eof_without_separator(self):
+        trace = self.compare(program(
+            [('feed', b'xy', 'bytes'), ('eof',), ('readuntil', b'ab'),
+             ('at_eof',)]))
+        self.assertEqual(done_events(trace), [(
+            'raised', ('IncompleteReadError',
+                       '2 bytes read on a total of undefined expected bytes',
+                       b'xy', None, None), False)])
+
+    def test_limit_overrun(self):
+        trace = self.compare(program(
+            [('feed', b'aaaaaaa', 'bytes'), ('readuntil', b'\n'),
+             ('feed', b'a\nb\n', 'bytes'), ('readuntil', b'\n'),
+             ('readline',), ('readline',)], limit=3))
+        self.assertEqual(done_events(trace), [
+            ('raised', ('LimitOverrunError',
+                        'Separator is not found, and chunk exceed the limit',
+                        None, None, 7), False),
+            ('raised', ('LimitOverrunError',
+                        'Separator is found, but chunk is longer than limit',
+                        None, None, 8), False),
+            ('raised', ('ValueError',
+                        'Separator is found, but chunk is longer than limit',
+                        None, None, None), False),
+            ('returned', b'b\n')])
+
+    def test_pause_and_resume(self):
+        trace = self.compare(program(
+            [('feed', b'abcdefghijk', 'bytes'), ('read', 2), ('read', 5),
+             ('read', 1)], limit=5))
+        self.assertEqual([e for e in trace if e[0] == 'transport'],
+                         [('transport', 'pause_reading'),
+                          ('transport', 'resume_reading')])
+
+    def test_transport_that_cannot_pause(self):
+        # The reader forgets such a transport and buffers everything.
+        trace = self.compare(program(
+            [('feed', b'abcdefghijk', 'bytes'), ('read', 11),
+             ('feed', b'abcdefghijk', 'bytes')], limit=5,
+            transport='no-pause'))
+        self.assertEqual([e for e in trace if e[0] == 'transport'],
+                         [('transport', 'pause_reading')])
+
+    def test_concurrent_reads(self):
+        trace = self.compare(program([('readline',), ('read', 3),
+                                      ('feed', b'x\n', 'bytes')]))
+        self.assertEqual(done_events(trace), [
+            ('raised', ('RuntimeError',
+                        'read() called while another coroutine is already '
+                        'waiting for incoming data', None, None, None),
+             False),
+            ('returned', b'x\n')])
+
+    def test_set_exception(self):
+        trace = self.compare(program([('readline',), ('set_exception',),
+                                      ('read', 1)]))
+        self.assertEqual(done_events(trace), [
+            ('raised', ('ValueError', 'stream failed', None, None, None),
+             True)] * 2)
+
+    def test_cancelled_read_leaves_the_data(self):
+        trace = self.compare(program([('readexactly', 4),
+                                      ('feed', b'ab', 'bytes'), ('cancel',),
+                                      ('feed', b'cd', 'bytes'),
+                                      ('readexactly', 4)]))
+        self.assertEqual(done_events(trace), [('cancelled',),
+                                              ('returned', b'abcd')])
+
+    def test_reset_sets_the_exception(self):
+        trace = self.compare(program([('readline',), ('reset',)],
+                                     mode='tcp'))
+        self.assertEqual(done_events(trace)[0][:2], (
+            'raised', ('ConnectionResetError',
+                       '[Errno 104] Connection reset by peer',
+                       None, None, None)))
+
+    def test_bad_arguments(self):
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        readers = [PY.reader, candidate(self).reader]
+        for cls in readers:
+            with self.subTest(cls=cls):
+                for limit in (0, -1):
+                    with self.assertRaisesRegex(ValueError,
+                                                '^Limit cannot be <= 0$'):
+                        cls(limit=limit, loop=loop)
+                with self.assertRaises(TypeError):
+                    cls(limit='1', loop=loop)
+                reader = cls(loop=loop)
+                reader.feed_data(b'abc')
+                with self.assertRaisesRegex(
+                        ValueError,
+                        '^readexactly size can not be less than zero$'):
+                    loop.run_until_complete(reader.readexactly(-1))
+                with self.assertRaisesRegex(
+                        ValueError,
+                        '^Separator should be at least one-byte string$'):
+                    loop.run_until_complete(reader.readuntil(b''))
+                with self.assertRaises(TypeError):
+                    loop.run_until_complete(reader.readuntil('b'))
+                with self.assertRaises(TypeError):
+                    loop.run_until_complete(reader.read('1'))
+                with self.assertRaises(TypeError):
+                    reader.feed_data('text')
+                # Nothing was consumed by the failures.
+                self.assertEqual(loop.run_until_complete(reader.read(10)),
+                                 b'abc')
+
+
+@requires_c
+class ConnectionTests(unittest.TestCase):
+    """Bulk transfers through open_connection() and start_server()."""
+
+    def transfer(self, impl, limit, size, piece):
+        """Send *size* bytes in writes of *piece* with drain() to a
+        server reading them with readexactly(); return what it read and
+        whether its transport was ever paused."""
+        data = random.Random(size).randbytes(size)
+        received = []
+        paused = []
+
+        async def handle(reader, writer):
+            while True:
+                try:
+                    received.append(await reader.readexactly(limit))
+                except asyncio.IncompleteReadError as exc:
+                    received.append(exc.partial)
+                    break
+                paused.append(not writer.transport.is_reading())
+                await asyncio.sleep(0)
+            writer.write(b'done')
+            await writer.drain()
+            writer.close()
+
+        async def main():
+            server = await streams.start_server(handle, '127.0.0.1', 0,
+                                                limit=limit)
+            port = server.sockets[0].getsockname()[1]
+            reader, writer = await streams.open_connection(
+                '127.0.0.1', port, limit=limit)
+            for start in range(0, size, piece):
+                writer.write(data[start:start + piece])
+                await writer.drain()
+            writer.write_eof()
+            reply = await reader.read()
+            writer.close()
+            await writer.wait_closed()
+            server.close()
+            await server.wait_closed()
+            return reply
+
+        with stream_classes(impl):
+            reply = asyncio.run(main())
+        self.assertEqual(reply, b'done')
+        self.assertEqual(b''.join(received), data)
+        return any(paused)
+
+    def test_bulk_transfer(self):
+        for impl in (PY, candidate(self)):
+            with self.subTest(impl=impl):
+                paused = self.transfer(impl, 4096, 1 << 20, 65536)
+                # The reader fell behind and paused its transport.
+                self.assertTrue(paused)
+
+    def test_small_pieces(self):
+        for impl in (PY, candidate(self)):
+            with self.subTest(impl=impl):
+                self.transfer(impl, 100, 50000, 7)
+
+
+if __name__ == '__main__':
+    unittest.main()

@@ -1,0 +1,1498 @@
+"""Differential and fault tests for the selector loop's socket transport.
+
+The same traffic goes through two transport classes, the reference
+(selector_events._PySelectorSocketTransport, the pure-Python class) and the
+candidate (selector_events._CSelectorSocketTransport), each time under a
+fresh event loop, and everything a protocol and the peer can observe is
+recorded in a trace:
+
+- every protocol call with its arguments (the bytes of data_received() and
+  buffer_updated(), get_buffer()'s size hint, eof_received(), pause_writing(),
+  resume_writing(), connection_lost()'s exception) and, at each call, the
+  transport's is_closing(), is_reading() and get_write_buffer_size();
+- what every transport method called by the test or by a protocol returned
+  or raised (type and message);
+- what the peer socket could send and what it received;
+- the errors the loop reports to its exception handler and the records the
+  asyncio logger emits (the "socket.send() raised exception." warning, and
+  in debug mode the debug records), by format string.
+
+The two traces must be equal, except where PY_BUGS lists a fault of
+3.11's pure-Python transport that the candidate need not copy
+(ASYNCIO_TRANSPORT_TOLERATE, names separated by commas, empty for none,
+overrides which; all by default).  The peer is a plain non-blocking socket
+driven by the test, one step at a time, and the loop is run until it has
+nothing left to do between steps, so the traffic is the same on both runs:
+over socket.socketpair() (with small send buffers, so that writes of a few
+kilobytes already fill them and write buffering, pause_writing() and
+resume_writing() engage) and, in a few programs, over TCP loopback, both as
+a client (loop.create_connection()) and as a server (loop.create_server()).
+On TCP the split of the received bytes between data_received() calls is
+not compared, only their order and content.
+
+A random generator with fixed seeds makes ASYNCIO_TRANSPORT_EXAMPLES
+(default 300) programs: peer sends in random chunks, peer reads, half
+closes and resets (a close with SO_LINGER 0 and, on a socketpair, unread
+data), writes and writelines() of random sizes and types (bytes, bytearray
+changed right after the call, memoryview, and non-bytes), write_eof(),
+pause_reading() and resume_reading(), set_write_buffer_limits() (valid or
+not), close() and abort(), for a Protocol or a BufferedProtocol (whose
+get_buffer() returns buffers of random sizes, slices, and sometimes an
+empty or read-only one), whose eof_received() returns true, false or
+raises, and which reacts to its n-th call by pausing or resuming reading,
+writing, echoing, closing, aborting or raising.  The first program on
+which the classes disagree is shrunk for up to ASYNCIO_DIFF_SHRINK_SECONDS
+(default 20) and reported with the events before the difference:
+
+    ASYNCIO_TRANSPORT_EXAMPLES=20000 \
+        ./python -m test test_asyncio.test_c_transport
+
+The candidate is chosen by socket_transport_class() alone, which makes
+BaseSelectorEventLoop._make_socket_transport() build the given class; every
+run checks that the transport it got is of that class.  Until the C class
+exists (the module has no _CSelectorSocketTransport), the candidate is the
+pure-Python class itself, so the harness runs and compares pure against
+pure; HarnessTests show that deliberately wrong classes are caught.
+
+FaultTests run scripted faults on both classes, compare them and check the
+reference against 3.11's documented behaviour; CrashTests run the
+scenarios that could crash a C transport (a transport dropped while the
+loop still holds its reader, a loop closed under it) in a child process
+first.
+"""
+
+import array
+import ast
+import asyncio
+import collections
+import contextlib
+import gc
+import logging
+import os
+import random
+import re
+import selectors
+import socket
+import struct
+import unittest
+import warnings
+from asyncio import selector_events
+from test.support import script_helper
+from test.test_asyncio import cfork_helpers
+from unittest import mock
+
+
+def tearDownModule():
+    asyncio.set_event_loop_policy(None)
+
+
+EXAMPLES = int(os.environ.get('ASYNCIO_TRANSPORT_EXAMPLES', '300'))
+SHRINK_SECONDS = float(os.environ.get('ASYNCIO_DIFF_SHRINK_SECONDS', '20'))
+SEED = 20261128
+# Programs the deliberately wrong classes get to show themselves in,
+# whatever ASYNCIO_TRANSPORT_EXAMPLES says.
+HARNESS_EXAMPLES = 300
+
+# The classes under comparison.  A missing attribute means that the C
+# transport has not been written yet: compare the pure class with itself.
+# None means that the module exists but the C class is absent.
+PY_TRANSPORT = getattr(selector_events, '_PySelectorSocketTransport',
+                       selector_events._SelectorSocketTransport)
+C_TRANSPORT = getattr(selector_events, '_CSelectorSocketTransport',
+                      PY_TRANSPORT)
+C_IS_FALLBACK = C_TRANSPORT is PY_TRANSPORT
+
+requires_c = unittest.skipIf(
+    C_TRANSPORT is None and not cfork_helpers.OUR_BUILD,
+    'the C socket transport is not available')
+
+
+@contextlib.contextmanager
+def socket_transport_class(cls):
+    """Make BaseSelectorEventLoop._make_socket_transport() build transports
+    of class *cls*, for create_connection(), create_server() and the rest.
+
+    The one place that knows how the class is chosen: adapt it here if the
+    loop stops reading the module global."""
+    with mock.patch.object(selector_events, '_SelectorSocketTransport', cls):
+        yield
+
+
+class Impl:
+    """A transport class under test, with a name for the reports."""
+
+    def __init__(self, name, cls):
+        self.name = name
+        self.cls = cls
+
+    def __repr__(self):
+        return f'<Impl {self.name}>'
+
+
+PY = Impl('py', PY_TRANSPORT)
+C = Impl('c', C_TRANSPORT) if C_TRANSPORT is not None else None
+
+
+def candidate(testcase):
+    """The C transport's Impl, or a failure on our build if it is None."""
+    if C is None:
+        testcase.fail('_CSelectorSocketTransport is None on our build')
+    return C
+
+
+# Send buffer of a socketpair's sockets: the kernel doubles it, and a few
+# kilobytes written then fill it.
+SMALL_SNDBUF = 4096
+# Loop iterations after which a step that has not settled is reported.
+SETTLE_LIMIT = 200
+# Rounds of reading by the peer in a "pump" step.
+PUMP_LIMIT = 100
+# Bytes written and sent come from this block, so that both runs of a
+# program move the same bytes without storing them in the program.
+PAYLOAD = random.Random(SEED).randbytes(1 << 18)
+# Records of the asyncio logger that depend on timing, not on the transport.
+TIMING_RECORDS = ('poll ', 'Executing ', 'Get address info ')
+
+
+def describe(exc):
+    """What a trace records of an exception: its type and message."""
+    if exc is None:
+        return None
+    return (type(exc).__name__, str(exc))
+
+
+def spin(loop):
+    """Run one iteration of *loop*: whatever is ready, without waiting."""
+    loop.call_soon(loop.stop)
+    loop.run_forever()
+
+
+def has_work(loop):
+    # _ready and _selector are what the loop's own _run_once() looks at.
+    return bool(loop._ready) or bool(loop._selector.select(0))
+
+
+# ---------------------------------------------------------------------------
+# Program generation
+
+class Draw:
+    """Draws numbers from a random.Random and picks from sequences."""
+
+    def __init__(self, rng):
+        self.rng = rng
+        self.int = rng.randint
+
+    def pick(self, options):
+        return options[self.int(0, len(options) - 1)]
+
+    def chance(self, probability):
+        return self.rng.random() < probability
+
+
+MODES = ('pair',) * 8 + ('tcp-client', 'tcp-server')
+KINDS = ('stream', 'buffered')
+EOF_RESULTS = (True, False, None, 'raise')
+SELECTORS = ('epoll', 'epoll', 'poll', 'select')
+# What get_buffer() returns, in turn: a bytearray of that size, 'view' a
+# 100-byte slice in the middle of a larger bytearray, 'empty' and
+# 'readonly' what the transport must refuse.
+BUFFER_SIZES = (1, 3, 64, 1000, 4096, 65536, 'view')
+BAD_BUFFERS = ('empty', 'readonly')
+# What a protocol may do when called: on which callback, on its n-th call.
+REACTION_CALLBACKS = ('data', 'data', 'eof', 'pause_writing',
+                      'resume_writing')
+REACTIONS = ('pause', 'resume', 'close', 'abort', 'echo', 'write',
+             'write_eof', 'raise', 'limits')
+WRITE_KINDS = ('bytes',) * 3 + ('bytearray', 'mutated', 'mutated',
+                                'memoryview', 'str', 'int', 'array')
+LIMITS = ((None, None), (0, 0), (100, 10), (4096, 1024), (20000, 0),
+          (None, 3000), (64, None), (10, 20), (-1, None))
+# Steps, as often as they appear here.  Those that end a connection are
+# rare in the body of a program; half the programs end with one of them.
+ACTIONS = (('send',) * 8 + ('recv',) * 3 + ('drain',) * 4 + ('write',) * 8
+           + ('writelines',) * 2 + ('pause_reading',) * 2
+           + ('resume_reading',) * 3 + ('limits',) * 3 + ('settle',) * 10
+           + ('pump',) * 3 + ('spin',) * 2 + ('query', 'repr'))
+ENDINGS = ('write_eof', 'shut_wr', 'close', 'abort', 'reset')
+
+
+def gen_size(draw, tcp):
+    """Sizes from one byte to more than a socketpair's buffer holds; on TCP
+    small enough that the kernel always takes them whole."""
+    scale = draw.pick(('small', 'medium', 'large'))
+    if scale == 'small':
+        return draw.int(1, 64)
+    if scale == 'medium' or tcp:
+        return draw.int(1000, 2000 if tcp else 6000)
+    return draw.int(10000, 50000)
+
+
+def gen_action(draw, tcp):
+    name = draw.pick(ENDINGS if draw.chance(0.03) else ACTIONS)
+    if name == 'send':
+        return ('send', tuple(gen_size(draw, tcp)
+                              for _ in range(draw.int(1, 3))))
+    if name == 'recv':
+        return ('recv', draw.pick((1, 100, 4096, 65536)))
+    if name == 'write':
+        size = draw.pick((0, gen_size(draw, tcp), gen_size(draw, tcp)))
+        return ('write', size, draw.pick(WRITE_KINDS))
+    if name == 'writelines':
+        sizes = tuple(draw.pick((0, gen_size(draw, tcp)))
+                      for _ in range(draw.int(0, 3)))
+        return ('writelines', sizes, draw.pick(('list', 'tuple', 'iter',
+                                                'list', 'bad-item')))
+    if name == 'limits':
+        return ('limits',) + draw.pick(LIMITS)
+    return (name,)
+
+
+def gen_program(draw):
+    mode = draw.pick(MODES)
+    tcp = mode != 'pair'
+    kind = draw.pick(KINDS)
+    buffers = [draw.pick(BUFFER_SIZES) for _ in range(draw.int(1, 4))]
+    if draw.chance(0.05):
+        buffers.append(draw.pick(BAD_BUFFERS))
+    reactions = tuple(
+        (draw.pick(REACTION_CALLBACKS), draw.int(1, 4), draw.pick(REACTIONS))
+        for _ in range(draw.pick((0, 0, 1, 1, 2, 3))))
+    actions = [gen_action(draw, tcp) for _ in range(draw.int(3, 40))]
+    if draw.chance(0.5):
+        actions += [(draw.pick(ENDINGS),), ('settle',), ('drain',),
+                    ('settle',)]
+        # Writes to a closed or lost connection, counted by the transport.
+        actions += [('write', draw.int(0, 3), 'bytes')] * draw.pick((0, 7))
+    return {
+        'mode': mode,
+        'kind': kind,
+        'eof': draw.pick(EOF_RESULTS),
+        'debug': draw.chance(0.15),
+        'selector': draw.pick(SELECTORS),
+        'buffers': tuple(buffers),
+        'reactions': reactions,
+        'actions': tuple(actions),
+    }
+
+
+def numbered_program(number):
+    """The program the generator makes from seed *number*."""
+    return gen_program(Draw(random.Random(number)))
+
+
+def program(actions, **config):
+    """A scripted program: a socketpair, a Protocol, and *config* over it."""
+    base = {'mode': 'pair', 'kind': 'stream', 'eof': None, 'debug': False,
+            'selector': 'epoll', 'buffers': (4096,), 'reactions': ()}
+    base.update(config)
+    base['actions'] = tuple(actions)
+    return base
+
+
+def format_program(prog):
+    lines = [f'  {key}: {prog[key]!r}' for key in prog if key != 'actions']
+    lines.extend(f'  {action!r}' for action in prog['actions'])
+    return '\n'.join(lines)
+
+
+def format_event(event):
+    """An event of a trace, with long bytes abbreviated."""
+    def short(value):
+        if isinstance(value, bytes) and len(value) > 24:
+            return f'<{len(value)} bytes {value[:8]!r}...{value[-8:]!r}>'
+        if isinstance(value, tuple):
+            return '(' + ', '.join(map(short, value)) + ')'
+        return repr(value)
+    return short(event)
+
+
+# ---------------------------------------------------------------------------
+# Running a program
+
+class TraceProtocol(asyncio.Protocol):
+    """A Protocol that notes every call it gets and reacts as told."""
+
+    def __init__(self, run):
+        self.run = run
+        self.calls = collections.Counter()
+        self.transport = None
+
+    def state(self):
+        transport = self.transport
+        return (transport.is_closing(), transport.is_reading(),
+                transport.get_write_buffer_size())
+
+    def called(self, name, *args):
+        """Note a call; return its number among calls on the same callback
+        ('data' for data_received() and buffer_updated())."""
+        self.run.note(name, *args, self.state())
+        key = 'data' if name in ('data_received', 'buffer_updated') else name
+        self.calls[key] += 1
+        return self.calls[key]
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self.run.connected(transport)
+        self.called('connection_made')
+
+    def data_received(self, data):
+        number = self.called('data_received', bytes(data))
+        self.run.react('data', number, bytes(data))
+
+    def eof_received(self):
+        number = self.called('eof_received')
+        self.run.react('eof', number, b'')
+        result = self.run.program['eof']
+        if result == 'raise':
+            raise ValueError('eof_received failed')
+        return result
+
+    def pause_writing(self):
+        self.run.react('pause_writing', self.called('pause_writing'), b'')
+
+    def resume_writing(self):
+        self.run.react('resume_writing', self.called('resume_writing'), b'')
+
+    def connection_lost(self, exc):
+        self.run.note('connection_lost', describe(exc), self.state())
+
+
+class TraceBufferedProtocol(TraceProtocol, asyncio.BufferedProtocol):
+    """The same for a BufferedProtocol: get_buffer() hands out the buffers
+    the program names, in turn."""
+
+    buffer = None
+
+    def get_buffer(self, sizehint):
+        number = self.called('get_buffer', sizehint)
+        sizes = self.run.program['buffers']
+        size = sizes[(number - 1) % len(sizes)]
+        if size == 'empty':
+            self.buffer = bytearray()
+        elif size == 'readonly':
+            self.buffer = bytes(64)
+        elif size == 'view':
+            # A slice with an offset: the transport must fill it, not the
+            # start of the bytearray behind it.
+            self.buffer = memoryview(bytearray(300))[100:200]
+        else:
+            self.buffer = bytearray(size)
+        return self.buffer
+
+    def buffer_updated(self, nbytes):
+        data = bytes(self.buffer[:nbytes])
+        number = self.called('buffer_updated', nbytes, data)
+        self.run.react('data', number, data)
+
+    def data_received(self, data):
+        raise AssertionError('data_received() called on a BufferedProtocol')
+
+
+class TraceHandler(logging.Handler):
+    """Notes the asyncio logger's records, by format string."""
+
+    def __init__(self, run):
+        super().__init__(logging.DEBUG)
+        self.run = run
+
+    def emit(self, record):
+        message = str(record.msg)
+        if message.startswith(TIMING_RECORDS):
+            return
+        exc = record.exc_info[1] if record.exc_info else None
+        self.run.note('log', record.levelname, message, describe(exc))
+
+
+@contextlib.contextmanager
+def asyncio_log_to(handler):
+    """Send asyncio's log records, debug ones included, to *handler* only."""
+    logger = logging.getLogger('asyncio')
+    level, propagate = logger.level, logger.propagate
+    logger.setLevel(logging.DEBUG)
+    logger.propagate = False
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+        logger.propagate = propagate
+
+
+class WrongTransportClass(AssertionError):
+    pass
+
+
+class Run:
+    """One program on one transport class, under a fresh loop."""
+
+    def __init__(self, impl, prog):
+        self.impl = impl
+        self.program = prog
+        self.trace = []
+        self.loop = None
+        self.transport = None
+        self.peer = None
+        self.listener = None
+        self.server = None
+        self.wrong_class = None
+        self.peer_offset = 0
+        self.local_offset = len(PAYLOAD) // 2
+        kind = prog['kind']
+        self.protocol = (TraceBufferedProtocol(self) if kind == 'buffered'
+                         else TraceProtocol(self))
+
+    def note(self, *event):
+        self.trace.append(event)
+
+    def payload(self, size, local):
+        """The next *size* bytes to write (local) or send (peer)."""
+        offset = self.local_offset if local else self.peer_offset
+        start = offset % (len(PAYLOAD) - size)
+        if local:
+            self.local_offset += size + 1
+        else:
+            self.peer_offset += size + 1
+        return PAYLOAD[start:start + size]
+
+    def on_error(self, loop, context):
+        def which(key, obj):
+            if key not in context:
+                return None
+            return key if context[key] is obj else type(context[key]).__name__
+        self.note('error', context.get('message'),
+                  describe(context.get('exception')),
+                  which('transport', self.transport),
+                  which('protocol', self.protocol))
+
+    def connected(self, transport):
+        self.transport = transport
+        if type(transport) is not self.impl.cls:
+            self.wrong_class = type(transport)
+
+    # -- the run -----------------------------------------------------------
+
+    def execute(self):
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(socket_transport_class(self.impl.cls))
+            stack.enter_context(asyncio_log_to(TraceHandler(self)))
+            stack.callback(self.tear_down)
+            self.loop = self.make_loop()
+            self.connect()
+            for action in self.program['actions']:
+                getattr(self, 'do_' + action[0])(*action[1:])
+            self.settle()
+        if self.wrong_class is not None:
+            raise WrongTransportClass(
+                f'{self.impl.name}: the loop made a {self.wrong_class!r}, '
+                f'not a {self.impl.cls!r}: see socket_transport_class()')
+        if self.program['mode'] != 'pair':
+            return coalesce_data(self.trace)
+        return self.trace
+
+    def make_loop(self):
+        selector = {'epoll': selectors.EpollSelector,
+                    'poll': selectors.PollSelector,
+                    'select': selectors.SelectSelector}[
+                        self.program['selector']]()
+        loop = asyncio.SelectorEventLoop(selector)
+        loop.set_exception_handler(self.on_error)
+        if self.program['debug']:
+            loop.set_debug(True)
+            # A loaded machine must not add "Executing ... took" records.
+            loop.slow_callback_duration = 3600
+        return loop
+
+    def connect(self):
+        loop = self.loop
+        mode = self.program['mode']
+        if mode == 'pair':
+            local, self.peer = socket.socketpair()
+            for sock in (local, self.peer):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF,
+                                SMALL_SNDBUF)
+            loop.run_until_complete(loop.create_connection(
+                lambda: self.protocol, sock=local))
+        elif mode == 'tcp-client':
+            self.listener = socket.create_server(('127.0.0.1', 0))
+            host, port = self.listener.getsockname()
+            loop.run_until_complete(loop.create_connection(
+                lambda: self.protocol, host, port))
+            self.peer, _ = self.listener.accept()
+        else:
+            self.listener = socket.create_server(('127.0.0.1', 0))
+            self.server = loop.run_until_complete(loop.create_server(
+                lambda: self.protocol, sock=self.listener))
+            self.peer = socket.create_connection(
+                self.listener.getsockname())
+            self.settle()
+        self.peer.setblocking(False)
+        transport = self.transport
+        if transport is None:
+            raise AssertionError(f'{self.impl.name}: no connection made')
+        self.note('extra',
+                  transport.get_extra_info('sockname')
+                  == self.peer.getpeername(),
+                  transport.get_extra_info('peername')
+                  == self.peer.getsockname(),
+                  type(transport.get_extra_info('socket')).__name__,
+                  transport.get_extra_info('no such key', 'default'),
+                  transport.get_protocol() is self.protocol)
+
+    def tear_down(self):
+        """Abort what is left and close everything, noting what the
+        protocol sees on the way."""
+        try:
+            if self.loop is not None and not self.loop.is_closed():
+                if self.transport is not None:
+                    self.call('final abort', self.transport.abort)
+                if self.server is not None:
+                    self.server.close()
+                self.settle()
+        finally:
+            for sock in (self.peer, self.listener):
+                if sock is not None:
+                    sock.close()
+            if self.loop is not None:
+                self.loop.close()
+
+    def settle(self):
+        """Run the loop until nothing is ready, the way the program's steps
+        are separated."""
+        for _ in range(SETTLE_LIMIT):
+            spin(self.loop)
+            if not has_work(self.loop):
+                return
+        self.note('unsettled')
+
+    def call(self, label, method, *args):
+        """Call a transport method and note what it returned or raised."""
+        try:
+            result = method(*args)
+        except Exception as exc:
+            self.note(label, 'raised', describe(exc))
+        else:
+            self.note(label, 'returned', result)
+
+    def data_of_kind(self, size, kind):
+        data = self.payload(size, local=True)
+        if kind == 'bytearray' or kind == 'mutated':
+            return bytearray(data)
+        if kind == 'memoryview':
+            return memoryview(data)
+        if kind == 'str':
+            return 'x' * size
+        if kind == 'int':
+            return size
+        if kind == 'array':
+            return array.array('B', data)
+        return data
+
+    def write(self, label, size, kind):
+        data = self.data_of_kind(size, kind)
+        self.call(label, self.transport.write, data)
+        if kind == 'mutated':
+            # The caller owns its buffer again once write() returns: what
+            # it does with it must not change what is sent.
+            data[:] = bytes(len(data))
+
+    # -- what a protocol does when called ----------------------------------
+
+    def react(self, callback, number, data):
+        for on, nth, reaction in self.program['reactions']:
+            if on == callback and nth == number:
+                self.reaction(f'{callback} {number}: {reaction}', reaction,
+                              data)
+
+    def reaction(self, label, reaction, data):
+        transport = self.transport
+        if reaction == 'raise':
+            raise ValueError(label)
+        if reaction == 'echo':
+            self.call(label, transport.write, data)
+        elif reaction == 'write':
+            self.write(label, 3000, 'bytes')
+        elif reaction == 'limits':
+            self.call(label, transport.set_write_buffer_limits, 2000, 500)
+        else:
+            method = {'pause': transport.pause_reading,
+                      'resume': transport.resume_reading,
+                      'close': transport.close,
+                      'abort': transport.abort,
+                      'write_eof': transport.write_eof}[reaction]
+            self.call(label, method)
+
+    # -- the program's steps -----------------------------------------------
+
+    def do_send(self, sizes):
+        if self.peer is None:
+            self.note('send', 'no peer')
+            return
+        for size in sizes:
+            try:
+                sent = self.peer.send(self.payload(size, local=False))
+            except OSError as exc:
+                self.note('peer send', describe(exc))
+            else:
+                self.note('peer send', sent)
+
+    def do_recv(self, size):
+        if self.peer is None:
+            self.note('recv', 'no peer')
+            return
+        try:
+            data = self.peer.recv(size)
+        except OSError as exc:
+            self.note('peer recv', describe(exc))
+        else:
+            self.note('peer recv', data)
+
+    def do_drain(self):
+        """The peer reads all there is, up to EOF or an error."""
+        if self.peer is None:
+            self.note('drain', 'no peer')
+            return
+        chunks = []
+        while True:
+            try:
+                chunk = self.peer.recv(65536)
+            except OSError as exc:
+                end = describe(exc)
+                break
+            if not chunk:
+                end = 'EOF'
+                break
+            chunks.append(chunk)
+        self.note('peer drain', b''.join(chunks), end)
+
+    def do_pump(self):
+        """The peer reads as the transport writes, until it stops."""
+        if self.peer is None:
+            self.note('pump', 'no peer')
+            return
+        chunks = []
+        for _ in range(PUMP_LIMIT):
+            self.settle()
+            try:
+                chunk = self.peer.recv(1 << 20)
+            except OSError as exc:
+                end = describe(exc)
+                break
+            if not chunk:
+                end = 'EOF'
+                break
+            chunks.append(chunk)
+        else:
+            end = 'limit'
+        self.note('peer pump', b''.join(chunks), end)
+
+    def do_shut_wr(self):
+        if self.peer is None:
+            self.note('shut_wr', 'no peer')
+            return
+        try:
+            self.peer.shutdown(socket.SHUT_WR)
+        except OSError as exc:
+            self.note('peer shutdown', describe(exc))
+
+    def do_reset(self):
+        """The peer closes at once: a TCP peer sends RST (SO_LINGER 0); a
+        socketpair's peer with unread data makes the next recv() fail with
+        ECONNRESET."""
+        if self.peer is None:
+            self.note('reset', 'no peer')
+            return
+        self.peer.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                             struct.pack('ii', 1, 0))
+        self.peer.close()
+        self.peer = None
+
+    def do_write(self, size, kind):
+        self.write('write', size, kind)
+
+    def do_writelines(self, sizes, container):
+        items = [self.payload(size, local=True) for size in sizes]
+        if container == 'bad-item':
+            items.append('not bytes')
+        elif container == 'tuple':
+            items = tuple(items)
+        elif container == 'iter':
+            items = iter(items)
+        self.call('writelines', self.transport.writelines, items)
+
+    def do_write_eof(self):
+        self.call('write_eof', self.transport.write_eof)
+
+    def do_pause_reading(self):
+        self.call('pause_reading', self.transport.pause_reading)
+
+    def do_resume_reading(self):
+        self.call('resume_reading', self.transport.resume_reading)
+
+    def do_limits(self, high, low):
+        self.call('set_write_buffer_limits',
+                  self.transport.set_write_buffer_limits, high, low)
+        self.note('limits now', self.transport.get_write_buffer_limits())
+
+    def do_close(self):
+        self.call('close', self.transport.close)
+
+    def do_abort(self):
+        self.call('abort', self.transport.abort)
+
+    def do_spin(self):
+        spin(self.loop)
+
+    def do_settle(self):
+        self.settle()
+        self.note('settled', self.protocol.state())
+
+    def do_repr(self):
+        # File descriptors differ from run to run; the class's name may
+        # differ between the classes.
+        text = repr(self.transport).replace(type(self.transport).__name__,
+                                            'Transport', 1)
+        self.note('repr', re.sub(r'fd=\d+', 'fd=N', text))
+
+    def do_query(self):
+        transport = self.transport
+        self.note('query', transport.is_closing(), transport.is_reading(),
+                  transport.get_write_buffer_size(),
+                  transport.get_write_buffer_limits(),
+                  transport.can_write_eof(),
+                  transport.get_protocol() is self.protocol)
+
+
+def coalesce_data(trace):
+    """The trace with runs of data_received() calls merged into one: how a
+    TCP stream is split into reads is the kernel's business."""
+    merged = []
+    for event in trace:
+        if (event[0] == 'data_received' and merged
+                and merged[-1][0] == 'data_received'):
+            previous = merged.pop()
+            event = ('data_received', previous[1] + event[1], previous[2])
+        merged.append(event)
+    return merged
+
+
+def run_program(impl, prog):
+    return Run(impl, prog).execute()
+
+
+# ---------------------------------------------------------------------------
+# Driving the comparison
+
+# Where 3.11's pure-Python transport is known to go wrong, so that a
+# candidate is allowed to differ: the name, what happens, and how the
+# reference's trace event shows it.  ASYNCIO_TRANSPORT_TOLERATE (names,
+# comma-separated; empty for none) overrides the default, all of them.
+PY_BUGS = {
+    'call-after-flushed-close': (
+        'When close() had to wait for the write buffer to drain, the '
+        'transport calls connection_lost() from _write_ready() without '
+        'counting the connection as lost (_conn_lost stays 0) and drops '
+        'its _loop and _sock; a later abort() or write() then raises '
+        'AttributeError on None (and a StreamWriter.write() with it).  A '
+        'candidate may do anything else there but crash: its event is not '
+        'compared, the events after it are.',
+        re.compile(r"'NoneType' object has no attribute '\w+'")),
+}
+TOLERATED = set(os.environ.get('ASYNCIO_TRANSPORT_TOLERATE',
+                               ','.join(PY_BUGS)).split(','))
+
+
+def shows_py_bug(event):
+    """Whether a reference trace event is one of the tolerated PY_BUGS:
+    somewhere in it an AttributeError description that matches."""
+    if (isinstance(event, tuple) and len(event) >= 2
+            and event[0] == 'AttributeError' and isinstance(event[1], str)):
+        return any(PY_BUGS[name][1].fullmatch(event[1])
+                   for name in TOLERATED if name in PY_BUGS)
+    return isinstance(event, tuple) and any(map(shows_py_bug, event))
+
+
+def first_difference(expected, actual):
+    """The index of the first event where the traces differ, except for
+    tolerated PY_BUGS; None if they agree."""
+    for index, (a, b) in enumerate(zip(expected, actual)):
+        if a != b and not (a[0] == b[0] and shows_py_bug(a)):
+            return index
+    if len(expected) != len(actual):
+        return min(len(expected), len(actual))
+    return None
+
+
+def disagreement(prog, reference, candidate):
+    """Where *candidate* disagrees with *reference* on *prog*, or None."""
+    expected = run_program(reference, prog)
+    actual = run_program(candidate, prog)
+    index = first_difference(expected, actual)
+    if index is None:
+        return None
+    before = expected[max(0, index - 4):index]
+    return (
+        f'{candidate.name} disagrees with {reference.name} at trace event '
+        f'{index}\nprogram:\n{format_program(prog)}\nevents before:\n'
+        + ''.join(f'  {format_event(e)}\n' for e in before)
+        + f'{reference.name}: '
+        + ', '.join(map(format_event, expected[index:index + 1]))
+        + f'\n{candidate.name}: '
+        + ', '.join(map(format_event, actual[index:index + 1])))
+
+
+def smaller_programs(prog):
+    """The program with one step, one reaction or one buffer size less, or
+    on a socketpair instead of TCP."""
+    actions = prog['actions']
+    for i in range(len(actions)):
+        yield dict(prog, actions=actions[:i] + actions[i + 1:])
+    reactions = prog['reactions']
+    for i in range(len(reactions)):
+        yield dict(prog, reactions=reactions[:i] + reactions[i + 1:])
+    buffers = prog['buffers']
+    for i in range(len(buffers) if len(buffers) > 1 else 0):
+        yield dict(prog, buffers=buffers[:i] + buffers[i + 1:])
+    for key, plain in (('mode', 'pair'), ('kind', 'stream'),
+                       ('debug', False), ('selector', 'epoll'),
+                       ('eof', None)):
+        if prog[key] != plain:
+            yield dict(prog, **{key: plain})
+
+
+def shrink(prog, reference, candidate, seconds):
+    return cfork_helpers.shrink(
+        prog, smaller_programs,
+        lambda smaller: disagreement(smaller, reference, candidate), seconds)
+
+
+def check_seeded(reference, candidate, examples, seed=SEED,
+                 shrink_seconds=SHRINK_SECONDS):
+    """Check programs from a seeded random generator; on the first
+    difference, shrink the program and raise AssertionError."""
+    cfork_helpers.check_numbered_programs(
+        numbered_program,
+        lambda prog: disagreement(prog, reference, candidate),
+        smaller_programs, examples, seed, shrink_seconds)
+
+
+# ---------------------------------------------------------------------------
+# Deliberately wrong transports, to show that the comparison catches them
+
+class ByteDroppingTransport(PY_TRANSPORT):
+    """Loses the last byte of every write of more than one byte."""
+
+    def write(self, data):
+        if isinstance(data, (bytes, bytearray, memoryview)) and len(data) > 1:
+            data = bytes(data)[:-1]
+        super().write(data)
+
+
+class LatePauseTransport(PY_TRANSPORT):
+    """Stops reading one loop iteration after pause_reading()."""
+
+    def pause_reading(self):
+        if self._closing or self._paused:
+            return
+        self._loop.call_soon(super().pause_reading)
+
+
+class EofClosesTransport(PY_TRANSPORT):
+    """Closes on EOF even when eof_received() returns true."""
+
+    def _read_ready__on_eof(self):
+        super()._read_ready__on_eof()
+        self.close()
+
+
+class QuietLostWritesTransport(PY_TRANSPORT):
+    """Never warns about writes to a lost connection."""
+
+    def write(self, data):
+        if self._conn_lost and isinstance(data, bytes) and data:
+            return
+        super().write(data)
+
+
+class BorrowingTransport(PY_TRANSPORT):
+    """Keeps the caller's bytearray instead of copying it when it has to
+    buffer it, and reads it again when it sends: what the caller does to
+    the bytearray after write() returns is what the peer gets."""
+
+    def write(self, data):
+        self._copy_borrowed()
+        if (isinstance(data, bytearray) and data and self._buffer
+                and not self._conn_lost and not self._eof):
+            self._buffer.extend(data)
+            self._maybe_pause_protocol()
+            self._borrowed = data
+            return
+        super().write(data)
+
+    def _write_ready(self):
+        self._copy_borrowed()
+        super()._write_ready()
+
+    def _copy_borrowed(self):
+        # The borrowed bytes are always the tail of the buffer: any other
+        # write copies them first.
+        data = self.__dict__.pop('_borrowed', None)
+        if data is not None and len(data) <= len(self._buffer):
+            self._buffer[len(self._buffer) - len(data):] = data
+
+
+class DeferredResumeTransport(PY_TRANSPORT):
+    """Calls resume_writing() one loop iteration late."""
+
+    def _maybe_resume_protocol(self):
+        self._loop.call_soon(super()._maybe_resume_protocol)
+
+
+@requires_c
+class CAgreesWithPythonTests(unittest.TestCase):
+
+    def test_random_programs(self):
+        check_seeded(PY, candidate(self), EXAMPLES)
+
+    @unittest.skipIf(C_IS_FALLBACK, 'no C socket transport yet')
+    def test_ordinary_connection_uses_c_class(self):
+        # Without socket_transport_class(): what users get.
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        local, peer = socket.socketpair()
+        self.addCleanup(peer.close)
+        transport, _ = loop.run_until_complete(loop.create_connection(
+            asyncio.Protocol, sock=local))
+        try:
+            self.assertIs(type(transport), C_TRANSPORT)
+        finally:
+            transport.close()
+            loop.run_until_complete(asyncio.sleep(0))
+
+
+class HarnessTests(unittest.TestCase):
+    """The harness itself: it must be deterministic and must catch bugs."""
+
+    def assert_caught(self, cls):
+        wrong = Impl(cls.__name__, cls)
+        with self.assertRaises(AssertionError) as cm:
+            check_seeded(PY, wrong, HARNESS_EXAMPLES, shrink_seconds=0)
+        self.assertIn('disagrees with py', str(cm.exception))
+
+    def test_python_agrees_with_itself(self):
+        # Twice the same class, so that what differs between runs (file
+        # descriptors, addresses, timing) is known to be left out.
+        check_seeded(PY, Impl('py-again', PY_TRANSPORT), examples=60)
+
+    def test_catches_a_dropped_byte(self):
+        self.assert_caught(ByteDroppingTransport)
+
+    def test_catches_a_reordered_call(self):
+        self.assert_caught(DeferredResumeTransport)
+
+    def test_catches_a_late_pause(self):
+        self.assert_caught(LatePauseTransport)
+
+    def test_catches_an_ignored_eof_result(self):
+        self.assert_caught(EofClosesTransport)
+
+    def test_catches_a_missing_warning(self):
+        self.assert_caught(QuietLostWritesTransport)
+
+    def test_catches_a_borrowed_buffer(self):
+        self.assert_caught(BorrowingTransport)
+
+    def test_shrinks_a_failing_program(self):
+        wrong = Impl('drops', ByteDroppingTransport)
+        number = next(n for n in range(SEED, SEED + HARNESS_EXAMPLES)
+                      if disagreement(numbered_program(n), PY, wrong))
+        shrunk = shrink(numbered_program(number), PY, wrong, seconds=60)
+        self.assertIsNotNone(disagreement(shrunk, PY, wrong))
+        # a write, then the peer reading it
+        self.assertLessEqual(len(shrunk['actions']), 3,
+                             format_program(shrunk))
+
+    def test_notices_the_wrong_class(self):
+        # If the loop did not build the class asked for, the comparison
+        # would be of pure against pure: it must fail instead.
+        sub = Impl('sub', type('Sub', (PY_TRANSPORT,), {}))
+        with mock.patch(f'{__name__}.socket_transport_class',
+                        lambda cls: contextlib.nullcontext()):
+            with self.assertRaises(WrongTransportClass):
+                run_program(sub, numbered_program(SEED))
+
+    def test_programs_are_reproducible(self):
+        self.assertEqual([numbered_program(n) for n in range(5)],
+                         [numbered_program(n) for n in range(5)])
+
+    def test_programs_cover_the_modes(self):
+        programs = [numbered_program(n)
+                    for n in range(SEED, SEED + HARNESS_EXAMPLES)]
+        for key, values in (('mode', MODES), ('kind', KINDS),
+                            ('eof', EOF_RESULTS), ('selector', SELECTORS)):
+            with self.subTest(key=key):
+                self.assertEqual({p[key] for p in programs}, set(values))
+        actions = {a[0] for p in programs for a in p['actions']}
+        self.assertEqual(actions, set(ACTIONS + ENDINGS))
+
+
+# ---------------------------------------------------------------------------
+# Scripted faults
+
+def events(trace, name):
+    return [event for event in trace if event[0] == name]
+
+
+@requires_c
+class FaultTests(unittest.TestCase):
+    """Each program runs on both classes, which must agree; what 3.11's
+    transport does is then checked on the trace."""
+
+    def compare(self, prog):
+        expected = run_program(PY, prog)
+        actual = run_program(candidate(self), prog)
+        index = first_difference(expected, actual)
+        if index is not None:
+            self.assertEqual(actual, expected,
+                             f'the traces differ at event {index}')
+        return expected
+
+    def lost(self, trace):
+        (lost,) = events(trace, 'connection_lost')
+        return lost[1]
+
+    def errors(self, trace):
+        return [event[1:] for event in events(trace, 'error')]
+
+    def test_peer_reset_mid_read(self):
+        # The transport has written what the peer never reads; the peer
+        # closes at once; the transport is told on its next read.
+        trace = self.compare(program([
+            ('write', 3000, 'bytes'), ('settle',), ('send', (10,)),
+            ('reset',), ('settle',), ('write', 5, 'bytes')]))
+        self.assertEqual(self.lost(trace)[0], 'ConnectionResetError')
+        self.assertEqual(self.errors(trace), [])
+
+    def test_peer_reset_mid_read_tcp(self):
+        for mode in ('tcp-client', 'tcp-server'):
+            with self.subTest(mode=mode):
+                trace = self.compare(program([
+                    ('pause_reading',), ('send', (100,)), ('reset',),
+                    ('settle',), ('resume_reading',), ('settle',)],
+                    mode=mode))
+                self.assertEqual(self.lost(trace)[0], 'ConnectionResetError')
+
+    def test_peer_reset_mid_write(self):
+        # A write larger than the socket buffer is half sent; the peer goes.
+        trace = self.compare(program([
+            ('limits', 20000, 0), ('write', 60000, 'bytes'), ('settle',),
+            ('recv', 100), ('reset',), ('settle',), ('query',)]))
+        (pause,) = events(trace, 'pause_writing')
+        self.assertGreater(pause[1][2], 20000)
+        self.assertIn(self.lost(trace)[0],
+                      ('BrokenPipeError', 'ConnectionResetError'))
+        # The buffer is dropped with the connection.
+        self.assertEqual(events(trace, 'query')[0][3], 0)
+
+    def test_data_received_raises(self):
+        trace = self.compare(program(
+            [('send', (10,)), ('settle',), ('send', (10,)), ('settle',)],
+            reactions=(('data', 1, 'raise'),)))
+        self.assertEqual(self.errors(trace), [(
+            'Fatal error: protocol.data_received() call failed.',
+            ('ValueError', 'data 1: raise'), 'transport', 'protocol')])
+        self.assertEqual(self.lost(trace), ('ValueError', 'data 1: raise'))
+        self.assertEqual(len(events(trace, 'data_received')), 1)
+
+    def test_buffer_updated_raises(self):
+        trace = self.compare(program(
+            [('send', (10,)), ('settle',)], kind='buffered',
+            reactions=(('data', 1, 'raise'),)))
+        self.assertEqual(self.errors(trace), [(
+            'Fatal error: protocol.buffer_updated() call failed.',
+            ('ValueError', 'data 1: raise'), 'transport', 'protocol')])
+
+    def test_get_buffer_empty(self):
+        trace = self.compare(program(
+            [('send', (10,)), ('settle',)], kind='buffered',
+            buffers=('empty',)))
+        self.assertEqual(self.errors(trace), [(
+            'Fatal error: protocol.get_buffer() call failed.',
+            ('RuntimeError', 'get_buffer() returned an empty buffer'),
+            'transport', 'protocol')])
+        self.assertEqual(events(trace, 'buffer_updated'), [])
+
+    def test_get_buffer_read_only(self):
+        trace = self.compare(program(
+            [('send', (10,)), ('settle',)], kind='buffered',
+            buffers=('readonly',)))
+        ((message, (exc_type, _), *_),) = self.errors(trace)
+        self.assertEqual(message, 'Fatal read error on socket transport')
+        self.assertEqual(exc_type, 'TypeError')
+        self.assertEqual(events(trace, 'buffer_updated'), [])
+
+    def test_get_buffer_slice(self):
+        # 150 bytes into a 100-byte slice of a larger buffer: two reads.
+        trace = self.compare(program(
+            [('send', (150,)), ('settle',)], kind='buffered',
+            buffers=('view',)))
+        updates = events(trace, 'buffer_updated')
+        self.assertEqual([event[1] for event in updates], [100, 50])
+        self.assertEqual(updates[0][2] + updates[1][2], PAYLOAD[:150])
+
+    def test_writes_of_non_bytes(self):
+        trace = self.compare(program(
+            [('write', 3, kind) for kind in ('str', 'int', 'array')]
+            + [('writelines', (3, 4), 'bad-item')]))
+        self.assertEqual(events(trace, 'write'), [
+            ('write', 'raised', ('TypeError', "data argument must be a "
+                                 f"bytes-like object, not {name!r}"))
+            for name in ('str', 'int', 'array')])
+        self.assertEqual(events(trace, 'writelines')[0][2][0], 'TypeError')
+
+    def test_write_after_write_eof(self):
+        trace = self.compare(program([
+            ('write_eof',), ('write', 3, 'bytes'), ('write', 0, 'bytes'),
+            ('settle',), ('drain',)]))
+        self.assertEqual(events(trace, 'write'), [
+            ('write', 'raised',
+             ('RuntimeError', 'Cannot call write() after write_eof()'))] * 2)
+        self.assertEqual(events(trace, 'peer drain'), [
+            ('peer drain', b'', 'EOF')])
+
+    def test_writes_to_a_lost_connection_warn(self):
+        # From the fifth write on, each one logs the warning.
+        trace = self.compare(program(
+            [('abort',), ('settle',)] + [('write', 10, 'bytes')] * 7))
+        warnings = [event for event in events(trace, 'log')
+                    if event[2] == 'socket.send() raised exception.']
+        self.assertEqual(warnings, [
+            ('log', 'WARNING', 'socket.send() raised exception.', None)] * 3)
+        self.assertIsNone(self.lost(trace))
+
+    def test_writes_after_close_with_buffered_data(self):
+        # close() waits for the buffer to drain, and writes in between are
+        # still buffered and sent.
+        trace = self.compare(program([
+            ('write', 30000, 'bytes'), ('close',), ('write', 10, 'bytes'),
+            ('settle',)] + [('drain',), ('settle',)] * 12))
+        received = b''.join(event[1] for event in events(trace, 'peer drain'))
+        self.assertEqual(received,
+                         PAYLOAD[len(PAYLOAD) // 2:][:30000]
+                         + PAYLOAD[len(PAYLOAD) // 2 + 30001:][:10])
+        self.assertEqual(self.lost(trace), None)
+
+    def test_calls_after_a_flushed_close(self):
+        # PY_BUGS['call-after-flushed-close']: what 3.11 does, and that the
+        # candidate, whatever it does instead, tells the protocol once.
+        prog = program([('write', 30000, 'bytes'), ('close',), ('pump',),
+                        ('write', 10, 'bytes'), ('abort',), ('settle',)])
+        trace = self.compare(prog)
+        self.assertEqual(events(trace, 'write')[1:] + events(trace, 'abort'), [
+            ('write', 'raised', ('AttributeError',
+                                 "'NoneType' object has no attribute "
+                                 "'call_exception_handler'")),
+            ('abort', 'raised', ('AttributeError',
+                                 "'NoneType' object has no attribute "
+                                 "'call_soon'"))])
+        actual = run_program(candidate(self), prog)
+        self.assertEqual(len(events(actual, 'connection_lost')), 1)
+
+    def test_repr(self):
+        trace = self.compare(program([
+            ('repr',), ('pause_reading',), ('repr',), ('write', 30000,
+                                                       'bytes'),
+            ('repr',), ('close',), ('repr',), ('pump',), ('repr',)]))
+        # How much the kernel took at once is its business: [1-9]\d*.
+        reprs = [event[1] for event in events(trace, 'repr')]
+        patterns = [
+            r'<Transport fd=N read=polling write=<idle, bufsize=0>>',
+            r'<Transport fd=N read=idle write=<idle, bufsize=0>>',
+            r'<Transport fd=N read=idle write=<polling, bufsize=[1-9]\d*>>',
+            r'<Transport closing fd=N read=idle '
+            r'write=<polling, bufsize=[1-9]\d*>>',
+            r'<Transport closed fd=N>']
+        self.assertEqual(len(reprs), len(patterns))
+        for text, pattern in zip(reprs, patterns):
+            self.assertRegex(text, f'^{pattern}$')
+
+    def test_close_inside_data_received(self):
+        trace = self.compare(program(
+            [('send', (10,)), ('settle',), ('send', (10,)), ('settle',),
+             ('drain',)],
+            reactions=(('data', 1, 'close'),)))
+        self.assertEqual(len(events(trace, 'data_received')), 1)
+        self.assertEqual(self.lost(trace), None)
+        self.assertEqual(events(trace, 'peer drain'), [
+            ('peer drain', b'', 'EOF')])
+
+    def test_pause_reading_inside_data_received(self):
+        trace = self.compare(program(
+            [('send', (10,)), ('settle',), ('send', (20,)), ('settle',),
+             ('query',), ('resume_reading',), ('settle',)],
+            reactions=(('data', 1, 'pause'),)))
+        received = events(trace, 'data_received')
+        self.assertEqual([len(event[1]) for event in received], [10, 20])
+        self.assertEqual(events(trace, 'query')[0][1:3], (False, False))
+
+    def test_eof_received_results(self):
+        for result, closes in ((True, False), (False, True), (None, True)):
+            with self.subTest(result=result):
+                trace = self.compare(program(
+                    [('shut_wr',), ('settle',), ('query',),
+                     ('write', 10, 'bytes'), ('settle',), ('drain',)],
+                    eof=result))
+                self.assertEqual(events(trace, 'query')[0][1], closes)
+                drained = events(trace, 'peer drain')[0][1]
+                self.assertEqual(drained, b'' if closes else
+                                 PAYLOAD[len(PAYLOAD) // 2:][:10])
+
+    def test_eof_received_raises(self):
+        trace = self.compare(program([('shut_wr',), ('settle',)],
+                                     eof='raise'))
+        self.assertEqual(self.errors(trace), [(
+            'Fatal error: protocol.eof_received() call failed.',
+            ('ValueError', 'eof_received failed'), 'transport', 'protocol')])
+
+    def test_flow_control(self):
+        trace = self.compare(program([
+            ('limits', 10000, 2000), ('write', 30000, 'bytes'), ('settle',)]
+            + [('drain',), ('settle',)] * 12 + [('query',)]))
+        self.assertEqual(len(events(trace, 'pause_writing')), 1)
+        self.assertEqual(len(events(trace, 'resume_writing')), 1)
+        self.assertEqual(events(trace, 'query')[0][3], 0)
+
+    def test_pause_writing_raises(self):
+        trace = self.compare(program(
+            [('limits', 10, 0), ('write', 30000, 'bytes'), ('settle',)],
+            reactions=(('pause_writing', 1, 'raise'),)))
+        self.assertEqual([error[0] for error in self.errors(trace)],
+                         ['protocol.pause_writing() failed'])
+
+    def test_bad_write_buffer_limits(self):
+        trace = self.compare(program([('limits', 10, 20),
+                                      ('limits', -1, None)]))
+        self.assertEqual(
+            [event[2] for event in events(trace, 'set_write_buffer_limits')],
+            [('ValueError', 'high (10) must be >= low (20) must be >= 0'),
+             ('ValueError', 'high (-1) must be >= low (-1) must be >= 0')])
+
+    def test_debug_logging(self):
+        trace = self.compare(program(
+            [('pause_reading',), ('resume_reading',), ('shut_wr',),
+             ('settle',), ('write', 10, 'bytes'), ('reset',), ('settle',),
+             ('write', 20000, 'bytes'), ('settle',)],
+            debug=True, eof=True))
+        messages = [event[2] for event in events(trace, 'log')]
+        for message in ('%r pauses reading', '%r resumes reading',
+                        '%r received EOF'):
+            self.assertIn(message, messages)
+
+
+# ---------------------------------------------------------------------------
+# Crash-prone scenarios, run in a child process first
+
+def scenario_socketpair(cls, protocol, debug=False):
+    """A loop and a transport of *cls* over a socketpair, connected."""
+    loop = asyncio.new_event_loop()
+    loop.set_debug(debug)
+    local, peer = socket.socketpair()
+    for sock in (local, peer):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SMALL_SNDBUF)
+    with socket_transport_class(cls):
+        transport, _ = loop.run_until_complete(
+            loop.create_connection(lambda: protocol, sock=local))
+    return loop, transport, peer
+
+
+class Collecting(asyncio.Protocol):
+    def __init__(self, trace):
+        self.trace = trace
+
+    def data_received(self, data):
+        self.trace.append(('data', data))
+
+    def eof_received(self):
+        self.trace.append('eof')
+
+    def connection_lost(self, exc):
+        self.trace.append(('lost', describe(exc)))
+
+
+def settle(loop):
+    for _ in range(SETTLE_LIMIT):
+        spin(loop)
+        if not has_work(loop):
+            return
+
+
+def crash_dropped_with_reader(cls, trace):
+    """Nothing but the loop refers to the transport while it reads."""
+    loop, transport, peer = scenario_socketpair(cls, Collecting(trace))
+    del transport
+    gc.collect()
+    peer.send(b'first')
+    settle(loop)
+    peer.close()
+    settle(loop)
+    gc.collect()
+    loop.close()
+
+
+def crash_dropped_after_close(cls, trace):
+    """Closed and dropped before connection_lost() runs."""
+    loop, transport, peer = scenario_socketpair(cls, Collecting(trace))
+    transport.write(b'x' * 100000)
+    transport.close()
+    del transport
+    gc.collect()
+    trace.append(('peer', len(peer.recv(100))))
+    peer.close()
+    settle(loop)
+    loop.close()
+
+
+def crash_loop_closed_under_transport(cls, trace):
+    """The loop is closed while the transport still reads; then the
+    transport is used and dropped."""
+    loop, transport, peer = scenario_socketpair(cls, Collecting(trace))
+    loop.close()
+    for method, args in (('write', (b'data',)), ('pause_reading', ()),
+                         ('resume_reading', ()), ('close', ()),
+                         ('abort', ())):
+        try:
+            getattr(transport, method)(*args)
+        except Exception as exc:
+            trace.append((method, describe(exc)))
+        else:
+            trace.append((method, 'ok'))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        del transport
+        gc.collect()
+    trace.append(('warnings', [w.category.__name__ for w in caught]))
+    peer.close()
+
+
+def crash_cycle_through_protocol(cls, trace):
+    """Transport and protocol refer to each other and to nothing else
+    once the connection is lost."""
+
+    class Cyclic(Collecting):
+        def connection_made(self, transport):
+            self.transport = transport
+
+        def data_received(self, data):
+            super().data_received(data)
+            self.transport.abort()
+
+    loop, transport, peer = scenario_socketpair(cls, Cyclic(trace))
+    del transport
+    peer.send(b'go')
+    settle(loop)
+    gc.collect()
+    trace.append(('garbage', len(gc.garbage)))
+    peer.close()
+    loop.close()
+
+
+def crash_collect_inside_callbacks(cls, trace):
+    """Every protocol callback drops its transport and runs the cyclic
+    GC, in the middle of the transport's read and write paths."""
+
+    class Collector(Collecting):
+        def connection_made(self, transport):
+            self.transport = transport
+            transport.set_write_buffer_limits(100, 0)
+
+        def data_received(self, data):
+            super().data_received(data)
+            self.transport.write(data * 10000)
+            gc.collect()
+
+        def pause_writing(self):
+            self.trace.append('pause_writing')
+            self.transport.abort()
+            self.transport = None
+            gc.collect()
+
+        def connection_lost(self, exc):
+            super().connection_lost(exc)
+            gc.collect()
+
+    loop, transport, peer = scenario_socketpair(cls, Collector(trace))
+    del transport
+    peer.send(b'abc')
+    settle(loop)
+    peer.close()
+    settle(loop)
+    loop.close()
+
+
+def crash_loop_dropped_unclosed(cls, trace):
+    """The loop is dropped without being closed, its transport open."""
+    loop, transport, peer = scenario_socketpair(cls, Collecting(trace))
+    transport.write(b'x' * 100000)
+    trace.append(('buffered', transport.get_write_buffer_size() > 0))
+    del loop, transport
+    gc.collect()
+    peer.close()
+
+
+CRASH_SCENARIOS = {name[len('crash_'):]: func
+                   for name, func in list(globals().items())
+                   if name.startswith('crash_')}
+
+
+def run_crash_scenario(name, impl_name):
+    """The trace of a crash-prone scenario on the named class."""
+    cls = {'py': PY_TRANSPORT, 'c': C_TRANSPORT}[impl_name]
+    trace = []
+    with warnings.catch_warnings():
+        # Unclosed transports and sockets are what some scenarios are
+        # about; their warnings are not part of the trace.
+        warnings.simplefilter('ignore', ResourceWarning)
+        CRASH_SCENARIOS[name](cls, trace)
+        gc.collect()
+    return trace
+
+
+CHILD = '''
+from test.test_asyncio import test_c_transport
+print(repr(test_c_transport.run_crash_scenario({name!r}, {impl!r})))
+'''
+
+
+def run_in_child(name, impl_name):
+    rc, out, err = script_helper.assert_python_ok(
+        '-c', CHILD.format(name=name, impl=impl_name))
+    return ast.literal_eval(out.decode().strip().splitlines()[-1])
+
+
+@requires_c
+class CrashTests(unittest.TestCase):
+
+    def test_scenarios_are_deterministic(self):
+        for name in CRASH_SCENARIOS:
+            with self.subTest(name):
+                self.assertEqual(run_crash_scenario(name, 'py'),
+                                 run_crash_scenario(name, 'py'))
+
+
+def add_crash_tests():
+    for name in CRASH_SCENARIOS:
+        def test(self, name=name):
+            candidate(self)
+            expected = run_crash_scenario(name, 'py')
+            self.assertEqual(run_in_child(name, 'c'), expected,
+                             'C transport in a child process')
+            self.assertEqual(run_crash_scenario(name, 'c'), expected,
+                             'C transport in this process')
+        setattr(CrashTests, f'test_{name}', test)
+
+
+add_crash_tests()
+
+
+if __name__ == '__main__':
+    unittest.main()
