@@ -12,7 +12,7 @@ packages() {
                   python3.11-examples ;;
     debug)   echo libpython3.11-dbg python3.11-dbg ;;
     runtime) echo python3-uvloop python3-aiohttp ;;
-    bench)   echo wrk python3-matplotlib ;;
+    bench)   echo wrk python3-matplotlib openssl ;;
     *)       echo "deps.sh: unknown group '$1'" >&2; exit 2 ;;
     esac
 }
