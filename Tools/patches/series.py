@@ -235,9 +235,11 @@ def loop_results(path):
     if not fork or not str((fork[0].get('impl') or {}).get('handle', '')
                            ).startswith('_asyncio.'):
         return {}
+    # A FAILED or unsupported fork cell has no ratio: no figure for it.
     return {w: f'{alts["fork"]["ratio"]:.2f}x ({data.get("mode", "?")} run '
                f'of {data.get("started", "?")[:10]})'
-            for w, alts in data.get('summary', {}).items() if 'fork' in alts}
+            for w, alts in data.get('summary', {}).items()
+            if 'ratio' in alts.get('fork', {})}
 
 
 PLACEHOLDER = re.compile(r'\{(bench|loop):([\w ]+?)(?::(\w+))?\}')

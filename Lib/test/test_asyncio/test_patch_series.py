@@ -126,6 +126,23 @@ class SeriesTests(unittest.TestCase):
         with self.assertRaises(self.s.SeriesError):
             self.s.fill_figures('{bench:gather:pure}', table, {})
 
+    def test_loop_results_skip_cells_without_ratio(self):
+        import json
+        import tempfile
+        data = {'mode': 'quick', 'started': '2026-11-28T10:00:00',
+                'alternatives': [{'name': 'fork',
+                                  'impl': {'handle': '_asyncio.Handle'}}],
+                'summary': {'gather': {'fork': {'ratio': 2.5}},
+                            'tcp_bulk': {'fork': {'error': 'boom'}},
+                            'async_tree_eager': {'fork': {'unsupported': 'no'}},
+                            'copy_future_state': {'stock': {'median': 1.0}}}}
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, 'results.json')
+            with open(path, 'w') as f:
+                json.dump(data, f)
+            self.assertEqual(self.s.loop_results(path),
+                             {'gather': '2.50x (quick run of 2026-11-28)'})
+
     def test_wrap_message(self):
         body = '\n' + 'word ' * 30 + '\n\n  kept   as is\n'
         wrapped = self.s.wrap_message(body)
