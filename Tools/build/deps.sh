@@ -1,6 +1,6 @@
 #!/bin/sh
 # Install the Debian packages a group of tasks needs, only those missing.
-# usage: Tools/build/deps.sh GROUP...   (groups: build debug runtime bench)
+# usage: Tools/build/deps.sh GROUP...   (groups: build debug runtime bench callgrind)
 # Non-interactive; needs root (or password-less sudo) only when something
 # is missing.
 set -eu
@@ -13,6 +13,7 @@ packages() {
     debug)   echo libpython3.11-dbg python3.11-dbg ;;
     runtime) echo python3-uvloop python3-aiohttp ;;
     bench)   echo wrk python3-matplotlib openssl ;;
+    callgrind) echo valgrind openssl ;;
     *)       echo "deps.sh: unknown group '$1'" >&2; exit 2 ;;
     esac
 }
