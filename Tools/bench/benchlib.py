@@ -8,14 +8,21 @@ function and hands it to run().  Environment variables chosen by run.py:
   BENCH_LOOP=uvloop    run on uvloop's event loop instead of asyncio's.
 
 Command line of every workload script:
-  [VARIANT] [--quick] [--min-time SECONDS] [--warmup N]
+  [VARIANT] [--quick] [--min-time SECONDS] [--warmup N] [--batches N]
 
 run() discards warm-up batches, then times batches until --min-time has
-passed and prints one JSON line on stdout:
+passed (or exactly --batches of them: callgrind.py counts instructions over
+two such runs) and prints one JSON line on stdout:
 
   {"workload": ..., "ns_per_op": <median over timed batches>, "batches": [...],
    "ops": <operations in all timed batches>, "clock": "cpu" | "wall",
-   "impl": {...}}
+   "impl": {...}, "metrics": {...}}
+
+"metrics" is there only for workloads that measure something besides time
+(tcp_bulk's peak memory): {name: number}, shown by run.py under the table.
+A workload that cannot run on this interpreter (an eager tree without
+asyncio.eager_task_factory) prints {"workload": ..., "unsupported": reason}
+and exits with status 0: run.py shows it as unsupported, not as FAILED.
 
 The clock is the process's CPU time (user + system, all threads) for
 workloads that never wait for anything but themselves: on a shared two-core
@@ -51,6 +58,27 @@ clock_ns = CLOCKS["cpu"]  # the clock run() uses; set by run()
 
 class CheckFailed(Exception):
     pass
+
+
+class Unsupported(Exception):
+    """The interpreter lacks what the workload needs; raised by make_batch."""
+
+
+class Batch:
+    """What make_batch may return instead of a bare batch function.
+
+    run      the batch function itself
+    close    called once after the last batch (connections kept between
+             batches are closed there, before the loop is)
+    metrics  called after the last batch; returns {name: number} for the
+             JSON line's "metrics"
+    impl     a dict merged into the JSON line's "impl" after the last batch,
+             for facts the batches establish (how tasks started)
+    """
+
+    def __init__(self, run, close=None, metrics=None, impl=None):
+        self.run, self.close, self.metrics = run, close, metrics
+        self.impl = impl if impl is not None else {}
 
 
 def check(condition, what):
@@ -106,6 +134,8 @@ def parse_args(warmup):
                         help="seconds of timed batches after the warm-up")
     parser.add_argument("--warmup", type=int, default=warmup,
                         help="batches run and discarded before timing")
+    parser.add_argument("--batches", type=int,
+                        help="time exactly this many batches (ignores --min-time)")
     return parser.parse_args()
 
 
@@ -113,9 +143,11 @@ def run(name, make_batch, clock="cpu", warmup=1):
     """Time make_batch(loop, args)() and print the JSON line.
 
     args has .quick and .variant; the variant is appended to the name.
-    The batch function returns the number of operations it did, or a pair
-    (ops, ns) when it times its own critical section (with clock_ns()).
-    warmup is the default number of discarded batches (--warmup).
+    make_batch returns a batch function or a Batch.  The batch function
+    returns the number of operations it did, or a pair (ops, ns) when it
+    times its own critical section (with clock_ns()).  warmup is the default
+    number of discarded batches (--warmup).  make_batch may raise
+    Unsupported.
     """
     global clock_ns
     clock_ns = CLOCKS[clock]
@@ -126,18 +158,20 @@ def run(name, make_batch, clock="cpu", warmup=1):
     record = {"workload": name, "clock": clock, "impl": implementation(loop)}
     try:
         batch = make_batch(loop, args)
-        for _ in range(args.warmup):
-            batch()
-        samples, total_ops = [], 0
-        deadline = time.perf_counter() + args.min_time
-        while not samples or time.perf_counter() < deadline:
-            t0 = clock_ns()
-            result = batch()
-            elapsed = clock_ns() - t0
-            ops, ns = result if isinstance(result, tuple) else (result, elapsed)
-            check(ops > 0, "batch reported no operations")
-            samples.append(ns / ops)
-            total_ops += ops
+        if not isinstance(batch, Batch):
+            batch = Batch(batch)
+        try:
+            samples, total_ops = time_batches(batch.run, args)
+        finally:
+            if batch.close is not None:
+                batch.close()
+        record["impl"].update(batch.impl)
+        if batch.metrics is not None:
+            record["metrics"] = batch.metrics()
+    except Unsupported as exc:
+        record["unsupported"] = str(exc)
+        print(json.dumps(record), flush=True)
+        sys.exit(0)
     except Exception as exc:
         record["error"] = f"{type(exc).__name__}: {exc}"
         print(json.dumps(record), flush=True)
@@ -149,13 +183,67 @@ def run(name, make_batch, clock="cpu", warmup=1):
     print(json.dumps(record), flush=True)
 
 
+def time_batches(batch, args):
+    """Warm up, then time batches; return (ns per op of each, total ops)."""
+    for _ in range(args.warmup):
+        batch()
+    samples, total_ops = [], 0
+    deadline = time.perf_counter() + args.min_time
+    while (len(samples) < args.batches if args.batches is not None
+           else not samples or time.perf_counter() < deadline):
+        t0 = clock_ns()
+        result = batch()
+        elapsed = clock_ns() - t0
+        ops, ns = result if isinstance(result, tuple) else (result, elapsed)
+        check(ops > 0, "batch reported no operations")
+        samples.append(ns / ops)
+        total_ops += ops
+    check(samples, "no batch timed (--batches 0?)")
+    return samples, total_ops
+
+
 def run_async(name, make_coro, clock="cpu", warmup=1):
     """run() for the common case: each batch is one coroutine on the loop.
 
     make_coro(args) returns an async function of no arguments that does one
-    batch, checks it and returns its number of operations.
+    batch, checks it and returns its number of operations; or a Batch whose
+    run (and close, if any) are async functions.
     """
     def make_batch(loop, args):
         body = make_coro(args)
-        return lambda: loop.run_until_complete(body())
+        if not isinstance(body, Batch):
+            body = Batch(body)
+        close = body.close and (lambda: loop.run_until_complete(body.close()))
+        return Batch(lambda: loop.run_until_complete(body.run()), close,
+                     body.metrics, body.impl)
     run(name, make_batch, clock, warmup)
+
+
+def _status_kib(field):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise LookupError(field)
+
+
+def reset_peak_rss():
+    """Start a new peak-RSS window; return the RSS now, in KiB.
+
+    Linux resets the process's high-water mark (VmHWM, ru_maxrss) when "5"
+    is written to /proc/self/clear_refs, so the peak read afterwards
+    belongs to what ran since, not to start-up.  Returns None where that is
+    not possible.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return _status_kib("VmRSS")
+    except (OSError, LookupError):
+        return None
+
+
+def peak_rss():
+    """The process's peak RSS in KiB since start or reset_peak_rss()."""
+    import resource
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -20,12 +20,21 @@ class Echo(asyncio.Protocol):
 
 
 class Client(asyncio.Protocol):
+    """Sends ROUNDS messages, each once the previous one came back whole."""
+
     def __init__(self, n, done):
-        self.n, self.done, self.round, self.buffer = n, done, 0, b""
+        self.n, self.buffer = n, b""
+        self.begin(done)
+
+    def begin(self, done):
+        self.done, self.round = done, 0
 
     def connection_made(self, transport):
         self.transport = transport
-        transport.write(message(self.n, 0))
+        self.send()
+
+    def send(self):
+        self.transport.write(message(self.n, self.round))
 
     def data_received(self, data):
         self.buffer += data
@@ -38,10 +47,13 @@ class Client(asyncio.Protocol):
         self.buffer = b""
         self.round += 1
         if self.round < ROUNDS:
-            self.transport.write(message(self.n, self.round))
+            self.send()
         else:
-            self.transport.close()
-            self.done.set_result(self.round)
+            self.finish()
+
+    def finish(self):
+        self.transport.close()
+        self.done.set_result(self.round)
 
     def connection_lost(self, exc):
         if not self.done.done():

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/../.."
 
 groups="build runtime"
 case " $* " in *" bench"*) groups="$groups bench" ;; esac
+case " $* " in *" callgrind "*) groups="$groups callgrind" ;; esac
 case " $* ${CONFIGURE_OPTS:-} " in
 *" check "*|*" debug "*|*leakcheck*|*--with-pydebug*) groups="$groups debug" ;;
 esac

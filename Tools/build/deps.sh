@@ -1,6 +1,7 @@
 #!/bin/sh
 # Install the Debian packages a group of tasks needs, only those missing.
-# usage: Tools/build/deps.sh GROUP...   (groups: build debug runtime bench windows)
+# usage: Tools/build/deps.sh GROUP...
+#   (groups: build debug runtime bench callgrind windows)
 # Non-interactive; needs root (or password-less sudo) only when something
 # is missing.
 set -eu
@@ -12,7 +13,8 @@ packages() {
                   python3.11-examples ;;
     debug)   echo libpython3.11-dbg python3.11-dbg ;;
     runtime) echo python3-uvloop python3-aiohttp ;;
-    bench)   echo wrk python3-matplotlib ;;
+    bench)   echo wrk python3-matplotlib openssl ;;
+    callgrind) echo valgrind openssl ;;
     windows) echo gcc-mingw-w64-x86-64 ;;
     *)       echo "deps.sh: unknown group '$1'" >&2; exit 2 ;;
     esac
