@@ -16,6 +16,7 @@
 #include "handles.h"
 #include "loop.h"
 #include "gather.h"
+#include "transport.h"
 
 #define ASYNCIO_PARTS(PART) \
     PART(running_loop) \
@@ -26,4 +27,5 @@
     PART(handles) \
     PART(loop) \
     PART(gather) \
+    PART(transport) \
     /* end of ASYNCIO_PARTS */
