@@ -610,10 +610,18 @@ static PyObject *
 future_add_done_callback(PyObject *self, PyObject *const *args,
                          Py_ssize_t nargs, PyObject *kwnames)
 {
-    static const char *const names[] = {"fn", "context"};
-    PyObject *argv[2];
-    if (parse_args("add_done_callback", args, nargs, kwnames, names, 2, 1,
-                   1, argv) < 0) {
+    /* fn is positional-only and context keyword-only, as in 3.11's
+       own accelerator. */
+    static const char *const names[] = {"context"};
+    PyObject *context;
+    if (nargs != 1) {
+        PyErr_Format(PyExc_TypeError,
+                     "add_done_callback() takes exactly 1 positional "
+                     "argument (%zd given)", nargs);
+        return NULL;
+    }
+    if (parse_args("add_done_callback", args + 1, 0, kwnames, names, 1, 0,
+                   0, &context) < 0) {
         return NULL;
     }
     asyncio_state *st = state_of(self);
@@ -621,7 +629,7 @@ future_add_done_callback(PyObject *self, PyObject *const *args,
         return NULL;
     }
     return none_or_error(future_add_done_callback_impl(
-        st, (FutureObject *)self, argv[0], argv[1]));
+        st, (FutureObject *)self, args[0], context));
 }
 
 static PyObject *
@@ -924,37 +932,102 @@ future_dealloc(PyObject *self)
 
 static PyObject *future_new_iter(PyObject *self);
 
+PyDoc_STRVAR(future_result_doc,
+"result($self, /)\n--\n\n"
+"Return the result the future was finished with.\n\n"
+"If the future was finished with an exception, that exception is\n"
+"raised instead; CancelledError if it was cancelled, and\n"
+"InvalidStateError if it is not done yet.");
+
+PyDoc_STRVAR(future_exception_doc,
+"exception($self, /)\n--\n\n"
+"Return the exception the future was finished with, or None.\n\n"
+"None means that the future has a result.  Only a done future can\n"
+"answer: CancelledError is raised if it was cancelled, and\n"
+"InvalidStateError if it is not done yet.");
+
+PyDoc_STRVAR(future_set_result_doc,
+"set_result($self, result, /)\n--\n\n"
+"Finish the future with result and schedule its done callbacks.\n\n"
+"InvalidStateError is raised if the future is done already.");
+
+PyDoc_STRVAR(future_set_exception_doc,
+"set_exception($self, exception, /)\n--\n\n"
+"Finish the future with an exception and schedule its done callbacks.\n\n"
+"exception is an exception instance, or a class that is called without\n"
+"arguments to make one; StopIteration is refused with TypeError, since it\n"
+"cannot travel through a coroutine.  InvalidStateError is raised if the\n"
+"future is done already.");
+
+PyDoc_STRVAR(future_add_done_callback_doc,
+"add_done_callback($self, fn, /, *, context=None)\n--\n\n"
+"Have fn(future) called once the future is done.\n\n"
+"The call goes through the event loop's call_soon(), in context (a\n"
+"contextvars.Context; a copy of the current one when None).  If the\n"
+"future is done already, the call is scheduled at once.");
+
+PyDoc_STRVAR(future_remove_done_callback_doc,
+"remove_done_callback($self, fn, /)\n--\n\n"
+"Take fn out of the done callbacks, as many times as it was added.\n\n"
+"Return the number of callbacks removed.");
+
+PyDoc_STRVAR(future_cancel_doc,
+"cancel($self, /, msg=None)\n--\n\n"
+"Cancel the future and schedule its done callbacks.\n\n"
+"Return False, changing nothing, when the future is done already.\n"
+"Otherwise the future becomes cancelled, keeping msg for the\n"
+"CancelledError it raises from then on, and True is returned.");
+
+PyDoc_STRVAR(future_cancelled_doc,
+"cancelled($self, /)\n--\n\n"
+"Tell whether the future was cancelled.");
+
+PyDoc_STRVAR(future_done_doc,
+"done($self, /)\n--\n\n"
+"Tell whether the future is done.\n\n"
+"A future is done once it has a result or an exception, or once it was\n"
+"cancelled.");
+
+PyDoc_STRVAR(future_get_loop_doc,
+"get_loop($self, /)\n--\n\n"
+"Return the loop this future belongs to.");
+
+PyDoc_STRVAR(future__make_cancelled_error_doc,
+"_make_cancelled_error($self, /)\n--\n\n"
+"Return the CancelledError to raise for this cancelled future.\n\n"
+"That is the error saved when the cancellation happened, if any, or else\n"
+"a new one carrying the cancel message.  The saved error is forgotten,\n"
+"so call this once per cancellation handled.");
+
+PyDoc_STRVAR(future__repr_info_doc,
+"_repr_info($self, /)\n--\n\n"
+"Return the list of words repr() shows after the class name.");
+
+PyDoc_STRVAR(future_class_getitem_doc,
+"__class_getitem__($type, item, /)\n--\n\n"
+"Return the class parameterised by item (see PEP 585).");
+
 static PyMethodDef future_methods[] = {
-    {"result", future_result, METH_NOARGS,
-     PyDoc_STR("Return the result this future represents.")},
-    {"exception", future_exception, METH_NOARGS,
-     PyDoc_STR("Return the exception that was set on this future.")},
-    {"set_result", future_set_result, METH_O,
-     PyDoc_STR("Mark the future done and set its result.")},
+    {"result", future_result, METH_NOARGS, future_result_doc},
+    {"exception", future_exception, METH_NOARGS, future_exception_doc},
+    {"set_result", future_set_result, METH_O, future_set_result_doc},
     {"set_exception", future_set_exception, METH_O,
-     PyDoc_STR("Mark the future done and set an exception.")},
+     future_set_exception_doc},
     {"add_done_callback",
      (PyCFunction)(void (*)(void))future_add_done_callback,
-     METH_FASTCALL | METH_KEYWORDS,
-     PyDoc_STR("Add a callback to be run when the future becomes done.")},
+     METH_FASTCALL | METH_KEYWORDS, future_add_done_callback_doc},
     {"remove_done_callback", future_remove_done_callback, METH_O,
-     PyDoc_STR("Remove all instances of a callback from the \"call when "
-               "done\" list.\n\nReturns the number of callbacks removed.")},
+     future_remove_done_callback_doc},
     {"cancel", (PyCFunction)(void (*)(void))future_cancel,
-     METH_FASTCALL | METH_KEYWORDS,
-     PyDoc_STR("Cancel the future and schedule callbacks.")},
-    {"cancelled", future_cancelled, METH_NOARGS,
-     PyDoc_STR("Return True if the future was cancelled.")},
-    {"done", future_done, METH_NOARGS,
-     PyDoc_STR("Return True if the future is done.")},
-    {"get_loop", future_get_loop, METH_NOARGS,
-     PyDoc_STR("Return the event loop the Future is bound to.")},
+     METH_FASTCALL | METH_KEYWORDS, future_cancel_doc},
+    {"cancelled", future_cancelled, METH_NOARGS, future_cancelled_doc},
+    {"done", future_done, METH_NOARGS, future_done_doc},
+    {"get_loop", future_get_loop, METH_NOARGS, future_get_loop_doc},
     {"_make_cancelled_error", future__make_cancelled_error, METH_NOARGS,
-     PyDoc_STR("Create the CancelledError to raise if the Future is "
-               "cancelled.")},
-    {"_repr_info", future__repr_info, METH_NOARGS, NULL},
+     future__make_cancelled_error_doc},
+    {"_repr_info", future__repr_info, METH_NOARGS, future__repr_info_doc},
     {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
-     PyDoc_STR("See PEP 585")},
+     future_class_getitem_doc},
     {NULL, NULL}
 };
 
@@ -987,14 +1060,17 @@ static PyMemberDef future_members[] = {
 
 PyDoc_STRVAR(future_doc,
 "Future(*, loop=None)\n--\n\n"
-"This class is *almost* compatible with concurrent.futures.Future.\n\n"
-"    Differences:\n\n"
-"    - result() and exception() do not take a timeout argument and\n"
-"      raise an exception when the future isn't done yet.\n\n"
-"    - Callbacks registered with add_done_callback() are always called\n"
-"      via the event loop's call_soon_threadsafe().\n\n"
-"    - This class is not compatible with the wait() and as_completed()\n"
-"      methods in the concurrent.futures package.");
+"The outcome of an operation that has not finished yet.\n\n"
+"A future starts out pending and is finished once: with a result, with\n"
+"an exception, or by being cancelled.  It belongs to an event loop: loop,\n"
+"or when that is None the current event loop.\n\n"
+"Its interface mostly follows concurrent.futures.Future, except that:\n\n"
+"- it is not thread-safe: use it from its event loop's thread;\n"
+"- result() and exception() take no timeout, and raise\n"
+"  InvalidStateError instead of waiting when the future is not done;\n"
+"- done callbacks, added with add_done_callback(), are always run\n"
+"  through the event loop's call_soon();\n"
+"- concurrent.futures.wait() and as_completed() cannot take it.");
 
 static PyType_Slot future_slots[] = {
     {Py_tp_doc, (void *)future_doc},
@@ -1242,15 +1318,41 @@ futureiter_close(PyObject *self, PyObject *Py_UNUSED(arg))
     Py_RETURN_NONE;
 }
 
+PyDoc_STRVAR(futureiter_send_doc,
+"send($self, value, /)\n--\n\n"
+"Resume the await, as a generator's send() does; value is ignored.\n\n"
+"While the future is pending, the first call yields the future itself\n"
+"(the task that awaits it then waits for it), and a second one raises\n"
+"RuntimeError.  Once the future is done, StopIteration carries its\n"
+"result, or result() raises.");
+
+PyDoc_STRVAR(futureiter_throw_doc,
+"throw($self, typ, val=None, tb=None, /)\n--\n\n"
+"Raise an exception at the await, as a generator's throw() does.\n\n"
+"typ is an exception class (made into an instance from val) or an\n"
+"instance; tb, if not None, becomes its traceback.  The exception\n"
+"propagates to the caller and the iterator is finished.");
+
+PyDoc_STRVAR(futureiter_close_doc,
+"close($self, /)\n--\n\n"
+"Finish the iterator, as a generator's close() does.\n\n"
+"The future itself is left as it is.");
+
 static PyMethodDef futureiter_methods[] = {
-    {"send", futureiter_send, METH_O, NULL},
+    {"send", futureiter_send, METH_O, futureiter_send_doc},
     {"throw", (PyCFunction)(void (*)(void))futureiter_throw, METH_FASTCALL,
-     NULL},
-    {"close", futureiter_close, METH_NOARGS, NULL},
+     futureiter_throw_doc},
+    {"close", futureiter_close, METH_NOARGS, futureiter_close_doc},
     {NULL, NULL}
 };
 
+PyDoc_STRVAR(futureiter_doc,
+"What awaiting a Future iterates over.\n\n"
+"It yields the future while the future is pending, once, and then\n"
+"returns the future's result.");
+
 static PyType_Slot futureiter_slots[] = {
+    {Py_tp_doc, (void *)futureiter_doc},
     {Py_tp_dealloc, futureiter_dealloc},
     {Py_tp_traverse, freelist_object_traverse},
     {Py_tp_iter, PyObject_SelfIter},

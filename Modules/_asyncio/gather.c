@@ -270,9 +270,19 @@ gather_callback_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+/* What inspect.signature() shows for the pure version's closure,
+   _done_callback(fut). */
+static PyObject *
+gather_callback_get_signature(PyObject *self, void *Py_UNUSED(c))
+{
+    static const char *const names[] = {"fut"};
+    return make_signature("POSITIONAL_OR_KEYWORD", names, 1, 0);
+}
+
 static PyGetSetDef gather_callback_getsets[] = {
     {"__qualname__", gather_callback_get_qualname, NULL, NULL, NULL},
     {"__name__", gather_callback_get_name, NULL, NULL, NULL},
+    {"__signature__", gather_callback_get_signature, NULL, NULL, NULL},
     {NULL}
 };
 
@@ -631,9 +641,12 @@ static PyMethodDef gathering_methods[] = {
     {"cancel", (PyCFunction)(void (*)(void))gathering_cancel,
      METH_FASTCALL | METH_KEYWORDS,
      PyDoc_STR("cancel($self, /, msg=None)\n--\n\n"
-               "Cancel the children that are not done yet; True if any "
-               "was.\n\nThis future is then finished by the children's "
-               "callbacks, with\nCancelledError.")},
+               "Cancel the children instead of this future.\n\n"
+               "Return False if this future is done already.  Otherwise "
+               "call\ncancel(msg=msg) on each child and return True if "
+               "any of them\naccepted.  This future is not cancelled here: "
+               "the children's done\ncallbacks then finish it with a "
+               "CancelledError.")},
     {NULL, NULL}
 };
 
@@ -651,8 +664,11 @@ static PyGetSetDef gathering_getsets[] = {
 
 static PyType_Slot gathering_slots[] = {
     {Py_tp_doc, (void *)PyDoc_STR(
-        "The future that asyncio.gather() returns: its cancel() cancels "
-        "the\nchildren, and it is done when they all are.")},
+        "_GatheringFuture(children, *, loop)\n--\n\n"
+        "The future asyncio.gather() returns, over its children.\n\n"
+        "The children's done callbacks finish it.  Its cancel() cancels the\n"
+        "children rather than itself, so that, as with a task, being asked\n"
+        "to cancel does not make it cancelled at once.")},
     {Py_tp_dealloc, gathering_dealloc},
     {Py_tp_traverse, gathering_traverse},
     {Py_tp_clear, gathering_clear},

@@ -833,28 +833,57 @@ handle_dealloc(PyObject *self)
     Py_DECREF(tp);
 }
 
+PyDoc_STRVAR(handle_cancel_doc,
+"cancel($self, /)\n--\n\n"
+"Keep the callback from running, if it has not run yet.\n\n"
+"The handle is marked cancelled and lets go of the callback and its\n"
+"arguments (when the loop is in debug mode, it first keeps its repr,\n"
+"which shows them).  Cancelling a cancelled handle does nothing.");
+
+PyDoc_STRVAR(handle_cancelled_doc,
+"cancelled($self, /)\n--\n\n"
+"Tell whether the handle was cancelled.");
+
+PyDoc_STRVAR(handle_get_context_doc,
+"get_context($self, /)\n--\n\n"
+"Return the contextvars.Context the callback runs in.");
+
+PyDoc_STRVAR(handle__run_doc,
+"_run($self, /)\n--\n\n"
+"Call the callback with its arguments, in its context.\n\n"
+"An exception it raises goes to the loop's exception handler.");
+
+PyDoc_STRVAR(handle__repr_info_doc,
+"_repr_info($self, /)\n--\n\n"
+"Return the list of words repr() shows.");
+
+PyDoc_STRVAR(timer_cancel_doc,
+"cancel($self, /)\n--\n\n"
+"Keep the callback from running, if it has not run yet.\n\n"
+"The loop is told first, so that it can count the cancelled timers it\n"
+"holds; then, as with Handle.cancel(), the handle is marked cancelled\n"
+"and lets go of the callback and its arguments.  Cancelling a cancelled\n"
+"handle does nothing.");
+
+PyDoc_STRVAR(timer_when_doc,
+"when($self, /)\n--\n\n"
+"Return the time the callback is scheduled for.\n\n"
+"It is an absolute time on the loop's clock, which loop.time() reads.");
+
 static PyMethodDef handle_methods[] = {
-    CMETHOD("cancel", handle_cancel,
-                         "Cancel the callback; does nothing if it already "
-                         "ran or was cancelled."),
-    {"cancelled", handle_cancelled, METH_NOARGS,
-     PyDoc_STR("Return True if the handle was cancelled.")},
+    CMETHOD("cancel", handle_cancel, handle_cancel_doc),
+    {"cancelled", handle_cancelled, METH_NOARGS, handle_cancelled_doc},
     {"get_context", handle_get_context, METH_NOARGS,
-     PyDoc_STR("Return the contextvars.Context the callback runs in.")},
-    CMETHOD("_run", handle__run, NULL),
-    CMETHOD("_repr_info", handle__repr_info, NULL),
+     handle_get_context_doc},
+    CMETHOD("_run", handle__run, handle__run_doc),
+    CMETHOD("_repr_info", handle__repr_info, handle__repr_info_doc),
     {NULL, NULL}
 };
 
 static PyMethodDef timer_methods[] = {
-    CMETHOD("cancel", timer_cancel,
-                         "Cancel the callback; does nothing if it already "
-                         "ran or was cancelled."),
-    {"when", timer_when, METH_NOARGS,
-     PyDoc_STR("Return a scheduled callback time.\n\nThe time is an "
-               "absolute timestamp, using the same time\nreference as the "
-               "loop's time().")},
-    CMETHOD("_repr_info", timer__repr_info, NULL),
+    CMETHOD("cancel", timer_cancel, timer_cancel_doc),
+    {"when", timer_when, METH_NOARGS, timer_when_doc},
+    CMETHOD("_repr_info", timer__repr_info, handle__repr_info_doc),
     {NULL, NULL}
 };
 
@@ -928,7 +957,11 @@ static PyGetSetDef timer_getsets[] = {
 static PyType_Slot handle_slots[] = {
     {Py_tp_doc, (void *)PyDoc_STR(
         "Handle(callback, args, loop, context=None)\n--\n\n"
-        "Object returned by callback registration methods.")},
+        "A callback scheduled on an event loop, with its arguments.\n\n"
+        "loop.call_soon() and the other methods that schedule a callback\n"
+        "return one; its cancel() keeps the callback from running.  When it\n"
+        "runs, callback(*args) is called in context, a copy of the current\n"
+        "contextvars.Context when None.")},
     {Py_tp_dealloc, handle_dealloc},
     {Py_tp_repr, handle_tp_repr},
     {Py_tp_traverse, handle_traverse},
@@ -952,7 +985,10 @@ static PyType_Spec handle_spec = {
 static PyType_Slot timer_slots[] = {
     {Py_tp_doc, (void *)PyDoc_STR(
         "TimerHandle(when, callback, args, loop, context=None)\n--\n\n"
-        "Object returned by timed callback registration methods.")},
+        "A callback scheduled on an event loop for a given time.\n\n"
+        "loop.call_later() and loop.call_at() return one.  when is the time\n"
+        "on the loop's clock; timer handles are ordered by it.  Otherwise a\n"
+        "timer handle is a Handle.")},
     {Py_tp_dealloc, handle_dealloc},
     {Py_tp_traverse, handle_traverse},
     {Py_tp_clear, handle_clear},

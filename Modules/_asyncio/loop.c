@@ -1585,6 +1585,15 @@ core_clear(PyObject *op)
 static PyObject *
 core_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
 {
+    /* Arguments are refused as object() refuses them: unless a subclass
+       defines __init__ to take them (BaseEventLoop's subclasses do). */
+    if (tp->tp_init == PyBaseObject_Type.tp_init
+        && (PyTuple_GET_SIZE(args) != 0
+            || (kwds != NULL && PyDict_GET_SIZE(kwds) != 0))) {
+        PyErr_Format(PyExc_TypeError, "%.200s() takes no arguments",
+                     tp->tp_name);
+        return NULL;
+    }
     LoopCoreObject *self = (LoopCoreObject *)tp->tp_alloc(tp, 0);
     if (self != NULL) {
         self->own_mask = -1;
@@ -1602,41 +1611,86 @@ core_dealloc(PyObject *op)
     Py_DECREF(tp);
 }
 
+PyDoc_STRVAR(core_time_doc,
+"time($self, /)\n--\n\n"
+"Return the current time on the event loop's clock, in seconds.\n\n"
+"A float from a monotonic clock.  Only differences between two times\n"
+"mean something: the clock's epoch, precision, accuracy and drift may\n"
+"be different from one event loop to another.");
+
+PyDoc_STRVAR(core_get_debug_doc,
+"get_debug($self, /)\n--\n\n"
+"Tell whether the event loop is in debug mode.");
+
+PyDoc_STRVAR(core__check_closed_doc,
+"_check_closed($self, /)\n--\n\n"
+"Raise RuntimeError if the event loop is closed.");
+
+PyDoc_STRVAR(core_call_soon_doc,
+"call_soon($self, /, callback, *args, context=None)\n--\n\n"
+"Schedule callback(*args) for the next turn of the loop.\n\n"
+"Callbacks run in the order they were scheduled, each of them once, in\n"
+"context (a copy of the current contextvars.Context when None).  Return\n"
+"a Handle, whose cancel() keeps the callback from running.\n\n"
+"RuntimeError is raised if the loop is closed.  In debug mode, so is\n"
+"RuntimeError when the loop is running in another thread, and TypeError\n"
+"when callback is a coroutine, a coroutine function or not callable.");
+
+PyDoc_STRVAR(core__call_soon_doc,
+"_call_soon($self, /, callback, args, context)\n--\n\n"
+"Append a Handle for callback(*args) to the ready queue and return it.\n\n"
+"The scheduling step of call_soon(), without its checks.");
+
+PyDoc_STRVAR(core_call_soon_threadsafe_doc,
+"call_soon_threadsafe($self, /, callback, *args, context=None)\n--\n\n"
+"Do what call_soon() does, from any thread.\n\n"
+"The loop is woken up if it is waiting for I/O, so that the callback\n"
+"runs without waiting for that to end.");
+
+PyDoc_STRVAR(core_call_later_doc,
+"call_later($self, /, delay, callback, *args, context=None)\n--\n\n"
+"Schedule callback(*args) for delay seconds from now.\n\n"
+"delay is an int or a float, counted from the loop's time().  Each\n"
+"callback runs once; the order of callbacks scheduled for the very same\n"
+"time is not defined.  context is as for call_soon().  Return a\n"
+"TimerHandle, whose cancel() keeps the callback from running.");
+
+PyDoc_STRVAR(core_call_at_doc,
+"call_at($self, /, when, callback, *args, context=None)\n--\n\n"
+"Schedule callback(*args) for the time when.\n\n"
+"when is an absolute time on the loop's clock, the one time() reads;\n"
+"otherwise this is call_later().");
+
+PyDoc_STRVAR(core_create_task_doc,
+"create_task($self, /, coro, *, name=None, context=None)\n--\n\n"
+"Schedule the coroutine coro in a new task and return the task.\n\n"
+"Without a task factory (see set_task_factory()) the task is\n"
+"asyncio.Task(coro, loop=self, name=name, context=context).  Otherwise\n"
+"the factory makes it, given context when that is not None, and the\n"
+"task is then named name.  RuntimeError is raised if the loop is\n"
+"closed.");
+
+PyDoc_STRVAR(core__run_once_doc,
+"_run_once($self, /)\n--\n\n"
+"Run one turn of the event loop.\n\n"
+"Poll for I/O, waiting until the earliest timer is due at most, and not\n"
+"at all when callbacks are ready or the loop is stopping; queue the\n"
+"callbacks of the I/O events and of the timers now due; then run the\n"
+"callbacks ready at that point (those they schedule wait for the next\n"
+"turn).  Cancelled timers are dropped on the way.");
+
 static PyMethodDef core_methods[] = {
-    CMETHOD("time", core_time,
-                "Return the time according to the event loop's clock.\n\n"
-                "This is a float expressed in seconds since an epoch, but "
-                "the\nepoch, precision, accuracy and drift are unspecified "
-                "and may\ndiffer per event loop."),
-    CMETHOD("get_debug", core_get_debug, NULL),
-    CMETHOD("_check_closed", core__check_closed, NULL),
-    CMETHOD("call_soon", core_call_soon,
-                "Arrange for a callback to be called as soon as possible."
-                "\n\nThis operates as a FIFO queue: callbacks are called in "
-                "the\norder in which they are registered.  Each callback "
-                "will be\ncalled exactly once.\n\nAny positional arguments "
-                "after the callback will be passed to\nthe callback when it "
-                "is called."),
-    CMETHOD("_call_soon", core__call_soon, NULL),
+    CMETHOD("time", core_time, core_time_doc),
+    CMETHOD("get_debug", core_get_debug, core_get_debug_doc),
+    CMETHOD("_check_closed", core__check_closed, core__check_closed_doc),
+    CMETHOD("call_soon", core_call_soon, core_call_soon_doc),
+    CMETHOD("_call_soon", core__call_soon, core__call_soon_doc),
     CMETHOD("call_soon_threadsafe", core_call_soon_threadsafe,
-                "Like call_soon(), but thread-safe."),
-    CMETHOD("call_later", core_call_later,
-                "Arrange for a callback to be called at a given time.\n\n"
-                "Return a Handle: an opaque object with a cancel() method "
-                "that\ncan be used to cancel the call.\n\nThe delay can be "
-                "an int or float, expressed in seconds.  It is\nalways "
-                "relative to the current time."),
-    CMETHOD("call_at", core_call_at,
-                "Like call_later(), but uses an absolute time.\n\nAbsolute "
-                "time corresponds to the event loop's time() method."),
-    CMETHOD("create_task", core_create_task,
-                "Wrap a coroutine in a task scheduled on this loop; "
-                "return the\ntask."),
-    CMETHOD("_run_once", core__run_once,
-                "Run one full iteration of the event loop.\n\nThis calls "
-                "all currently ready callbacks, polls for I/O,\nschedules "
-                "the resulting callbacks, and finally schedules\n'call_later' "
-                "callbacks."),
+            core_call_soon_threadsafe_doc),
+    CMETHOD("call_later", core_call_later, core_call_later_doc),
+    CMETHOD("call_at", core_call_at, core_call_at_doc),
+    CMETHOD("create_task", core_create_task, core_create_task_doc),
+    CMETHOD("_run_once", core__run_once, core__run_once_doc),
     {NULL, NULL}
 };
 
@@ -1654,8 +1708,13 @@ static PyMemberDef core_members[] = {
 
 static PyType_Slot core_slots[] = {
     {Py_tp_doc, (void *)PyDoc_STR(
-        "The C core of asyncio.BaseEventLoop: the ready queue, the timer "
-        "heap\nand one turn of the loop.")},
+        "_EventLoopCore()\n--\n\n"
+        "The C core of asyncio.BaseEventLoop: the ready queue, the timer\n"
+        "heap and one turn of the loop.\n\n"
+        "BaseEventLoop derives from it.  Where one of its methods calls\n"
+        "another method of the loop, it takes a shortcut only when that\n"
+        "method is the core's own, neither overridden in a subclass nor set\n"
+        "on the instance.")},
     {Py_tp_dealloc, core_dealloc},
     {Py_tp_traverse, core_traverse},
     {Py_tp_clear, core_clear},

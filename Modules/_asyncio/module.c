@@ -344,6 +344,50 @@ check_no_args(const char *fname, size_t nargsf, PyObject *kwnames)
 }
 
 
+/* inspect.Signature([Parameter(names[i], kind), ...]) for a callable
+   object that is neither a function nor a builtin, which inspect reads
+   from its __signature__: `kind` names a Parameter kind, and the last
+   `ndefaults` parameters default to None.  Not on any hot path: made
+   when asked for. */
+PyObject *
+make_signature(const char *kind, const char *const *names, int n,
+               int ndefaults)
+{
+    PyObject *res = NULL, *sig_cls = NULL, *kind_obj = NULL;
+    PyObject *params = NULL, *kw_default = NULL;
+    PyObject *param_cls = import_attr("inspect", "Parameter");
+    if (param_cls == NULL
+        || (sig_cls = import_attr("inspect", "Signature")) == NULL
+        || (kind_obj = PyObject_GetAttrString(param_cls, kind)) == NULL
+        || (kw_default = Py_BuildValue("(s)", "default")) == NULL
+        || (params = PyList_New(n)) == NULL) {
+        goto done;
+    }
+    for (int i = 0; i < n; i++) {
+        PyObject *name = PyUnicode_FromString(names[i]);
+        if (name == NULL) {
+            goto done;
+        }
+        PyObject *argv[3] = {name, kind_obj, Py_None};
+        PyObject *param = PyObject_Vectorcall(
+            param_cls, argv, 2, i >= n - ndefaults ? kw_default : NULL);
+        Py_DECREF(name);
+        if (param == NULL) {
+            goto done;
+        }
+        PyList_SET_ITEM(params, i, param);
+    }
+    res = PyObject_CallOneArg(sig_cls, params);
+done:
+    Py_XDECREF(params);
+    Py_XDECREF(kw_default);
+    Py_XDECREF(kind_obj);
+    Py_XDECREF(sig_cls);
+    Py_XDECREF(param_cls);
+    return res;
+}
+
+
 /* ---------- Talking to the event loop ---------- */
 
 /* loop.call_soon(fn[, arg], context=ctx); ctx NULL omits the keyword.

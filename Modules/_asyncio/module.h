@@ -261,6 +261,8 @@ int vectorcall_kwargs_fast(PyObject *const *kwvalues, PyObject *kwnames,
      METH_FASTCALL | METH_KEYWORDS, doc}
 
 int check_no_args(const char *fname, size_t nargsf, PyObject *kwnames);
+PyObject *make_signature(const char *kind, const char *const *names, int n,
+                         int ndefaults);
 
 PyObject *context_or_copy(PyObject *ctx);
 PyObject *fetch_exception(void);

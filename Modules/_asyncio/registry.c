@@ -338,16 +338,35 @@ static PyType_Spec taskset_spec = {
 
 /* ---------- Module functions ---------- */
 
+/* _register_task(task) and _unregister_task(task), by `func`: task may
+   be given by keyword, as with 3.11's own accelerator. */
 static PyObject *
-registry__register_task(PyObject *module, PyObject *task)
+registry_task_func(PyObject *module, PyObject *const *args,
+                   Py_ssize_t nargs, PyObject *kwnames, const char *fname,
+                   int (*func)(asyncio_state *, PyObject *))
 {
-    return none_or_error(register_task(get_module_state(module), task));
+    static const char *const names[] = {"task"};
+    PyObject *task;
+    if (parse_args(fname, args, nargs, kwnames, names, 1, 1, 1, &task) < 0) {
+        return NULL;
+    }
+    return none_or_error(func(get_module_state(module), task));
 }
 
 static PyObject *
-registry__unregister_task(PyObject *module, PyObject *task)
+registry__register_task(PyObject *module, PyObject *const *args,
+                        Py_ssize_t nargs, PyObject *kwnames)
 {
-    return none_or_error(unregister_task(get_module_state(module), task));
+    return registry_task_func(module, args, nargs, kwnames,
+                              "_register_task", register_task);
+}
+
+static PyObject *
+registry__unregister_task(PyObject *module, PyObject *const *args,
+                          Py_ssize_t nargs, PyObject *kwnames)
+{
+    return registry_task_func(module, args, nargs, kwnames,
+                              "_unregister_task", unregister_task);
 }
 
 /* _enter_task(loop, task) and _leave_task(loop, task), by `func`. */
@@ -405,22 +424,32 @@ registry_current_task_func(PyObject *module, PyObject *const *args,
 }
 
 static PyMethodDef registry_functions[] = {
-    {"_register_task", registry__register_task, METH_O,
-     PyDoc_STR("_register_task($module, task, /)\n--\n\n"
-               "Register a new task in asyncio as executed by loop.")},
-    {"_unregister_task", registry__unregister_task, METH_O,
-     PyDoc_STR("_unregister_task($module, task, /)\n--\n\n"
-               "Unregister a task.")},
+    FASTCALL_KW("_register_task", registry__register_task,
+                PyDoc_STR("_register_task($module, /, task)\n--\n\n"
+                          "Add task to the tasks asyncio.all_tasks() "
+                          "reports.\n\n"
+                          "Tasks of this module's Task class do this "
+                          "themselves; other task\nclasses call it.")),
+    FASTCALL_KW("_unregister_task", registry__unregister_task,
+                PyDoc_STR("_unregister_task($module, /, task)\n--\n\n"
+                          "Remove task from the tasks asyncio.all_tasks() "
+                          "reports.\n\n"
+                          "Nothing happens if it is not among them.")),
     FASTCALL_KW("_enter_task", registry__enter_task,
                 PyDoc_STR("_enter_task($module, /, loop, task)\n--\n\n"
-                          "Make task the one loop is running.")),
+                          "Record task as the task loop is running now.\n\n"
+                          "RuntimeError is raised if loop is running "
+                          "another task.")),
     FASTCALL_KW("_leave_task", registry__leave_task,
                 PyDoc_STR("_leave_task($module, /, loop, task)\n--\n\n"
-                          "Note that loop no longer runs task.")),
+                          "Record that loop is no longer running task.\n\n"
+                          "RuntimeError is raised if task is not the task "
+                          "loop is running.")),
     FASTCALL_KW("current_task", registry_current_task_func,
                 PyDoc_STR("current_task($module, /, loop=None)\n--\n\n"
-                          "Return the task the loop is running, or None.\n\n"
-                          "The loop defaults to the running loop.")),
+                          "Return the task loop is running, or None.\n\n"
+                          "loop defaults to the running event loop; "
+                          "RuntimeError is raised\nif there is none.")),
     {NULL, NULL}
 };
 

@@ -175,10 +175,24 @@ task_callback_hash(PyObject *self)
     return h == -1 ? -2 : h;
 }
 
+/* What inspect.signature() shows, as for the bound methods these stand
+   for: __step(exc=None), __wakeup(future).  The arguments are taken by
+   position only, as 3.11's own accelerator takes its wakeup's. */
+static PyObject *
+task_callback_get_signature(PyObject *self, void *Py_UNUSED(c))
+{
+    static const char *const step[] = {"exc"};
+    static const char *const wakeup[] = {"future"};
+    int is_step = ((TaskCallbackObject *)self)->kind == TASK_CB_STEP;
+    return make_signature("POSITIONAL_ONLY", is_step ? step : wakeup, 1,
+                          is_step);
+}
+
 static PyGetSetDef task_callback_getsets[] = {
     {"__qualname__", task_callback_get_qualname, NULL, NULL, NULL},
     {"__name__", task_callback_get_name, NULL, NULL, NULL},
     {"__self__", task_callback_get_self, NULL, NULL, NULL},
+    {"__signature__", task_callback_get_signature, NULL, NULL, NULL},
     {NULL}
 };
 
@@ -918,30 +932,106 @@ task_dealloc(PyObject *self)
     future_dealloc_impl(self, task_clear);
 }
 
+PyDoc_STRVAR(task_get_coro_doc,
+"get_coro($self, /)\n--\n\n"
+"Return the coroutine the task runs.");
+
+PyDoc_STRVAR(task_get_context_doc,
+"get_context($self, /)\n--\n\n"
+"Return the contextvars.Context the task's coroutine runs in.");
+
+PyDoc_STRVAR(task_get_name_doc,
+"get_name($self, /)\n--\n\n"
+"Return the task's name.\n\n"
+"A task made without a name is called Task-N, N numbering such tasks.");
+
+PyDoc_STRVAR(task_set_name_doc,
+"set_name($self, value, /)\n--\n\n"
+"Rename the task to str(value).");
+
+PyDoc_STRVAR(task_set_result_doc,
+"set_result($self, result, /)\n--\n\n"
+"Refuse with RuntimeError: a task's result is what its coroutine\n"
+"returns.");
+
+PyDoc_STRVAR(task_set_exception_doc,
+"set_exception($self, exception, /)\n--\n\n"
+"Refuse with RuntimeError: a task's exception is what its coroutine\n"
+"raises.");
+
+PyDoc_STRVAR(task_cancel_doc,
+"cancel($self, /, msg=None)\n--\n\n"
+"Ask the task to cancel itself.\n\n"
+"At its next step, the task's coroutine gets a CancelledError (carrying\n"
+"msg) raised where it waits: the future it waits on is cancelled, or the\n"
+"error is thrown in.  The coroutine may catch it to clean up, or to\n"
+"refuse the cancellation altogether, and go on to return a value or\n"
+"raise something else.  So unlike Future.cancel() this promises nothing:\n"
+"the task only becomes cancelled when a CancelledError comes out of its\n"
+"coroutine (even without a call to cancel()), and right after cancel()\n"
+"returns, cancelled() is still False unless the task was cancelled\n"
+"before.\n\n"
+"Return False if the task is done already.  Otherwise add one to the\n"
+"number of cancellation requests the task has (see cancelling()) and\n"
+"return True.");
+
+PyDoc_STRVAR(task_cancelling_doc,
+"cancelling($self, /)\n--\n\n"
+"Return the number of cancellation requests the task has.\n\n"
+"Each cancel() of a task that is not done adds one; uncancel() takes\n"
+"one away.");
+
+PyDoc_STRVAR(task_uncancel_doc,
+"uncancel($self, /)\n--\n\n"
+"Take one away from the number of cancellation requests the task has.\n\n"
+"Meant for whoever asked for a cancellation with cancel(), once they have\n"
+"dealt with it.  The number does not go below zero.  Return the number\n"
+"left.");
+
+PyDoc_STRVAR(task_get_stack_doc,
+"get_stack($self, /, *, limit=None)\n--\n\n"
+"Return the frames of the task's coroutine, oldest first.\n\n"
+"For a coroutine that has not finished, that is where it is suspended:\n"
+"only its own frame, as a suspended frame has no caller to follow.\n"
+"For one that raised, the frames of the exception's traceback; for one\n"
+"that returned or was cancelled, an empty list.\n\n"
+"limit, when not None, caps the number of frames: the newest ones of a\n"
+"stack are kept but the oldest ones of a traceback, as in the traceback\n"
+"module.");
+
+PyDoc_STRVAR(task_print_stack_doc,
+"print_stack($self, /, *, limit=None, file=None)\n--\n\n"
+"Print the frames get_stack() returns, formatted as the traceback\n"
+"module does.\n\n"
+"limit is handed to get_stack().  The output goes to file, sys.stderr\n"
+"when None.");
+
+PyDoc_STRVAR(task__repr_info_doc,
+"_repr_info($self, /)\n--\n\n"
+"Return the list of words repr() shows after the class name.");
+
+PyDoc_STRVAR(task_class_getitem_doc,
+"__class_getitem__($type, item, /)\n--\n\n"
+"Return the class parameterised by item (see PEP 585).");
+
 static PyMethodDef task_methods[] = {
-    {"get_coro", task_get_coro, METH_NOARGS, NULL},
-    {"get_context", task_get_context, METH_NOARGS, NULL},
-    {"get_name", task_get_name, METH_NOARGS, NULL},
-    {"set_name", task_set_name, METH_O, NULL},
-    {"set_result", task_set_result, METH_O, NULL},
-    {"set_exception", task_set_exception, METH_O, NULL},
+    {"get_coro", task_get_coro, METH_NOARGS, task_get_coro_doc},
+    {"get_context", task_get_context, METH_NOARGS, task_get_context_doc},
+    {"get_name", task_get_name, METH_NOARGS, task_get_name_doc},
+    {"set_name", task_set_name, METH_O, task_set_name_doc},
+    {"set_result", task_set_result, METH_O, task_set_result_doc},
+    {"set_exception", task_set_exception, METH_O, task_set_exception_doc},
     {"cancel", (PyCFunction)(void (*)(void))task_cancel,
-     METH_FASTCALL | METH_KEYWORDS,
-     PyDoc_STR("Request that this task cancel itself.")},
-    {"cancelling", task_cancelling, METH_NOARGS,
-     PyDoc_STR("Return the count of the task's cancellation requests.")},
-    {"uncancel", task_uncancel, METH_NOARGS,
-     PyDoc_STR("Decrement the task's count of cancellation requests.")},
+     METH_FASTCALL | METH_KEYWORDS, task_cancel_doc},
+    {"cancelling", task_cancelling, METH_NOARGS, task_cancelling_doc},
+    {"uncancel", task_uncancel, METH_NOARGS, task_uncancel_doc},
     {"get_stack", (PyCFunction)(void (*)(void))task_get_stack,
-     METH_FASTCALL | METH_KEYWORDS,
-     PyDoc_STR("Return the list of stack frames for this task's "
-               "coroutine.")},
+     METH_FASTCALL | METH_KEYWORDS, task_get_stack_doc},
     {"print_stack", (PyCFunction)(void (*)(void))task_print_stack,
-     METH_FASTCALL | METH_KEYWORDS,
-     PyDoc_STR("Print the stack or traceback for this task's coroutine.")},
-    {"_repr_info", task__repr_info, METH_NOARGS, NULL},
+     METH_FASTCALL | METH_KEYWORDS, task_print_stack_doc},
+    {"_repr_info", task__repr_info, METH_NOARGS, task__repr_info_doc},
     {"__class_getitem__", Py_GenericAlias, METH_O | METH_CLASS,
-     PyDoc_STR("See PEP 585")},
+     task_class_getitem_doc},
     {NULL, NULL}
 };
 
@@ -959,7 +1049,17 @@ static PyGetSetDef task_getsets[] = {
 
 PyDoc_STRVAR(task_doc,
 "Task(coro, *, loop=None, name=None, context=None)\n--\n\n"
-"A coroutine wrapped in a Future.");
+"A future that runs a coroutine on an event loop.\n\n"
+"Making a task schedules the first step of coro on loop (the current\n"
+"event loop when None).  A step runs the coroutine until it is suspended\n"
+"on a future; the task waits for that future to be done and the next\n"
+"step resumes the coroutine with its outcome.  When the coroutine\n"
+"returns or raises, the task is done with that result or exception.\n\n"
+"name is the task's name (see get_name()).  context is the\n"
+"contextvars.Context the coroutine runs in: a copy of the current one\n"
+"when None.  Tasks are meant to be made with asyncio.create_task() or\n"
+"loop.create_task() rather than by calling the class; like futures, they\n"
+"are not thread-safe.");
 
 static PyType_Slot task_slots[] = {
     {Py_tp_doc, (void *)task_doc},
