@@ -927,16 +927,27 @@ transport__write_ready(CMETHOD_ARGS)
 static PyMethodDef transport_methods[] = {
     CMETHOD("write", transport_write,
             PyDoc_STR("write($self, /, data)\n--\n\n"
-                      "Write some data bytes to the transport.\n\n"
-                      "The bytes are sent at once as far as the socket takes "
-                      "them; the rest\nis buffered and sent as the socket "
-                      "becomes writable, without blocking.")),
-    CMETHOD("_read_ready", transport__read_ready, NULL),
+                      "Send bytes over the connection, without blocking.\n\n"
+                      "What the socket takes at once is sent now; the rest "
+                      "waits in the\nwrite buffer until the socket is "
+                      "writable again.")),
+    CMETHOD("_read_ready", transport__read_ready,
+            PyDoc_STR("_read_ready($self, /)\n--\n\n"
+                      "The socket is readable: hand what it has to the "
+                      "protocol.")),
     CMETHOD("_read_ready__data_received",
-            transport__read_ready__data_received, NULL),
+            transport__read_ready__data_received,
+            PyDoc_STR("_read_ready__data_received($self, /)\n--\n\n"
+                      "Receive up to max_size bytes and pass them to "
+                      "protocol.data_received().")),
     CMETHOD("_read_ready__get_buffer", transport__read_ready__get_buffer,
-            NULL),
-    CMETHOD("_write_ready", transport__write_ready, NULL),
+            PyDoc_STR("_read_ready__get_buffer($self, /)\n--\n\n"
+                      "Receive into protocol.get_buffer(-1), then report "
+                      "the count to\nprotocol.buffer_updated().")),
+    CMETHOD("_write_ready", transport__write_ready,
+            PyDoc_STR("_write_ready($self, /)\n--\n\n"
+                      "The socket is writable: send what the write buffer "
+                      "holds.")),
     {NULL, NULL}
 };
 
@@ -1011,6 +1022,9 @@ transport_load_socket(transport_state *ts)
 }
 
 PyDoc_STRVAR(transport_doc,
+"_SelectorSocketTransport(loop, sock, protocol, waiter=None, extra=None,\n"
+"                         server=None)\n"
+"--\n\n"
 "The socket transport of the selector event loops, whose reads and writes\n"
 "run in C.");
 

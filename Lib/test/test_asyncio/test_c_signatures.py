@@ -177,6 +177,7 @@ OWN = {
     'FutureIter.throw': '(typ, val=None, tb=None, /)',
     'FutureIter.close': '()',
     '_gather': '(coros_or_futures, return_exceptions, /)',
+    '_socket_transport_type': '(base, /)',
 }
 
 SHARED_WORDS = 6
@@ -271,6 +272,18 @@ def catalogue():
                 continue    # checked where it is defined
             pure = pure_method(owner, name)
             entries[f'{owner}.{name}'] = (getattr(cls, name), pure, True)
+    # the socket transport: a class _asyncio makes over the pure one
+    from asyncio import selector_events
+    transport = selector_events._CSelectorSocketTransport
+    if transport is not None:
+        pure_transport = selector_events._PySelectorSocketTransport
+        entries['_SelectorSocketTransport'] = (transport, pure_transport,
+                                               False)
+        for name, value in vars(transport).items():
+            if callable(value) and not name.startswith('__'):
+                entries[f'_SelectorSocketTransport.{name}'] = (
+                    getattr(transport, name),
+                    getattr(pure_transport, name), True)
     iter_type = shared['future_iter_type']()
     entries['FutureIter'] = (iter_type, None, False)
     for name in ('send', 'throw', 'close'):
