@@ -88,23 +88,26 @@ core_load_selector_refs(asyncio_state *st)
     PyErr_Fetch(&type, &value, &tb);
     PyObject *cls = import_attr("asyncio.selector_events",
                                 "BaseSelectorEventLoop");
-    PyObject *meth = NULL, *write = NULL;
-    if (cls != NULL) {
-        PyObject *dict = ((PyTypeObject *)cls)->tp_dict;
-        meth = PyDict_GetItemWithError(
-            dict, st->loop.own_names[CORE_PROCESS_EVENTS]);
-        write = meth != NULL ? PyDict_GetItemWithError(
-            dict, st->loop.own_names[CORE_WRITE_TO_SELF]) : NULL;
-        Py_XINCREF(meth);
-        Py_XINCREF(write);
-        Py_DECREF(cls);
+    /* the selector loop's methods the core stands in for, as its class
+       has them (_add_callback is BaseEventLoop's) */
+    static const int which[] = {
+        CORE_PROCESS_EVENTS, CORE_WRITE_TO_SELF, CORE_ADD_CALLBACK
+    };
+    PyObject *meths[Py_ARRAY_LENGTH(which)] = {NULL};
+    int found = cls != NULL;
+    for (size_t i = 0; found && i < Py_ARRAY_LENGTH(which); i++) {
+        meths[i] = Py_XNewRef(_PyType_Lookup((PyTypeObject *)cls,
+                                             st->loop.own_names[which[i]]));
+        found = meths[i] != NULL;
     }
-    PyObject *sock = write != NULL ? import_attr("socket", "socket") : NULL;
+    Py_XDECREF(cls);
+    PyObject *sock = found ? import_attr("socket", "socket") : NULL;
     if (sock != NULL) {
-        Py_XSETREF(st->loop.own_methods[CORE_PROCESS_EVENTS], meth);
-        Py_XSETREF(st->loop.own_methods[CORE_WRITE_TO_SELF], write);
+        for (size_t i = 0; i < Py_ARRAY_LENGTH(which); i++) {
+            Py_XSETREF(st->loop.own_methods[which[i]], meths[i]);
+            meths[i] = NULL;
+        }
         Py_XSETREF(st->loop.socket_type, sock);
-        meth = write = NULL;
         PyObject *sel = import_attr("selectors", "EpollSelector");
         Py_XSETREF(st->loop.epoll_selector_type, sel);
         PyObject *epoll = sel != NULL ? import_attr("select", "epoll") : NULL;
@@ -114,8 +117,9 @@ core_load_selector_refs(asyncio_state *st)
         Py_XSETREF(st->loop.epoll_fileno, fileno);
         st->loop.selector_refs_loaded = 1;
     }
-    Py_XDECREF(meth);
-    Py_XDECREF(write);
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(which); i++) {
+        Py_XDECREF(meths[i]);
+    }
     PyErr_Clear();
     PyErr_Restore(type, value, tb);
 }
@@ -946,119 +950,245 @@ core_select_timeout(asyncio_state *st, LoopCoreObject *self)
 /* Room for this many events on the stack; more go to the heap. */
 #define CORE_EPOLL_STACK_EVENTS 64
 
-/* selectors' (key, events & key.events) for fd, appended to ready when
-   fd still has a key, as EpollSelector.select() does. */
-static int
-core_selector_key_ready(asyncio_state *st, PyObject *fd_to_key, int fd,
-                        long mask, PyObject *ready)
+/* What EpollSelector.select() reports for an epoll event: selectors'
+   EVENT_READ (1) and EVENT_WRITE (2). */
+static long
+core_epoll_mask(uint32_t event)
+{
+    long mask = 0;
+    if (event & ~EPOLLIN) {
+        mask |= 2;
+    }
+    if (event & ~EPOLLOUT) {
+        mask |= 1;
+    }
+    return mask;
+}
+
+/* The selector key of fd (borrowed), or NULL (no exception) when fd has
+   none any more. */
+static PyObject *
+core_key_of(PyObject *fd_to_key, int fd)
 {
     PyObject *fdobj = PyLong_FromLong(fd);
     if (fdobj == NULL) {
-        return -1;
+        return NULL;
     }
     PyObject *key = PyDict_GetItemWithError(fd_to_key, fdobj);
     Py_DECREF(fdobj);
-    if (key == NULL) {
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    Py_INCREF(key);
-    PyObject *wanted = PyObject_GetAttr(key, st->loop.str_events);
-    PyObject *got = wanted != NULL ? PyLong_FromLong(mask) : NULL;
-    PyObject *both = got != NULL ? PyNumber_And(got, wanted) : NULL;
-    PyObject *pair = both != NULL ? PyTuple_Pack(2, key, both) : NULL;
-    int rc = pair != NULL ? PyList_Append(ready, pair) : -1;
-    Py_XDECREF(pair);
-    Py_XDECREF(both);
-    Py_XDECREF(got);
-    Py_XDECREF(wanted);
-    Py_DECREF(key);
-    return rc;
+    return key;
 }
 
-/* EpollSelector.select(0) in C: the list of (key, events) for the file
-   descriptors that are ready now.  fd_to_key and poller are the
-   selector's _fd_to_key and _selector. */
+/* The (key, events & key.events) list EpollSelector.select() returns. */
 static PyObject *
-core_epoll_select_now(asyncio_state *st, PyObject *selector,
-                      PyObject *fd_to_key, PyObject *poller)
+core_epoll_event_list(asyncio_state *st, PyObject *fd_to_key,
+                      struct epoll_event *events, int n)
 {
-    PyObject *ready = NULL;
-    struct epoll_event stack_events[CORE_EPOLL_STACK_EVENTS];
-    struct epoll_event *events = stack_events;
-    Py_ssize_t n = PyObject_Size(fd_to_key);
-    if (n < 0) {
-        return NULL;
-    }
-    if (st->loop.epoll_fileno == NULL
-        || !Py_IS_TYPE(poller, (PyTypeObject *)st->loop.epoll_type)) {
-        /* something else stands in for the epoll object: let the
-           selector call it */
-        PyObject *zero = PyLong_FromLong(0);
-        ready = zero != NULL ? PyObject_CallMethodOneArg(
-                                   selector, st->loop.str_select, zero)
-                             : NULL;
-        Py_XDECREF(zero);
-        if (ready != NULL && !PyList_Check(ready)) {
-            Py_SETREF(ready, PySequence_List(ready));
+    PyObject *ready = PyList_New(0);
+    for (int i = 0; ready != NULL && i < n; i++) {
+        PyObject *key = core_key_of(fd_to_key, events[i].data.fd);
+        if (key == NULL) {
+            if (PyErr_Occurred()) {
+                Py_CLEAR(ready);
+            }
+            continue;
         }
-        goto done;
+        Py_INCREF(key);
+        PyObject *wanted = PyObject_GetAttr(key, st->loop.str_events);
+        PyObject *got = wanted != NULL
+            ? PyLong_FromLong(core_epoll_mask(events[i].events)) : NULL;
+        PyObject *both = got != NULL ? PyNumber_And(got, wanted) : NULL;
+        PyObject *pair = both != NULL ? PyTuple_Pack(2, key, both) : NULL;
+        if (pair == NULL || PyList_Append(ready, pair) < 0) {
+            Py_CLEAR(ready);
+        }
+        Py_XDECREF(pair);
+        Py_XDECREF(both);
+        Py_XDECREF(got);
+        Py_XDECREF(wanted);
+        Py_DECREF(key);
     }
-    /* fileno() of a closed epoll object raises what its poll() would;
-       the type's own method, found once, spares a lookup per poll */
+    return ready;
+}
+
+/* epoll_wait() on the selector's epoll object, as EpollSelector.select()
+   and epoll.poll() do together: the GIL let go, the timeout in seconds
+   (negative: none) rounded up to milliseconds, the wait resumed after a
+   signal with the time left (PEP 475).  The number of events, or -1 with
+   an exception set. */
+static int
+core_epoll_wait(asyncio_state *st, PyObject *poller, double timeout,
+                struct epoll_event *events, int maxevents)
+{
+    /* fileno() of a closed epoll object raises what its poll() would; the
+       type's own method, found once, spares a lookup per poll */
     PyObject *fdobj = PyObject_CallOneArg(st->loop.epoll_fileno, poller);
     int epfd = fdobj != NULL ? PyObject_AsFileDescriptor(fdobj) : -1;
     Py_XDECREF(fdobj);
     if (epfd < 0) {
-        goto done;
+        return -1;
     }
-    int maxevents = n > 1 ? (n < INT_MAX ? (int)n : INT_MAX) : 1;
+    _PyTime_t deadline = 0;
+    int ms = -1;
+    if (timeout >= 0) {
+        double wait = ceil(timeout * 1e3);
+        ms = wait < (double)INT_MAX ? (int)wait : INT_MAX;
+        deadline = _PyTime_GetMonotonicClock()
+                   + _PyTime_FromNanoseconds((_PyTime_t)ms * 1000000);
+    }
+    for (;;) {
+        int n;
+        Py_BEGIN_ALLOW_THREADS
+        n = epoll_wait(epfd, events, maxevents, ms);
+        Py_END_ALLOW_THREADS
+        if (n >= 0) {
+            return n;
+        }
+        if (errno != EINTR) {
+            PyErr_SetFromErrno(PyExc_OSError);
+            return -1;
+        }
+        if (PyErr_CheckSignals() < 0) {
+            return -1;
+        }
+        if (ms > 0) {
+            _PyTime_t left = deadline - _PyTime_GetMonotonicClock();
+            if (left <= 0) {
+                return 0;
+            }
+            ms = (int)_PyTime_AsMilliseconds(left, _PyTime_ROUND_CEILING);
+        }
+    }
+}
+
+/* One (key, mask) of the selector loop's _process_events(): the reader
+   and the writer of a ready file descriptor join the ready queue, or
+   leave the selector when cancelled. */
+static int
+core_process_key(asyncio_state *st, LoopCoreObject *self, PyObject *key,
+                 long mask)
+{
+    static const long which[2] = {1, 2};    /* EVENT_READ, EVENT_WRITE */
+    PyObject *data = PyTuple_GET_ITEM(key, 3);
+    for (int i = 0; i < 2; i++) {
+        PyObject *handle = PyTuple_GET_ITEM(data, i);
+        if (!(mask & which[i]) || handle == Py_None) {
+            continue;
+        }
+        Py_INCREF(handle);
+        int rc = core_handle_cancelled(st, handle);
+        if (rc > 0) {
+            /* self._remove_reader(fileobj) / _remove_writer(fileobj) */
+            rc = drop_result(PyObject_CallMethodOneArg(
+                (PyObject *)self, i == 0 ? st->loop.str_remove_reader
+                                         : st->loop.str_remove_writer,
+                PyTuple_GET_ITEM(key, 0)));
+        }
+        else if (rc == 0) {
+            rc = core_ready_append(st, self, handle);
+        }
+        Py_DECREF(handle);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Whether key is a selector key of the shape _process_events() reads:
+   (fileobj, fd, events, (reader, writer)). */
+static int
+core_plain_key(PyObject *key)
+{
+    if (!PyTuple_Check(key) || PyTuple_GET_SIZE(key) != 4) {
+        return 0;
+    }
+    PyObject *data = PyTuple_GET_ITEM(key, 3);
+    return PyTuple_CheckExact(data) && PyTuple_GET_SIZE(data) == 2
+           && PyLong_CheckExact(PyTuple_GET_ITEM(key, 2));
+}
+
+/* The selector loop's _process_events() over the epoll events, without
+   building their list: each key is read as _process_events() reads it.
+   From a key of another shape on (data that is not a (reader, writer)
+   pair), the rest goes to the Python method, which raises what it
+   raises. */
+static int
+core_process_epoll_events(asyncio_state *st, LoopCoreObject *self,
+                          PyObject *fd_to_key, struct epoll_event *events,
+                          int n)
+{
+    for (int i = 0; i < n; i++) {
+        PyObject *key = core_key_of(fd_to_key, events[i].data.fd);
+        if (key == NULL) {
+            if (PyErr_Occurred()) {
+                return -1;
+            }
+            continue;
+        }
+        if (!core_plain_key(key)) {
+            PyObject *rest = core_epoll_event_list(st, fd_to_key,
+                                                   events + i, n - i);
+            if (rest == NULL) {
+                return -1;
+            }
+            PyObject *res = PyObject_CallMethodOneArg(
+                (PyObject *)self, st->loop.str_process_events, rest);
+            Py_DECREF(rest);
+            return drop_result(res);
+        }
+        long mask = core_epoll_mask(events[i].events)
+                    & PyLong_AsLong(PyTuple_GET_ITEM(key, 2));
+        Py_INCREF(key);
+        int rc = mask == -1 && PyErr_Occurred()
+                 ? -1 : core_process_key(st, self, key, mask);
+        Py_DECREF(key);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Wait in epoll_wait() and hand the ready file descriptors to
+   _process_events(): the core's own when `own`, else the method. */
+static int
+core_epoll_poll(asyncio_state *st, LoopCoreObject *self, PyObject *poller,
+                PyObject *fd_to_key, double timeout, int own)
+{
+    struct epoll_event stack_events[CORE_EPOLL_STACK_EVENTS];
+    struct epoll_event *events = stack_events;
+    Py_ssize_t nkeys = PyObject_Size(fd_to_key);
+    if (nkeys < 0) {
+        return -1;
+    }
+    /* max(len(self._fd_to_key), 1), as EpollSelector.select() asks */
+    int maxevents = nkeys > 1 ? (nkeys < INT_MAX ? (int)nkeys : INT_MAX) : 1;
     if (maxevents > CORE_EPOLL_STACK_EVENTS) {
         events = PyMem_New(struct epoll_event, maxevents);
         if (events == NULL) {
             PyErr_NoMemory();
-            goto done;
+            return -1;
         }
     }
-    /* the GIL is let go as by epoll.poll(), even for no wait */
-    int nready;
-    Py_BEGIN_ALLOW_THREADS
-    nready = epoll_wait(epfd, events, maxevents, 0);
-    Py_END_ALLOW_THREADS
-    if (nready < 0) {
-        if (errno != EINTR) {
-            PyErr_SetFromErrno(PyExc_OSError);
-            goto done;
-        }
-        /* as epoll.poll() with no time left, after the signal handlers */
-        if (PyErr_CheckSignals() < 0) {
-            goto done;
-        }
-        nready = 0;
+    int rc = -1;
+    int n = core_epoll_wait(st, poller, timeout, events, maxevents);
+    if (n >= 0 && own) {
+        /* (our own _process_events([]) does nothing) */
+        rc = core_process_epoll_events(st, self, fd_to_key, events, n);
     }
-    ready = PyList_New(0);
-    for (int i = 0; ready != NULL && i < nready; i++) {
-        uint32_t event = events[i].events;
-        long mask = 0;
-        if (event & ~EPOLLIN) {
-            mask |= 2;      /* selectors.EVENT_WRITE */
-        }
-        if (event & ~EPOLLOUT) {
-            mask |= 1;      /* selectors.EVENT_READ */
-        }
-        if (core_selector_key_ready(st, fd_to_key, events[i].data.fd, mask,
-                                    ready) < 0) {
-            Py_CLEAR(ready);
-        }
+    else if (n >= 0) {
+        PyObject *list = core_epoll_event_list(st, fd_to_key, events, n);
+        PyObject *res = list != NULL ? PyObject_CallMethodOneArg(
+            (PyObject *)self, st->loop.str_process_events, list) : NULL;
+        Py_XDECREF(list);
+        rc = drop_result(res);
     }
-done:
     if (events != stack_events) {
         PyMem_Free(events);
     }
-    return ready;
+    return rc;
 }
-#else
-#  define core_epoll_select_now(st, selector, fd_to_key, poller) \
-    (PyErr_SetString(PyExc_SystemError, "no epoll"), (PyObject *)NULL)
 #endif
 
 /* Whether obj.<name> is an entry of obj's instance dict that the generic
@@ -1071,6 +1201,21 @@ core_plain_instance_attr(PyObject *obj, PyObject *name)
     return tp->tp_getattro == PyObject_GenericGetAttr
            && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
            && _PyType_Lookup(tp, name) == NULL;
+}
+
+/* Whether obj's instance dict has an entry `name`. */
+static int
+core_instance_has(PyObject *obj, PyObject *name)
+{
+    PyObject **dictptr = _PyObject_GetDictPtr(obj);
+    if (dictptr == NULL || *dictptr == NULL) {
+        return 0;
+    }
+    PyObject *found = PyDict_GetItemWithError(*dictptr, name);
+    if (found == NULL) {
+        PyErr_Clear();
+    }
+    return found != NULL;
 }
 
 /* Whether the core's copies of loop._selector (and its _selector and
@@ -1113,8 +1258,10 @@ core_selector_refs(asyncio_state *st, LoopCoreObject *self,
         return -1;
     }
     PyObject *sel = *selector;
+    /* an EpollSelector whose select() is its class's own */
     int epoll = st->loop.epoll_selector_type != NULL
-                && Py_IS_TYPE(sel, (PyTypeObject *)st->loop.epoll_selector_type);
+                && Py_IS_TYPE(sel, (PyTypeObject *)st->loop.epoll_selector_type)
+                && !core_instance_has(sel, st->loop.str_select);
     if (epoll
         && ((*fd_to_key = PyObject_GetAttr(sel, st->loop.str_fd_to_key)) == NULL
             || (*poller = PyObject_GetAttr(sel, st->loop.str_selector)) == NULL)) {
@@ -1137,10 +1284,29 @@ core_selector_refs(asyncio_state *st, LoopCoreObject *self,
     return 0;
 }
 
+/* The timeout as EpollSelector.select() takes it, in seconds: None is -1
+   (no limit), nothing below 0.  -1 with an exception set (in *err) when
+   it is no number. */
+static double
+core_timeout_seconds(PyObject *timeout, int *err)
+{
+    *err = 0;
+    if (timeout == Py_None) {
+        return -1.0;
+    }
+    double t = PyFloat_AsDouble(timeout);
+    if (t == -1.0 && PyErr_Occurred()) {
+        *err = 1;
+    }
+    return t > 0 ? t : 0.0;
+}
+
 /* Wait for I/O: self._process_events(self._selector.select(timeout)).
-   The common case of a busy loop on Linux, timeout 0 with an
-   EpollSelector and the selector loop's own _process_events, runs no
-   Python code when nothing is ready. */
+   With an EpollSelector the core waits in epoll_wait() itself, and with
+   the selector loop's own _process_events() it queues the readers and
+   writers of the ready file descriptors without building the list of
+   events: a ready socket is served without a Python frame between
+   epoll_wait() and the transport's _read_ready(). */
 static int
 core_poll(asyncio_state *st, LoopCoreObject *self, PyObject *timeout)
 {
@@ -1149,35 +1315,37 @@ core_poll(asyncio_state *st, LoopCoreObject *self, PyObject *timeout)
     if (core_selector_refs(st, self, &selector, &poller, &fd_to_key) < 0) {
         return -1;
     }
-    int fast = 0;
+    int rc = -1;
 #ifdef HAVE_SYS_EPOLL_H
     if (poller != NULL
-        && PyLong_CheckExact(timeout) && Py_SIZE(timeout) == 0) {
-        fast = core_method_is_own(st, loop, CORE_PROCESS_EVENTS);
+        && Py_IS_TYPE(poller, (PyTypeObject *)st->loop.epoll_type)) {
+        int err;
+        double seconds = core_timeout_seconds(timeout, &err);
+        int own = err ? -1 : core_method_is_own(st, loop,
+                                                CORE_PROCESS_EVENTS);
+        if (own > 0) {
+            own = core_method_is_own(st, loop, CORE_ADD_CALLBACK);
+        }
+        if (own >= 0) {
+            rc = core_epoll_poll(st, self, poller, fd_to_key, seconds, own);
+        }
+        goto done;
     }
 #endif
-    PyObject *events = NULL;
-    if (fast > 0) {
-        events = core_epoll_select_now(st, selector, fd_to_key, poller);
+    PyObject *events = PyObject_CallMethodOneArg(selector, st->loop.str_select,
+                                                 timeout);
+    if (events != NULL) {
+        rc = drop_result(PyObject_CallMethodOneArg(
+            loop, st->loop.str_process_events, events));
+        Py_DECREF(events);
     }
-    else if (fast == 0) {
-        events = PyObject_CallMethodOneArg(selector, st->loop.str_select,
-                                           timeout);
-    }
+#ifdef HAVE_SYS_EPOLL_H
+done:
+#endif
     Py_DECREF(selector);
     Py_XDECREF(poller);
     Py_XDECREF(fd_to_key);
-    if (events == NULL) {
-        return -1;
-    }
-    if (fast && PyList_GET_SIZE(events) == 0) {
-        Py_DECREF(events);
-        return 0;
-    }
-    PyObject *res = PyObject_CallMethodOneArg(loop, st->loop.str_process_events,
-                                              events);
-    Py_DECREF(events);
-    return drop_result(res);
+    return rc;
 }
 
 /* Move the timers that are due (within the clock's resolution) to the
@@ -1838,6 +2006,7 @@ static const asyncio_name loop_names[] = {
     ASYNCIO_NAME(loop.own_names[CORE__RUN_ONCE], "_run_once"),
     ASYNCIO_NAME(loop.own_names[CORE_PROCESS_EVENTS], "_process_events"),
     ASYNCIO_NAME(loop.own_names[CORE_WRITE_TO_SELF], "_write_to_self"),
+    ASYNCIO_NAME(loop.own_names[CORE_ADD_CALLBACK], "_add_callback"),
     ASYNCIO_NAME(loop.str_Task, "Task"),
     ASYNCIO_NAME(loop.str_append, "append"),
     ASYNCIO_NAME(loop.str_cancelled_attr, "_cancelled"),
@@ -1849,6 +2018,8 @@ static const asyncio_name loop_names[] = {
     ASYNCIO_NAME(loop.str_fileno, "fileno"),
     ASYNCIO_NAME(loop.str_popleft, "popleft"),
     ASYNCIO_NAME(loop.str_process_events, "_process_events"),
+    ASYNCIO_NAME(loop.str_remove_reader, "_remove_reader"),
+    ASYNCIO_NAME(loop.str_remove_writer, "_remove_writer"),
     ASYNCIO_NAME(loop.str_run, "_run"),
     ASYNCIO_NAME(loop.str_scheduled_attr, "_scheduled"),
     ASYNCIO_NAME(loop.str_select, "select"),
@@ -1871,6 +2042,7 @@ static const size_t loop_refs[] = {
     ASYNCIO_OFFSET(loop.own_methods[CORE__RUN_ONCE]),
     ASYNCIO_OFFSET(loop.own_methods[CORE_PROCESS_EVENTS]),
     ASYNCIO_OFFSET(loop.own_methods[CORE_WRITE_TO_SELF]),
+    ASYNCIO_OFFSET(loop.own_methods[CORE_ADD_CALLBACK]),
     ASYNCIO_OFFSET(loop.socket_type),
     ASYNCIO_OFFSET(loop.epoll_selector_type),
     ASYNCIO_OFFSET(loop.epoll_type),

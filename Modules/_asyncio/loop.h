@@ -14,6 +14,7 @@ enum {
     /* selector_events.BaseSelectorEventLoop's: */
     CORE_PROCESS_EVENTS,
     CORE_WRITE_TO_SELF,
+    CORE_ADD_CALLBACK,
     CORE_NOWN
 };
 
@@ -65,6 +66,8 @@ typedef struct {
     PyObject *str_fileno;
     PyObject *str_popleft;
     PyObject *str_process_events;
+    PyObject *str_remove_reader;
+    PyObject *str_remove_writer;
     PyObject *str_run;
     PyObject *str_scheduled_attr;
     PyObject *str_select;
