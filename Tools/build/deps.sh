@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install the Debian packages a group of tasks needs, only those missing.
 # usage: Tools/build/deps.sh GROUP...   (groups: build debug runtime bench)
+# `make` itself needs only the build group (configure names what is missing);
+# the others are what tests, the leak hunt and the benchmarks use.
 # Non-interactive; needs root (or password-less sudo) only when something
 # is missing.
 set -eu

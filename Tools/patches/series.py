@@ -630,7 +630,8 @@ def check_am(out, names, manifest, cc, link):
             if f.read() != expected:
                 fail(f'the series ends with a {c_rel} other than the '
                      f'repository\'s')
-        staged = os.path.join(ROOT, 'build', 'lib', 'python3.11')
+        # make runs this in the build directory, ./python's prefix.
+        staged = os.path.join(os.getcwd(), 'lib', 'python3.11')
         for rel in run(['git', 'diff', '--name-only', f'{commits[0]}~1',
                         commits[-1]], cwd=tmp).split():
             if rel.startswith('Lib/') and os.path.isdir(staged):
@@ -638,7 +639,7 @@ def check_am(out, names, manifest, cc, link):
                 with open(mine) as a, open(os.path.join(tmp, rel)) as b:
                     if a.read() != b.read():
                         fail(f'{rel} at the end of the series differs from '
-                             f'build/lib/python3.11/{rel[4:]} (`make` '
+                             f'lib/python3.11/{rel[4:]} (`make` '
                              f'first?)')
         print('ok   the series ends with the repository\'s module, stdlib '
               'changes and tests')
