@@ -1,5 +1,5 @@
 """Lay out a prefix for the fork's interpreter: the build directory's own
-(`make`).
+(`make`) and an installed one (`make install`, `make altinstall`).
 
 A prefix is laid out as CPython's `make install` lays one out:
 
@@ -29,6 +29,9 @@ Commands:
     buildinfo FILE                  write the header naming the fork's commit
                                     (only when it changes)
     flavour --prefix DIR ...        the flavour files of the build directory
+    install --destdir D --prefix P [--unversioned] ...
+                                    copy the build directory's prefix to D+P,
+                                    with no link back into the checkout
 """
 
 import argparse
@@ -257,12 +260,118 @@ def replace_link(target, link):
         os.symlink(target, link)
 
 
+# --- install ---------------------------------------------------------------
+
+def inside(path, *dirs):
+    return any(path == d or path.startswith(d + os.sep) for d in dirs)
+
+
+def copy_tree(src, dest, local_dirs, skip):
+    """Copy the staged tree; links into local_dirs (the checkout and the
+    build directory) become copies of what they point to, other links
+    (into /usr and /etc) stay links."""
+    os.makedirs(dest, exist_ok=True)
+    for name in sorted(os.listdir(src)):
+        if skip(name):
+            continue
+        s, d = os.path.join(src, name), os.path.join(dest, name)
+        if os.path.islink(s):
+            target = os.path.realpath(s)
+            if not inside(target, *local_dirs):
+                replace_link(os.readlink(s), d)
+                continue
+            s = target
+        if os.path.isdir(s):
+            copy_tree(s, d, local_dirs, lambda name: False)
+        else:
+            if os.path.islink(d):
+                os.unlink(d)
+            elif os.path.isdir(d):
+                shutil.rmtree(d)
+            copy_file(s, d)
+
+
+def write_script(path, text):
+    with open(path + '.new', 'w') as f:
+        f.write(text)
+    os.chmod(path + '.new', 0o755)
+    os.replace(path + '.new', path)
+
+
+def install(args, flavour):
+    prefix = os.path.normpath(args.prefix)
+    if not os.path.isabs(prefix):
+        fail(f'the prefix must be an absolute path, not {args.prefix!r}')
+    dest = os.path.normpath(args.destdir + prefix) if args.destdir else prefix
+    if os.path.exists(os.path.join(dest, 'lib', 'python3.11')) and \
+            os.path.samefile(os.path.join(dest, 'lib', 'python3.11'), DISTRO):
+        fail(f'{dest} is the distro\'s own prefix: choose another --prefix')
+    build = os.path.abspath('.')
+    stdlib.use_prefix(build)
+    local = [os.path.realpath(ROOT), os.path.realpath(build)]
+    if inside(os.path.realpath(stdlib.STAGED), os.path.realpath(dest)):
+        fail(f'{dest} holds the build directory\'s own prefix')
+
+    libdest = os.path.join(dest, 'lib', 'python3.11')
+    copy_tree(stdlib.STAGED, libdest, local,
+              lambda name: bool(stdlib.FLAVOUR_FILES.match(name))
+              or name.endswith('.new'))
+    flavour.write(dest, prefix, link_library=False,
+                  distro_packages=args.distro_packages == 'yes')
+    # The staged lib-dynload links both ABI flavours' modules; an installed
+    # interpreter only loads its own.
+    dynload = os.path.join(libdest, 'lib-dynload')
+    tag = f'.cpython-311{flavour.abiflags}-'
+    for name in os.listdir(dynload):
+        if '.cpython-311' in name and tag not in name:
+            os.unlink(os.path.join(dynload, name))
+
+    bindir = os.path.join(dest, 'bin')
+    os.makedirs(bindir, exist_ok=True)
+    abi = flavour.abiflags
+    python = f'python3.11{abi}'
+    copy_file(args.python, os.path.join(bindir, python))
+    os.chmod(os.path.join(bindir, python), 0o755)
+    write_script(os.path.join(bindir, f'{python}-config'), (
+        '#!/bin/sh\n'
+        '# python-config of the asyncio fork: CPython\'s python-config.py,\n'
+        '# run by the interpreter beside this script.\n'
+        'bindir=$(dirname "$(readlink -f "$0")")\n'
+        f'exec "$bindir/{python}" -I -S "$bindir/../lib/python3.11/'
+        f'{flavour.libpl_name}/python-config.py" "$@"\n'))
+    write_script(os.path.join(bindir, 'pydoc3.11'), (
+        f'#!{prefix}/bin/{python}\n'
+        'import pydoc\n'
+        'if __name__ == \'__main__\':\n'
+        '    pydoc.cli()\n'))
+    links = {}
+    if abi:
+        links.update({'python3.11': python,
+                      'python3.11-config': f'{python}-config'})
+    if args.unversioned:
+        links.update({'python3': 'python3.11', 'pydoc3': 'pydoc3.11',
+                      'python3-config': 'python3.11-config'})
+    for name, target in links.items():
+        replace_link(target, os.path.join(bindir, name))
+
+    # The stdlib's bytecode, by the installed interpreter (CPython's rule):
+    # a read-only tree or PYTHONDONTWRITEBYTECODE never recompiles at start.
+    result = subprocess.run(
+        [os.path.join(bindir, python), '-I', '-S', '-m', 'compileall', '-q',
+         '-j0', '-d', os.path.join(prefix, 'lib', 'python3.11'),
+         '-x', COMPILE_EXCLUDE, libdest],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode:
+        fail('byte-compiling the installed stdlib failed:\n' + result.stdout)
+    print(f'installed the fork in {dest}')
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='command', required=True)
     p = sub.add_parser('buildinfo')
     p.add_argument('path')
-    for name in ('flavour',):
+    for name in ('flavour', 'install'):
         p = sub.add_parser(name)
         p.add_argument('--prefix', required=True)
         p.add_argument('--abiflags', default='')
@@ -275,13 +384,22 @@ def main():
         p.add_argument('--linkforshared', required=True,
                        help='how the interpreter itself was linked')
         p.add_argument('--config-args', default='')
+        if name == 'install':
+            p.add_argument('--destdir', default='')
+            p.add_argument('--python', required=True)
+            p.add_argument('--distro-packages', choices=('yes', 'no'),
+                           default='yes')
+            p.add_argument('--unversioned', action='store_true',
+                           help='python3, python3-config and pydoc3 too')
     args = parser.parse_args()
     if args.command == 'buildinfo':
         buildinfo(args.path)
-    else:
+    elif args.command == 'flavour':
         Flavour(args).write(os.path.abspath(args.prefix),
                             os.path.abspath(args.prefix), link_library=True,
                             distro_packages=True)
+    else:
+        install(args, Flavour(args))
 
 
 if __name__ == '__main__':
