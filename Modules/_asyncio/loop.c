@@ -1150,6 +1150,23 @@ core_process_epoll_events(asyncio_state *st, LoopCoreObject *self,
     return 0;
 }
 
+/* The timeout as EpollSelector.select() takes it, in seconds: None is -1
+   (no limit), nothing below 0.  -1 with an exception set (in *err) when
+   it is no number. */
+static double
+core_timeout_seconds(PyObject *timeout, int *err)
+{
+    *err = 0;
+    if (timeout == Py_None) {
+        return -1.0;
+    }
+    double t = PyFloat_AsDouble(timeout);
+    if (t == -1.0 && PyErr_Occurred()) {
+        *err = 1;
+    }
+    return t > 0 ? t : 0.0;
+}
+
 /* Wait in epoll_wait() and hand the ready file descriptors to
    _process_events(): the core's own when `own`, else the method. */
 static int
@@ -1282,23 +1299,6 @@ core_selector_refs(asyncio_state *st, LoopCoreObject *self,
         self->sel_dict_version = dict_version_of(sel);
     }
     return 0;
-}
-
-/* The timeout as EpollSelector.select() takes it, in seconds: None is -1
-   (no limit), nothing below 0.  -1 with an exception set (in *err) when
-   it is no number. */
-static double
-core_timeout_seconds(PyObject *timeout, int *err)
-{
-    *err = 0;
-    if (timeout == Py_None) {
-        return -1.0;
-    }
-    double t = PyFloat_AsDouble(timeout);
-    if (t == -1.0 && PyErr_Occurred()) {
-        *err = 1;
-    }
-    return t > 0 ? t : 0.0;
 }
 
 /* Wait for I/O: self._process_events(self._selector.select(timeout)).

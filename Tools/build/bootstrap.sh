@@ -6,11 +6,13 @@
 set -eu
 cd "$(dirname "$0")/../.."
 
+# The tests and benchmarks also run uvloop and aiohttp.
 groups="build runtime"
 case " $* " in *" bench"*) groups="$groups bench" ;; esac
 case " $* " in *" callgrind "*) groups="$groups callgrind" ;; esac
+case " $* " in *" check "*|*" test-fork "*) groups="$groups check" ;; esac
 case " $* ${CONFIGURE_OPTS:-} " in
-*" check "*|*" debug "*|*leakcheck*|*--with-pydebug*) groups="$groups debug" ;;
+*" check "*|*" test-fork "*|*" debug "*|*leakcheck*|*--with-pydebug*) groups="$groups debug" ;;
 esac
 case " $* " in *" check "*|*" check-windows "*) groups="$groups windows" ;; esac
 Tools/build/deps.sh $groups

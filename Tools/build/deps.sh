@@ -1,7 +1,9 @@
 #!/bin/sh
 # Install the Debian packages a group of tasks needs, only those missing.
 # usage: Tools/build/deps.sh GROUP...
-#   (groups: build debug runtime bench callgrind windows)
+#   (groups: build debug runtime check bench callgrind windows)
+# `make` itself needs only the build group (configure names what is missing);
+# the others are what tests, the leak hunt and the benchmarks use.
 # Non-interactive; needs root (or password-less sudo) only when something
 # is missing.
 set -eu
@@ -13,6 +15,9 @@ packages() {
                   python3.11-examples ;;
     debug)   echo libpython3.11-dbg python3.11-dbg ;;
     runtime) echo python3-uvloop python3-aiohttp ;;
+    # make check's test-fork: git for the scratch checkout, python3.11-venv
+    # for ensurepip (a venv with pip from the installed fork).
+    check)   echo git python3.11-venv ;;
     bench)   echo wrk python3-matplotlib openssl ;;
     callgrind) echo valgrind openssl ;;
     windows) echo gcc-mingw-w64-x86-64 ;;

@@ -1,29 +1,41 @@
 """Stage the fork's standard library and keep its patch series in step.
 
-./python runs from a staged prefix, build/, laid out like /usr:
+./python runs from a prefix laid out like /usr, the build directory (the
+repository root, or the directory configure ran in):
 
-    build/python                      the interpreter (./python links to it)
-    build/lib/python3.11/             a copy of Debian's stdlib with patches/ applied
-                                      and the repository's Lib/ files linked in
-    build/lib/python3.11/lib-dynload  links to Debian's extension modules
-    build/lib/python3/dist-packages   link to Debian's dist-packages
-    build/include/python3.11          link to Debian's headers
+    build/python                    the interpreter (./python links to it)
+    lib/python3.11/                 a copy of Debian's stdlib with patches/
+                                    applied and the repository's Lib/ files
+                                    linked in
+    lib/python3.11/lib-dynload      links to Debian's extension modules
+    lib/.staged                     what the copy was made from (JSON)
 
-CPython's getpath finds build/lib/python3.11/os.py beside the real
-executable, so sys.prefix is build/ and the copy is imported instead of
-/usr/lib/python3.11, while Debian's site.py still finds dist-packages
-(uvloop, aiohttp) through the link.  A venv made by ./python records the
-repository root as its home, so lib there links to build/lib too.
+prefix.py adds what depends on the flavour built (sysconfig data, the
+config directory, include/, the link to Debian's dist-packages).  CPython's
+getpath looks for lib/python3.11/os.py from the real executable's
+directory upwards, so ./python, build/python, build-debug/python and a venv
+made by any of them (whose home is the build directory) all get the build
+directory as their prefix and share one copy: an edit to a staged file is
+seen by the release and the debug interpreter alike.
 
 The stdlib is a copy, not links, so that editing a staged file can never
 write through to /usr.  Patches are unified diffs with CPython-tree paths
-(a/Lib/asyncio/tasks.py), listed in order in patches/series.
+(a/Lib/asyncio/tasks.py), listed in order in patches/series.  The copy
+leaves out Debian's own build descriptions (config-3.11*, _sysconfigdata_*),
+the stock _asyncio extension and Debian's EXTERNALLY-MANAGED marker (the
+fork's prefix is the user's own); the files the series changes are
+byte-compiled again, so that no start has to recompile them.
+
+lib/.staged records a hash of every staged .py file as the copy left it;
+a file whose content differs is an edit, whatever its modification time.
+A re-stage (the series or the distro's stdlib changed) refuses to run
+over edits that are not in patches/.
 
 Commands:
-    stage    [--build DIR] [--abiflags d]
-                                  (re)build the staged prefix (default build/);
+    stage    [--prefix DIR]       (re)build the staged copy (default .);
                                   cheap when only Lib/ files were added
-    refresh  [PATCH [FILE...]]    rewrite the series from build/'s edited copy
+    refresh  [--prefix DIR] [PATCH [FILE...]]
+                                  rewrite the series from the edited copy
 
 refresh follows quilt's rule: an edited file's changes go to the last patch
 of the series that touches it; FILEs (paths like Lib/asyncio/events.py) that
@@ -32,7 +44,9 @@ the series if it does not exist.
 """
 
 import argparse
+import compileall
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -42,21 +56,24 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DISTRO = '/usr/lib/python3.11'
-BUILD = STAGED = STAMP = None   # set by use_build()
+PREFIX = STAGED = STAMP = None   # set by use_prefix()
 PATCHES = os.path.join(ROOT, 'patches')
 SERIES = os.path.join(PATCHES, 'series')
 # Distro files the staged copy must not offer: the stock C accelerator would
 # shadow nothing (built-ins win) but could still be loaded by file name.
 EXCLUDED_DYNLOAD = re.compile(r'^_asyncio\.')
+# Descriptions of the distro's own builds; prefix.py writes ours per flavour.
+FLAVOUR_FILES = re.compile(r'^(config-3\.11.*|_sysconfigdata_.*\.py)$')
+LEFT_OUT = {'lib-dynload', 'EXTERNALLY-MANAGED'}
 
 FILE_HEADER = re.compile(r'^--- a/(Lib/\S+)')
 
 
-def use_build(build):
-    global BUILD, STAGED, STAMP
-    BUILD = os.path.join(ROOT, build)
-    STAGED = os.path.join(BUILD, 'lib', 'python3.11')
-    STAMP = os.path.join(BUILD, 'lib', '.staged')
+def use_prefix(prefix):
+    global PREFIX, STAGED, STAMP
+    PREFIX = os.path.abspath(prefix)
+    STAGED = os.path.join(PREFIX, 'lib', 'python3.11')
+    STAMP = os.path.join(PREFIX, 'lib', '.staged')
 
 
 def fail(msg):
@@ -123,49 +140,179 @@ def apply_patch(patch, libdir):
 
 # --- stage -----------------------------------------------------------------
 
-def edited_files():
-    """Staged .py files changed since the last stage or refresh."""
-    if not os.path.exists(STAMP):
-        return []
-    stamp = os.stat(STAMP).st_mtime
-    found = []
-    for dirpath, dirnames, filenames in os.walk(STAGED):
+def file_hash(path):
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def staged_sources(staged):
+    """The staged .py files that are copies (not links), by Lib/ path."""
+    for dirpath, dirnames, filenames in os.walk(staged):
         dirnames[:] = [d for d in dirnames
-                       if d not in ('__pycache__', 'lib-dynload')]
+                       if d not in ('__pycache__', 'lib-dynload')
+                       and not FLAVOUR_FILES.match(d)]
         for name in filenames:
             path = os.path.join(dirpath, name)
-            if (name.endswith('.py') and not os.path.islink(path)
-                    and os.stat(path).st_mtime > stamp):
-                found.append('Lib/' + os.path.relpath(path, STAGED))
+            if (name.endswith('.py') and not FLAVOUR_FILES.match(name)
+                    and not os.path.islink(path)):
+                yield 'Lib/' + os.path.relpath(path, staged), path
+
+
+def read_stamp():
+    if not os.path.exists(STAMP):
+        return {}
+    with open(STAMP) as f:
+        text = f.read()
+    try:
+        return json.loads(text)
+    except ValueError:
+        # Written before the stamp recorded hashes: only a series digest,
+        # and edits were told by their modification times.
+        return {'series': text.strip(), 'files': None,
+                'mtime': os.stat(STAMP).st_mtime}
+
+
+def write_stamp(stamp):
+    with open(STAMP + '.new', 'w') as f:
+        json.dump(stamp, f, indent=0, sort_keys=True)
+    os.replace(STAMP + '.new', STAMP)
+
+
+def edited_files(stamp):
+    """Staged .py files whose content is not what staging or the last
+    refresh left there (files the copy did not have count too)."""
+    if not os.path.isdir(STAGED) or 'series' not in stamp:
+        return []
+    known = stamp['files']
+    found = []
+    for rel, path in staged_sources(STAGED):
+        if known is None:
+            edited = os.stat(path).st_mtime > stamp['mtime']
+        else:
+            edited = known.get(rel) != file_hash(path)
+        if edited:
+            found.append(rel)
     return sorted(found)
 
 
-def link_dynload(staged):
+def distro_identity():
+    """Changes when the distro's stdlib is upgraded or gains a package
+    (python3.11-venv's ensurepip, python3-distutils...)."""
+    return [os.stat(DISTRO).st_mtime_ns,
+            os.stat(os.path.join(DISTRO, 'os.py')).st_mtime_ns]
+
+
+def sync_dynload(staged):
+    """lib-dynload: a link to each of Debian's extension modules (both ABI
+    flavours, so that installing python3.11-dbg later is picked up)."""
     dynload = os.path.join(staged, 'lib-dynload')
-    os.mkdir(dynload)
-    for name in sorted(os.listdir(os.path.join(DISTRO, 'lib-dynload'))):
-        if not EXCLUDED_DYNLOAD.match(name):
-            os.symlink(os.path.join(DISTRO, 'lib-dynload', name),
-                       os.path.join(dynload, name))
+    os.makedirs(dynload, exist_ok=True)
+    source = os.path.join(DISTRO, 'lib-dynload')
+    wanted = {name for name in os.listdir(source)
+              if not EXCLUDED_DYNLOAD.match(name)}
+    for name in os.listdir(dynload):
+        if name not in wanted:
+            os.unlink(os.path.join(dynload, name))
+    for name in sorted(wanted - set(os.listdir(dynload))):
+        os.symlink(os.path.join(source, name), os.path.join(dynload, name))
 
 
-def link_prefix(abiflags):
-    """The links that make build/ a prefix Debian's site.py understands."""
-    links = {
-        os.path.join(BUILD, 'lib', 'python3', 'dist-packages'):
-            '/usr/lib/python3/dist-packages',
-        os.path.join(BUILD, 'local', 'lib', 'python3.11', 'dist-packages'):
-            '/usr/local/lib/python3.11/dist-packages',
-        os.path.join(BUILD, 'include', 'python3.11' + abiflags):
-            '/usr/include/python3.11' + abiflags,
-    }
-    if os.path.basename(BUILD) == 'build':
-        links[os.path.join(ROOT, 'lib')] = os.path.join('build', 'lib')
-    for link, target in links.items():
-        os.makedirs(os.path.dirname(link), exist_ok=True)
-        if os.path.lexists(link):
-            os.unlink(link)
-        os.symlink(target, link)
+def anchor_links(copy):
+    """Make the copy's relative links that leave it absolute (to the
+    distro's targets), and drop those whose target is gone: a dangling
+    link breaks copytree() in test_venv and `make install`."""
+    for dirpath, dirnames, filenames in os.walk(copy):
+        for name in dirnames + filenames:
+            path = os.path.join(dirpath, name)
+            if not os.path.islink(path):
+                continue
+            target = os.readlink(path)
+            if os.path.isabs(target) or os.path.exists(path):
+                if not os.path.exists(path):
+                    os.unlink(path)
+                continue
+            distro_dir = os.path.join(DISTRO, os.path.relpath(dirpath, copy))
+            resolved = os.path.normpath(os.path.join(distro_dir, target))
+            os.unlink(path)
+            if os.path.exists(resolved):
+                os.symlink(resolved, path)
+
+
+def copy_distro(dest):
+    def ignore(directory, names):
+        top = os.path.samefile(directory, DISTRO)
+        return [n for n in names
+                if top and (n in LEFT_OUT or FLAVOUR_FILES.match(n))]
+    shutil.copytree(DISTRO, dest, symlinks=True, ignore=ignore)
+    anchor_links(dest)
+
+
+def compile_files(staged, relpaths):
+    """Byte-compile the named files of the copy, so that their pyc match
+    the patched source; Debian's pyc of the original are stale."""
+    for rel in relpaths:
+        path = os.path.join(staged, rel[len('Lib/'):])
+        if os.path.exists(path) and path.endswith('.py'):
+            if not compileall.compile_file(path, quiet=2, force=True):
+                fail(f'{rel} does not compile')
+
+
+def migrate_old_layout():
+    """Checkouts made before the build directory became the prefix have
+    lib -> build/lib; move the copy (and any edits in it) into place."""
+    lib = os.path.join(PREFIX, 'lib')
+    if os.path.islink(lib):
+        old = os.path.realpath(lib)
+        os.unlink(lib)
+        if os.path.isdir(old):
+            os.rename(old, lib)
+            print(f'stdlib.py: moved {os.path.relpath(old, PREFIX)} to lib/')
+            # Those are copies of Debian's, not prefix.py's.
+            staged = os.path.join(lib, 'python3.11')
+            for name in os.listdir(staged):
+                path = os.path.join(staged, name)
+                if FLAVOUR_FILES.match(name):
+                    if os.path.isdir(path) and not os.path.islink(path):
+                        shutil.rmtree(path)
+                    else:
+                        os.unlink(path)
+
+
+def stage():
+    migrate_old_layout()
+    stamp = read_stamp()
+    if (stamp.get('series') != series_digest() or not os.path.isdir(STAGED)
+            or stamp.get('distro') != distro_identity()):
+        edited = edited_files(stamp)
+        if edited:
+            fail('the staged stdlib has edits that are not in patches/:\n  '
+                 + '\n  '.join(edited)
+                 + '\nrun `make patches-refresh` to keep them, or remove '
+                   f'{os.path.relpath(STAGED, os.getcwd())} to drop them')
+        tmp = STAGED + '.new'
+        shutil.rmtree(tmp, ignore_errors=True)
+        copy_distro(tmp)
+        patched = set()
+        for patch in read_series():
+            apply_patch(patch, tmp)
+            patched.update(split_patch(patch)[1])
+        compile_files(tmp, sorted(patched))
+        if os.path.isdir(STAGED):
+            # Keep the flavour files prefix.py wrote for each ABI built.
+            for name in os.listdir(STAGED):
+                if FLAVOUR_FILES.match(name):
+                    os.rename(os.path.join(STAGED, name),
+                              os.path.join(tmp, name))
+            shutil.rmtree(STAGED)
+        stamp = {'series': series_digest(), 'distro': distro_identity(),
+                 'files': {rel: file_hash(path)
+                           for rel, path in staged_sources(tmp)}}
+        os.rename(tmp, STAGED)
+        print(f'staged {os.path.relpath(STAGED, os.getcwd())} with '
+              f'{len(read_series())} patch(es)')
+    sync_dynload(STAGED)
+    overlay_repo_lib()
+    write_stamp(stamp)
 
 
 def overlay_repo_lib():
@@ -199,41 +346,6 @@ def overlay_repo_lib():
                     and os.readlink(path).startswith(libroot + os.sep)
                     and not os.path.exists(path)):
                 os.unlink(path)
-
-
-def write_stamp():
-    """Record that the staged copy matches the series as it is now."""
-    with open(STAMP, 'w') as f:
-        f.write(series_digest() + '\n')
-
-
-def stage(abiflags):
-    # The copy is the same for both ABI flavours; only link_prefix() differs.
-    current = None
-    if os.path.exists(STAMP):
-        with open(STAMP) as f:
-            current = f.read().strip()
-    if current != series_digest() or not os.path.isdir(STAGED):
-        edited = edited_files()
-        if edited:
-            fail('the staged stdlib has edits that are not in patches/:\n  '
-                 + '\n  '.join(edited)
-                 + '\nrun `make patches-refresh` to keep them, or remove '
-                   'build/lib to drop them')
-        tmp = STAGED + '.new'
-        shutil.rmtree(tmp, ignore_errors=True)
-        shutil.copytree(DISTRO, tmp, symlinks=True,
-                        ignore=shutil.ignore_patterns('lib-dynload'))
-        link_dynload(tmp)
-        for patch in read_series():
-            apply_patch(patch, tmp)
-        shutil.rmtree(STAGED, ignore_errors=True)
-        os.rename(tmp, STAGED)
-        print(f'staged {os.path.relpath(STAGED, ROOT)} with '
-              f'{len(read_series())} patch(es)')
-    link_prefix(abiflags)
-    overlay_repo_lib()
-    write_stamp()
 
 
 # --- refresh ---------------------------------------------------------------
@@ -289,7 +401,8 @@ def refresh(patch_name, new_files):
             if target is None:
                 fail(f'{relpath} is in no patch: name one with PATCH=')
             owner[relpath] = series.index(target)
-    stray = [f for f in edited_files() if f not in owner]
+    stamp = read_stamp()
+    stray = [f for f in edited_files(stamp) if f not in owner]
     if stray:
         fail('edited files that no patch touches (name them with PATCH= '
              'and FILES=):\n  ' + '\n  '.join(stray))
@@ -310,7 +423,12 @@ def refresh(patch_name, new_files):
         if open(patch).read() != old:
             changed += 1
             print(f'refreshed {os.path.relpath(patch, ROOT)}')
-    write_stamp()
+    # Every edited file was one the series owns: the copy is now what the
+    # series makes.
+    stamp.update(series=series_digest(),
+                 files={rel: file_hash(path)
+                        for rel, path in staged_sources(STAGED)})
+    write_stamp(stamp)
     if not changed:
         print('the series already matches the staged copy')
 
@@ -319,15 +437,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     sub = parser.add_subparsers(dest='command', required=True)
     p = sub.add_parser('stage')
-    p.add_argument('--build', default='build')
-    p.add_argument('--abiflags', default='')
+    p.add_argument('--prefix', default='.')
     p = sub.add_parser('refresh')
+    p.add_argument('--prefix', default='.')
     p.add_argument('patch', nargs='?')
     p.add_argument('files', nargs='*')
     args = parser.parse_args()
-    use_build(getattr(args, 'build', 'build'))
+    use_prefix(args.prefix)
     if args.command == 'stage':
-        stage(args.abiflags)
+        stage()
     else:
         refresh(args.patch, args.files)
 

@@ -678,7 +678,8 @@ def check_am(out, names, manifest, cc, link):
             if not os.path.exists(theirs) or open(theirs).read() != read(rel):
                 fail(f'the series ends with a {rel} other than the '
                      f'repository\'s')
-        staged = os.path.join(ROOT, 'build', 'lib', 'python3.11')
+        # make runs this in the build directory, ./python's prefix.
+        staged = os.path.join(os.getcwd(), 'lib', 'python3.11')
         for rel in run(['git', 'diff', '--name-only', f'{commits[0]}~1',
                         commits[-1]], cwd=tmp).split():
             if rel.startswith('Lib/') and os.path.isdir(staged):
@@ -686,7 +687,7 @@ def check_am(out, names, manifest, cc, link):
                 with open(mine) as a, open(os.path.join(tmp, rel)) as b:
                     if a.read() != b.read():
                         fail(f'{rel} at the end of the series differs from '
-                             f'build/lib/python3.11/{rel[4:]} (`make` '
+                             f'lib/python3.11/{rel[4:]} (`make` '
                              f'first?)')
         print('ok   the series ends with the repository\'s module, build '
               'files, stdlib changes and tests')

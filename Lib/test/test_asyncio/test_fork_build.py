@@ -1,9 +1,13 @@
 """Tests of the fork's interpreter build: built-in _asyncio, staged stdlib,
-Debian's dist-packages, and sys.executable/-m/venv behaving as on the stock
-interpreter."""
+Debian's dist-packages, sys.executable/-m/venv behaving as on the stock
+interpreter, the sysconfig data of a static interpreter, and the version
+naming the fork.  They run on the build directory's ./python and, within
+test_asyncio, on an installed tree (test_fork_install)."""
 
 import asyncio
+import importlib.util
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -16,9 +20,26 @@ from test.support import requires_subprocess
 import _asyncio
 
 DIST_PACKAGES = '/usr/lib/python3/dist-packages'
-# The staged stdlib links this file to the repository's copy.
+LOCAL_DIST_PACKAGES = '/usr/local/lib/python3.11/dist-packages'
+STDLIB = os.path.join(sys.prefix, 'lib', 'python3.11')
+# The repository, when this file is the staged link to it.
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.realpath(__file__)))))
+# The files patches/ changes: their bytecode must match the patched source.
+PATCHED = ['asyncio/base_events.py', 'asyncio/events.py', 'asyncio/futures.py',
+           'asyncio/selector_events.py', 'asyncio/tasks.py',
+           'concurrent/futures/_base.py']
+# README.md, "Run your service on the fork": which of asyncio's classes and
+# functions are the C ones.
+LIST_C_PARTS = """
+import asyncio
+c = [n for n in asyncio.__all__
+     if getattr(getattr(asyncio, n), '__module__', '') == '_asyncio']
+print('in C:', *sorted(c))
+print('loop methods in C:', *sorted(
+    n for cls in asyncio.BaseEventLoop.__mro__ if cls.__module__ == '_asyncio'
+    for n in vars(cls) if not n.startswith('_')))
+"""
 WINDOWS_CHECK = os.path.join(ROOT, 'Tools', 'build', 'windows', 'check.py')
 MINGW_CC = 'x86_64-w64-mingw32-gcc'
 
@@ -59,6 +80,106 @@ class BuiltinModuleTests(unittest.TestCase):
         self.assertNotEqual(os.path.realpath(asyncio.__file__),
                             '/usr/lib/python3.11/asyncio/__init__.py')
 
+    def test_no_dangling_links(self):
+        # copytree() of the stdlib (test_venv, an install) fails on one.
+        dangling = []
+        for dirpath, dirnames, filenames in os.walk(STDLIB):
+            for name in dirnames + filenames:
+                path = os.path.join(dirpath, name)
+                if os.path.islink(path) and not os.path.exists(path):
+                    dangling.append(path)
+        self.assertEqual(dangling, [])
+
+    def test_not_externally_managed(self):
+        # Debian's marker makes pip refuse the fork's own prefix.
+        self.assertFalse(os.path.exists(
+            os.path.join(STDLIB, 'EXTERNALLY-MANAGED')))
+
+    def test_patched_modules_bytecode_is_current(self):
+        # Debian's pyc of a file the series changes would be recompiled at
+        # every start of a read-only tree or with PYTHONDONTWRITEBYTECODE.
+        for rel in PATCHED:
+            with self.subTest(rel=rel):
+                source = os.path.join(STDLIB, rel)
+                with open(importlib.util.cache_from_source(source), 'rb') as f:
+                    header = f.read(16)
+                st = os.stat(source)
+                self.assertEqual(int.from_bytes(header[4:8], 'little'), 0)
+                self.assertEqual(int.from_bytes(header[8:12], 'little'),
+                                 int(st.st_mtime) & 0xFFFFFFFF)
+                self.assertEqual(int.from_bytes(header[12:16], 'little'),
+                                 st.st_size & 0xFFFFFFFF)
+
+
+class SysconfigTests(unittest.TestCase):
+    """A static interpreter in its own prefix, not Debian's shared one."""
+
+    def test_static_library(self):
+        v = sysconfig.get_config_vars()
+        self.assertEqual(v['Py_ENABLE_SHARED'], 0)
+        self.assertEqual(v['LDLIBRARY'], f'libpython3.11{sys.abiflags}.a')
+        libpl = v['LIBPL']
+        self.assertTrue(libpl.endswith(
+            f'/lib/python3.11/config-3.11{sys.abiflags}-'
+            f'{sys.implementation._multiarch}'), libpl)
+        # The library the interpreter is made of, in this prefix's LIBPL
+        # (an installed tree may run from DESTDIR, before its final place).
+        here = os.path.join(STDLIB, os.path.basename(libpl))
+        self.assertTrue(os.path.isfile(os.path.join(here, v['LDLIBRARY'])))
+        self.assertFalse(os.path.lexists(
+            os.path.join(here, f'libpython3.11{sys.abiflags}.so')))
+        self.assertNotEqual(v['BINDIR'], '/usr/bin')
+        self.assertNotIn('_asyncio', v['MODSHARED_NAMES'].split())
+
+    def test_build_files_exist(self):
+        self.assertTrue(os.path.isfile(sysconfig.get_makefile_filename()))
+        self.assertTrue(os.path.isfile(sysconfig.get_config_h_filename()))
+        self.assertTrue(os.path.isfile(
+            os.path.join(sysconfig.get_path('include'), 'Python.h')))
+
+
+class IdentificationTests(unittest.TestCase):
+    """The version names the fork and its commit, so a report about it does
+    not point at Debian's build."""
+
+    def git(self, *args):
+        try:
+            return subprocess.run(['git', '-C', ROOT, *args], text=True,
+                                  capture_output=True,
+                                  check=True).stdout.strip()
+        except (OSError, subprocess.CalledProcessError):
+            return None
+
+    def test_version(self):
+        build = platform.python_build()[0]
+        self.assertRegex(build,
+                         r'^asyncio-fork:([0-9a-f]{7,}(-dirty)?|unknown)$')
+        self.assertIn(f'({build}, ', sys.version)
+        self.assertEqual(sys._git[1:], tuple(build.split(':')))
+        if self.git('rev-parse', 'HEAD') is not None:
+            # A commit of this repository (HEAD, unless committed since the
+            # last make).
+            commit = build.split(':')[1].split('-')[0]
+            self.assertIsNotNone(self.git('cat-file', '-e',
+                                          commit + '^{commit}'))
+
+    @requires_subprocess()
+    def test_dash_VV(self):
+        out = run(sys.executable, '-VV')
+        self.assertEqual(out.strip(), f'Python {sys.version}')
+        self.assertIn('asyncio-fork:', out)
+
+    @requires_subprocess()
+    def test_list_c_parts(self):
+        out = run(sys.executable, '-c', LIST_C_PARTS).splitlines()
+        self.assertEqual(len(out), 2, out)
+        c_parts = out[0].split()
+        for name in ('Future', 'Task', 'Handle', 'TimerHandle',
+                     'get_running_loop', 'current_task'):
+            self.assertIn(name, c_parts)
+        self.assertNotIn('Queue', c_parts)
+        self.assertIn('call_soon', out[1].split())
+
 
 @requires_subprocess()
 class InterpreterTests(unittest.TestCase):
@@ -74,16 +195,27 @@ class InterpreterTests(unittest.TestCase):
         self.assertEqual(out.split(), ['{', '"a":', '[', '1', ']', '}'])
 
     def test_dist_packages_visible(self):
-        self.assertIn(os.path.join(sys.prefix, 'lib', 'python3', 'dist-packages'),
-                      sys.path)
+        # As for /usr/bin/python3.11, after the fork's own site directories;
+        # an installed tree leaves them out if configured so.
+        site_dir = os.path.join(sys.prefix, 'lib', 'python3', 'dist-packages')
+        # The prefix's own: pip must never write through it into /usr.
+        self.assertTrue(os.path.isdir(site_dir))
+        self.assertFalse(os.path.islink(site_dir))
+        pth = os.path.join(site_dir, 'distro-dist-packages.pth')
+        if not os.path.exists(pth):
+            self.assertNotIn(DIST_PACKAGES, sys.path)
+            return      # installed --without-distro-packages
+        self.assertIn(DIST_PACKAGES, sys.path)
+        if os.path.isdir(LOCAL_DIST_PACKAGES):
+            self.assertLess(sys.path.index(LOCAL_DIST_PACKAGES),
+                            sys.path.index(DIST_PACKAGES))
         for name in ('uvloop', 'aiohttp'):
             with self.subTest(name=name):
                 if not os.path.isdir(os.path.join(DIST_PACKAGES, name)):
                     self.skipTest(f'python3-{name} is not installed')
                 out = run(sys.executable, '-c',
                           f'import {name}; print({name}.__file__)')
-                self.assertTrue(out.startswith(sys.prefix) or
-                                out.startswith(DIST_PACKAGES), out)
+                self.assertTrue(out.startswith(DIST_PACKAGES), out)
 
     def test_venv(self):
         with tempfile.TemporaryDirectory() as tmp:
@@ -92,20 +224,14 @@ class InterpreterTests(unittest.TestCase):
             python = os.path.join(env, 'bin', 'python')
             out = run(python, '-c',
                       'import sys, asyncio, _asyncio; print(sys.prefix); '
-                      'print(asyncio.__file__); '
+                      'print(sys.base_prefix); print(asyncio.__file__); '
                       'print("_asyncio" in sys.builtin_module_names)')
-            prefix, asyncio_file, builtin = out.split()
+            prefix, base_prefix, asyncio_file, builtin = out.split()
             self.assertEqual(prefix, env)
+            # The same prefix as the interpreter that made it (test_venv).
+            self.assertEqual(base_prefix, sys.base_prefix)
             self.assertEqual(builtin, 'True')
-            # The venv runs a staged copy with the same patches applied
-            # (a debug build's venv may use the release build's copy).
-            self.assertNotEqual(os.path.realpath(asyncio_file),
-                                '/usr/lib/python3.11/asyncio/__init__.py')
-            for name in ('futures.py', 'tasks.py'):
-                with open(os.path.join(os.path.dirname(asyncio_file), name)) as f:
-                    theirs = f.read()
-                with open(os.path.join(os.path.dirname(asyncio.__file__), name)) as f:
-                    self.assertEqual(theirs, f.read())
+            self.assertEqual(asyncio_file, asyncio.__file__)
 
 
 @requires_subprocess()
