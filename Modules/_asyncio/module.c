@@ -388,6 +388,51 @@ done:
 }
 
 
+/* ---------- Subclasses of pure-Python classes ---------- */
+
+PyObject *
+make_fields_subclass(PyObject *module, PyObject *base,
+                     const fields_subclass_spec *spec, Py_ssize_t *offset)
+{
+    if (!PyType_Check(base)
+        || !(((PyTypeObject *)base)->tp_flags & Py_TPFLAGS_HEAPTYPE)
+        || ((PyTypeObject *)base)->tp_itemsize != 0) {
+        PyErr_Format(PyExc_TypeError,
+                     "the base of %s must be a class made by a class "
+                     "statement, not %R", spec->name, base);
+        return NULL;
+    }
+    Py_ssize_t align = (Py_ssize_t)sizeof(PyObject *);
+    Py_ssize_t start = (((PyTypeObject *)base)->tp_basicsize + align - 1)
+                       / align * align;
+    for (size_t i = 0; i < spec->nfields; i++) {
+        spec->members[i] = (PyMemberDef){
+            (char *)spec->fields[i], T_OBJECT_EX,
+            start + (Py_ssize_t)(i * sizeof(PyObject *)), 0, NULL};
+    }
+    spec->members[spec->nfields] = (PyMemberDef){NULL};
+    PyType_Slot slots[] = {
+        {Py_tp_doc, (void *)spec->doc},
+        {Py_tp_methods, spec->methods},
+        {Py_tp_members, spec->members},
+        {spec->tp_new != NULL ? Py_tp_new : 0, (void *)spec->tp_new},
+        {0, NULL},
+    };
+    PyType_Spec type_spec = {
+        .name = spec->name,
+        .basicsize = (int)(start
+                           + (Py_ssize_t)(spec->nfields * sizeof(PyObject *))),
+        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+        .slots = slots,
+    };
+    PyObject *type = PyType_FromModuleAndSpec(module, &type_spec, base);
+    if (type != NULL) {
+        *offset = start;
+    }
+    return type;
+}
+
+
 /* ---------- Talking to the event loop ---------- */
 
 /* loop.call_soon(fn[, arg], context=ctx); ctx NULL omits the keyword.

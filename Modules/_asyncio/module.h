@@ -264,6 +264,27 @@ int check_no_args(const char *fname, size_t nargsf, PyObject *kwnames);
 PyObject *make_signature(const char *kind, const char *const *names, int n,
                          int ndefaults);
 
+/* A subclass of a pure-Python class (made by a class statement) whose
+   fields follow the base's layout: object references, each a member of
+   the type under the name in `fields` (so Python code, the inherited
+   methods included, sees them as ordinary attributes, and the inherited
+   deallocator, traverse and clear handle them).  `members` is room for
+   nfields + 1 entries that the caller keeps (the state): the type copies
+   them.  *offset gets where the fields start. */
+typedef struct {
+    const char *name;
+    const char *doc;
+    const char *const *fields;
+    size_t nfields;
+    PyMemberDef *members;
+    PyMethodDef *methods;
+    newfunc tp_new;               /* NULL: the base's */
+} fields_subclass_spec;
+
+PyObject *make_fields_subclass(PyObject *module, PyObject *base,
+                               const fields_subclass_spec *spec,
+                               Py_ssize_t *offset);
+
 PyObject *context_or_copy(PyObject *ctx);
 PyObject *fetch_exception(void);
 void raise_instance(PyObject *exc);

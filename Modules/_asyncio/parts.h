@@ -17,6 +17,7 @@
 #include "loop.h"
 #include "gather.h"
 #include "transport.h"
+#include "streams.h"
 
 #define ASYNCIO_PARTS(PART) \
     PART(running_loop) \
@@ -28,4 +29,5 @@
     PART(loop) \
     PART(gather) \
     PART(transport) \
+    PART(streams) \
     /* end of ASYNCIO_PARTS */

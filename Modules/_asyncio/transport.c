@@ -981,9 +981,9 @@ transport_tp_new(PyTypeObject *tp, PyObject *args, PyObject *kwds)
 
 /* The offset of the object slot `name` (a __slots__ entry) of tp. */
 static Py_ssize_t
-transport_slot_offset(PyTypeObject *tp, const char *name)
+transport_slot_offset(PyObject *tp, const char *name)
 {
-    PyObject *descr = PyObject_GetAttrString((PyObject *)tp, name);
+    PyObject *descr = PyObject_GetAttrString(tp, name);
     if (descr == NULL) {
         return -1;
     }
@@ -993,8 +993,7 @@ transport_slot_offset(PyTypeObject *tp, const char *name)
         offset = ((PyMemberDescrObject *)descr)->d_member->offset;
     }
     else {
-        PyErr_Format(PyExc_TypeError, "%s is not a slot of %.200s", name,
-                     tp->tp_name);
+        PyErr_Format(PyExc_TypeError, "%s is not a slot of %R", name, tp);
     }
     Py_DECREF(descr);
     return offset;
@@ -1034,26 +1033,9 @@ transport__socket_transport_type(PyObject *module, PyObject *base)
 {
     asyncio_state *st = get_module_state(module);
     transport_state *ts = &st->transport;
-    if (!PyType_Check(base)
-        || !(((PyTypeObject *)base)->tp_flags & Py_TPFLAGS_HEAPTYPE)
-        || ((PyTypeObject *)base)->tp_itemsize != 0) {
-        PyErr_Format(PyExc_TypeError,
-                     "_socket_transport_type() argument must be a class "
-                     "made by a class statement, not %R", base);
-        return NULL;
-    }
-    PyTypeObject *bt = (PyTypeObject *)base;
-    Py_ssize_t align = (Py_ssize_t)sizeof(PyObject *);
-    Py_ssize_t offset = (bt->tp_basicsize + align - 1) / align * align;
-    if (ts->TransportType != NULL && offset != ts->fields_offset) {
-        PyErr_SetString(PyExc_TypeError,
-                        "a socket transport type of another layout "
-                        "exists");
-        return NULL;
-    }
-    Py_ssize_t loop_offset = transport_slot_offset(bt, "_loop");
+    Py_ssize_t loop_offset = transport_slot_offset(base, "_loop");
     Py_ssize_t paused_offset = loop_offset < 0 ? -1 :
-        transport_slot_offset(bt, "_protocol_paused");
+        transport_slot_offset(base, "_protocol_paused");
     if (paused_offset < 0 || transport_load_socket(ts) < 0) {
         return NULL;
     }
@@ -1069,33 +1051,32 @@ transport__socket_transport_type(PyObject *module, PyObject *base)
         return NULL;
     }
     Py_XSETREF(ts->py_module, py_module);
-    PyObject *resume = _PyType_Lookup(bt, ts->str_maybe_resume_protocol);
+    PyObject *resume = _PyType_Lookup((PyTypeObject *)base,
+                                      ts->str_maybe_resume_protocol);
     if (resume == NULL) {
-        PyErr_Format(PyExc_TypeError, "%.200s has no _maybe_resume_protocol",
-                     bt->tp_name);
+        PyErr_Format(PyExc_TypeError, "%R has no _maybe_resume_protocol",
+                     base);
         return NULL;
     }
-    for (size_t i = 0; i < TRANSPORT_NFIELDS; i++) {
-        ts->members[i] = (PyMemberDef){
-            (char *)transport_field_names[i], T_OBJECT_EX,
-            offset + (Py_ssize_t)(i * sizeof(PyObject *)), 0, NULL};
-    }
-    ts->members[TRANSPORT_NFIELDS] = (PyMemberDef){NULL};
-    PyType_Slot slots[] = {
-        {Py_tp_doc, (void *)transport_doc},
-        {Py_tp_methods, transport_methods},
-        {Py_tp_members, ts->members},
-        {Py_tp_new, transport_tp_new},
-        {0, NULL},
-    };
-    PyType_Spec spec = {
+    const fields_subclass_spec spec = {
         .name = "_asyncio._SelectorSocketTransport",
-        .basicsize = (int)(offset + (Py_ssize_t)sizeof(transport_fields)),
-        .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
-        .slots = slots,
+        .doc = transport_doc,
+        .fields = transport_field_names,
+        .nfields = TRANSPORT_NFIELDS,
+        .members = ts->members,
+        .methods = transport_methods,
+        .tp_new = transport_tp_new,
     };
-    PyObject *type = PyType_FromModuleAndSpec(module, &spec, base);
+    Py_ssize_t offset;
+    PyObject *type = make_fields_subclass(module, base, &spec, &offset);
     if (type == NULL) {
+        return NULL;
+    }
+    if (ts->TransportType != NULL && offset != ts->fields_offset) {
+        Py_DECREF(type);
+        PyErr_SetString(PyExc_TypeError,
+                        "a socket transport type of another layout "
+                        "exists");
         return NULL;
     }
     ts->fields_offset = offset;

@@ -178,6 +178,7 @@ OWN = {
     'FutureIter.close': '()',
     '_gather': '(coros_or_futures, return_exceptions, /)',
     '_socket_transport_type': '(base, /)',
+    '_stream_types': '(reader, writer, protocol, /)',
 }
 
 SHARED_WORDS = 6
@@ -284,6 +285,18 @@ def catalogue():
                 entries[f'_SelectorSocketTransport.{name}'] = (
                     getattr(transport, name),
                     getattr(pure_transport, name), True)
+    # the stream classes, likewise
+    from asyncio import streams
+    for name in ('StreamReader', 'StreamWriter', 'StreamReaderProtocol'):
+        cls = getattr(streams, f'_C{name}')
+        if cls is None:
+            continue
+        pure_cls = getattr(streams, f'_Py{name}')
+        entries[name] = (cls, pure_cls, False)
+        for meth, value in vars(cls).items():
+            if callable(value) and not meth.startswith('__'):
+                entries[f'{name}.{meth}'] = (getattr(cls, meth),
+                                             getattr(pure_cls, meth), True)
     iter_type = shared['future_iter_type']()
     entries['FutureIter'] = (iter_type, None, False)
     for name in ('send', 'throw', 'close'):

@@ -1,0 +1,1918 @@
+/*
+ * The data path of asyncio's streams: StreamReader, StreamWriter and
+ * StreamReaderProtocol.
+ *
+ * asyncio.streams hands its three pure-Python classes to _stream_types(),
+ * which makes a subclass of each, as transport.c does for the socket
+ * transport: the attributes the data path reads become C fields seen from
+ * Python as ordinary attributes, and the methods a connection runs for
+ * every message are replaced:
+ *
+ *   - StreamReader: feed_data(), feed_eof(), exception(), at_eof(),
+ *     _wakeup_waiter(), _maybe_resume_transport(), and the coroutine
+ *     methods read(), readexactly(), readline(), readuntil() and
+ *     _wait_for_data();
+ *   - StreamWriter: write() and drain();
+ *   - StreamReaderProtocol: data_received().
+ *
+ * A coroutine method returns a stream operation (StreamOp), an awaitable
+ * that runs the pure method's body as a small state machine: it completes
+ * at once when the buffer already holds what is asked for, and otherwise
+ * awaits what the body awaits (the reader's _wait_for_data(), its waiter
+ * future, sleep(0), the protocol's _drain_helper()), delegating to it as
+ * `await` does.  Operations are coroutines for asyncio (registered as
+ * collections.abc.Coroutine: a task can run one) and behave as one towards
+ * send(), throw() and close().  Where the body calls a method of the
+ * reader that a subclass overrides, the override is called.
+ */
+
+#include "module.h"
+
+static inline reader_fields *
+reader_fields_of(asyncio_state *st, PyObject *self)
+{
+    return (reader_fields *)((char *)self + st->streams.reader_offset);
+}
+
+static inline writer_fields *
+writer_fields_of(asyncio_state *st, PyObject *self)
+{
+    return (writer_fields *)((char *)self + st->streams.writer_offset);
+}
+
+/* A field standing for the attribute `name`: borrowed, or NULL with the
+   AttributeError reading the attribute gives while it is unset. */
+static PyObject *
+streams_field(PyObject *self, PyObject *value, const char *name)
+{
+    if (value == NULL) {
+        PyErr_Format(PyExc_AttributeError,
+                     "'%.100s' object has no attribute '%s'",
+                     Py_TYPE(self)->tp_name, name);
+    }
+    return value;
+}
+
+/* bool() of a field; -1 on error. */
+static int
+streams_truth(PyObject *self, PyObject *value, const char *name)
+{
+    if (value == Py_False || value == Py_None) {
+        return 0;
+    }
+    if (value == Py_True) {
+        return 1;
+    }
+    if (streams_field(self, value, name) == NULL) {
+        return -1;
+    }
+    Py_INCREF(value);
+    int truth = PyObject_IsTrue(value);
+    Py_DECREF(value);
+    return truth;
+}
+
+/* Set a field to a new reference, dropping the old one last. */
+static inline void
+streams_set(PyObject **field, PyObject *value)
+{
+    Py_XSETREF(*field, value);
+}
+
+/* Whether self's method `which` is the C type's own: not overridden. */
+static inline int
+streams_own(asyncio_state *st, PyObject *self, int which)
+{
+    return _PyType_Lookup(Py_TYPE(self), st->streams.reader_names[which])
+           == st->streams.reader_own[which];
+}
+
+/* asyncio.exceptions' IncompleteReadError and LimitOverrunError. */
+static int
+streams_load_exceptions(streams_state *ss)
+{
+    if (import_once(&ss->IncompleteReadError, "asyncio.exceptions",
+                    "IncompleteReadError") < 0
+        || import_once(&ss->LimitOverrunError, "asyncio.exceptions",
+                       "LimitOverrunError") < 0) {
+        return -1;
+    }
+    return 0;
+}
+
+/* `raise obj`: an exception instance or class, else TypeError. */
+static void
+streams_raise_object(PyObject *obj)
+{
+    if (PyExceptionInstance_Check(obj)) {
+        raise_instance(obj);
+    }
+    else if (PyExceptionClass_Check(obj)) {
+        PyErr_SetNone(obj);
+    }
+    else {
+        PyErr_SetString(PyExc_TypeError,
+                        "exceptions must derive from BaseException");
+    }
+}
+
+/* Raise cls(*args) built from the Py_BuildValue format. */
+static void
+streams_raise(PyObject *cls, const char *format, ...)
+{
+    va_list va;
+    va_start(va, format);
+    PyObject *args = Py_VaBuildValue(format, va);
+    va_end(va);
+    if (args == NULL) {
+        return;
+    }
+    PyObject *exc = PyObject_Call(cls, args, NULL);
+    Py_DECREF(args);
+    if (exc != NULL) {
+        raise_instance(exc);
+        Py_DECREF(exc);
+    }
+}
+
+
+/* ---------- The reader's buffer ---------- */
+
+/* len(self._buffer), or -1 with an exception set. */
+static Py_ssize_t
+reader_buffer_len(PyObject *self, reader_fields *f)
+{
+    PyObject *buffer = streams_field(self, f->buffer, "_buffer");
+    if (buffer == NULL) {
+        return -1;
+    }
+    if (PyByteArray_CheckExact(buffer)) {
+        return PyByteArray_GET_SIZE(buffer);
+    }
+    Py_INCREF(buffer);
+    Py_ssize_t n = PyObject_Size(buffer);
+    Py_DECREF(buffer);
+    return n;
+}
+
+/* The first n bytes of the buffer as bytes, taken out of it (all of them
+   when n is -1 or more than there are): bytes(self._buffer[:n]) then
+   del self._buffer[:n]. */
+static PyObject *
+reader_buffer_take(PyObject *self, reader_fields *f, Py_ssize_t n)
+{
+    PyObject *buffer = streams_field(self, f->buffer, "_buffer");
+    if (buffer == NULL) {
+        return NULL;
+    }
+    Py_INCREF(buffer);
+    PyObject *data;
+    if (PyByteArray_CheckExact(buffer)) {
+        Py_ssize_t len = PyByteArray_GET_SIZE(buffer);
+        if (n < 0 || n > len) {
+            n = len;
+        }
+        data = PyBytes_FromStringAndSize(PyByteArray_AS_STRING(buffer), n);
+    }
+    else {
+        PyObject *part = PySequence_GetSlice(buffer, 0,
+                                             n < 0 ? PY_SSIZE_T_MAX : n);
+        data = part != NULL ? PyBytes_FromObject(part) : NULL;
+        Py_XDECREF(part);
+    }
+    if (data != NULL
+        && PySequence_DelSlice(buffer, 0, n < 0 ? PY_SSIZE_T_MAX : n) < 0) {
+        Py_CLEAR(data);
+    }
+    Py_DECREF(buffer);
+    return data;
+}
+
+/* self._buffer.extend(data) */
+static int
+reader_buffer_extend(asyncio_state *st, PyObject *self, reader_fields *f,
+                     PyObject *data)
+{
+    PyObject *buffer = streams_field(self, f->buffer, "_buffer");
+    if (buffer == NULL) {
+        return -1;
+    }
+    if (PyByteArray_CheckExact(buffer) && PyBytes_CheckExact(data)) {
+        Py_ssize_t old = PyByteArray_GET_SIZE(buffer);
+        Py_ssize_t more = PyBytes_GET_SIZE(data);
+        if (PyByteArray_Resize(buffer, old + more) < 0) {
+            return -1;
+        }
+        memcpy(PyByteArray_AS_STRING(buffer) + old, PyBytes_AS_STRING(data),
+               more);
+        return 0;
+    }
+    Py_INCREF(buffer);
+    int rc = drop_result(PyObject_CallMethodOneArg(
+        buffer, st->streams.str_extend, data));
+    Py_DECREF(buffer);
+    return rc;
+}
+
+/* The limit as a C number in *limit (clipped to the range of one):
+   0, or -1 with an exception set. */
+static int
+reader_limit(PyObject *self, reader_fields *f, Py_ssize_t *limit)
+{
+    PyObject *obj = streams_field(self, f->limit, "_limit");
+    if (obj == NULL) {
+        return -1;
+    }
+    *limit = PyNumber_AsSsize_t(obj, NULL);
+    return *limit == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+
+/* ---------- StreamReader: the methods feeding it ---------- */
+
+/* _wakeup_waiter(): wake up the read waiting for data or EOF. */
+static int
+reader_wakeup_waiter_impl(asyncio_state *st, PyObject *self)
+{
+    reader_fields *f = reader_fields_of(st, self);
+    PyObject *waiter = streams_field(self, f->waiter, "_waiter");
+    if (waiter == NULL || waiter == Py_None) {
+        return waiter == NULL ? -1 : 0;
+    }
+    Py_INCREF(waiter);
+    streams_set(&f->waiter, Py_NewRef(Py_None));
+    int rc;
+    if (Future_IsNative(st, waiter)) {
+        FutureObject *fut = (FutureObject *)waiter;
+        rc = fut->fut_state == STATE_CANCELLED
+             ? 0 : future_set_result_impl(st, fut, Py_None);
+    }
+    else {
+        rc = call_truth(PyObject_CallMethodNoArgs(
+            waiter, st->streams.str_cancelled));
+        if (rc == 0) {
+            rc = drop_result(PyObject_CallMethodOneArg(
+                waiter, st->streams.str_set_result, Py_None));
+        }
+    }
+    Py_DECREF(waiter);
+    return rc < 0 ? -1 : 0;
+}
+
+/* self._wakeup_waiter(), the override when there is one. */
+static int
+reader_wakeup_waiter(asyncio_state *st, PyObject *self)
+{
+    if (streams_own(st, self, READER_WAKEUP_WAITER)) {
+        return reader_wakeup_waiter_impl(st, self);
+    }
+    return drop_result(PyObject_CallMethodNoArgs(
+        self, st->streams.reader_names[READER_WAKEUP_WAITER]));
+}
+
+/* transport.<name>() of the reader's transport. */
+static int
+reader_transport_call(asyncio_state *st, PyObject *self, reader_fields *f,
+                      PyObject *name)
+{
+    PyObject *transport = streams_field(self, f->transport, "_transport");
+    if (transport == NULL) {
+        return -1;
+    }
+    Py_INCREF(transport);
+    int rc = drop_result(PyObject_CallMethodNoArgs(transport, name));
+    Py_DECREF(transport);
+    return rc;
+}
+
+/* _maybe_resume_transport(): reading resumes once the buffer is back
+   within the limit. */
+static int
+reader_maybe_resume_impl(asyncio_state *st, PyObject *self)
+{
+    reader_fields *f = reader_fields_of(st, self);
+    int paused = streams_truth(self, f->paused, "_paused");
+    if (paused <= 0) {
+        return paused;
+    }
+    Py_ssize_t len = reader_buffer_len(self, f), limit;
+    if (len < 0 || reader_limit(self, f, &limit) < 0) {
+        return -1;
+    }
+    if (len > limit) {
+        return 0;
+    }
+    streams_set(&f->paused, Py_NewRef(Py_False));
+    return reader_transport_call(st, self, f,
+                                 st->streams.str_resume_reading);
+}
+
+static int
+reader_maybe_resume(asyncio_state *st, PyObject *self)
+{
+    if (streams_own(st, self, READER_MAYBE_RESUME)) {
+        return reader_maybe_resume_impl(st, self);
+    }
+    return drop_result(PyObject_CallMethodNoArgs(
+        self, st->streams.reader_names[READER_MAYBE_RESUME]));
+}
+
+static int
+reader_feed_data_impl(asyncio_state *st, PyObject *self, PyObject *data)
+{
+    reader_fields *f = reader_fields_of(st, self);
+    int eof = streams_truth(self, f->eof, "_eof");
+    if (eof < 0) {
+        return -1;
+    }
+    if (eof && !Py_OptimizeFlag) {
+        PyErr_SetString(PyExc_AssertionError, "feed_data after feed_eof");
+        return -1;
+    }
+    int nonempty = PyObject_IsTrue(data);
+    if (nonempty <= 0) {
+        return nonempty;
+    }
+    if (reader_buffer_extend(st, self, f, data) < 0
+        || reader_wakeup_waiter(st, self) < 0) {
+        return -1;
+    }
+    /* too much buffered: pause the transport, if it can be paused */
+    PyObject *transport = streams_field(self, f->transport, "_transport");
+    if (transport == NULL) {
+        return -1;
+    }
+    if (transport == Py_None) {
+        return 0;
+    }
+    int paused = streams_truth(self, f->paused, "_paused");
+    if (paused != 0) {
+        return paused;
+    }
+    Py_ssize_t len = reader_buffer_len(self, f), limit;
+    if (len < 0 || reader_limit(self, f, &limit) < 0) {
+        return -1;
+    }
+    /* len(self._buffer) > 2 * self._limit */
+    if (limit > PY_SSIZE_T_MAX / 2 || len <= 2 * limit) {
+        return 0;
+    }
+    if (reader_transport_call(st, self, f,
+                              st->streams.str_pause_reading) < 0) {
+        if (!PyErr_ExceptionMatches(PyExc_NotImplementedError)) {
+            return -1;
+        }
+        /* it cannot be paused: forget it, and buffer whatever comes */
+        PyErr_Clear();
+        streams_set(&f->transport, Py_NewRef(Py_None));
+        return 0;
+    }
+    streams_set(&f->paused, Py_NewRef(Py_True));
+    return 0;
+}
+
+static PyObject *
+reader_feed_data(CMETHOD_ARGS)
+{
+    static const char *const names[] = {"data"};
+    PyObject *data;
+    if (parse_args("feed_data", args, PyVectorcall_NARGS(nargsf), kwnames,
+                   names, 1, 1, 1, &data) < 0) {
+        return NULL;
+    }
+    return none_or_error(reader_feed_data_impl(cls_state(cls), op, data));
+}
+
+static PyObject *
+reader_feed_eof(CMETHOD_ARGS)
+{
+    if (check_no_args("feed_eof", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = cls_state(cls);
+    streams_set(&reader_fields_of(st, op)->eof, Py_NewRef(Py_True));
+    return none_or_error(reader_wakeup_waiter(st, op));
+}
+
+static PyObject *
+reader__wakeup_waiter(CMETHOD_ARGS)
+{
+    if (check_no_args("_wakeup_waiter", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    return none_or_error(reader_wakeup_waiter_impl(cls_state(cls), op));
+}
+
+static PyObject *
+reader__maybe_resume_transport(CMETHOD_ARGS)
+{
+    if (check_no_args("_maybe_resume_transport", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    return none_or_error(reader_maybe_resume_impl(cls_state(cls), op));
+}
+
+static PyObject *
+reader_exception(CMETHOD_ARGS)
+{
+    if (check_no_args("exception", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    reader_fields *f = reader_fields_of(cls_state(cls), op);
+    return Py_XNewRef(streams_field(op, f->exception, "_exception"));
+}
+
+static PyObject *
+reader_at_eof(CMETHOD_ARGS)
+{
+    if (check_no_args("at_eof", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    reader_fields *f = reader_fields_of(cls_state(cls), op);
+    /* self._eof and not self._buffer */
+    int eof = streams_truth(op, f->eof, "_eof");
+    if (eof <= 0) {
+        return eof < 0 ? NULL : Py_NewRef(f->eof);
+    }
+    int buffered = streams_truth(op, f->buffer, "_buffer");
+    return buffered < 0 ? NULL : PyBool_FromLong(!buffered);
+}
+
+
+/* ---------- Stream operations: the awaitables ---------- */
+
+enum {
+    OP_READ,            /* read(n) */
+    OP_READEXACTLY,     /* readexactly(n) */
+    OP_READUNTIL,       /* readuntil(separator) */
+    OP_READLINE,        /* readline() */
+    OP_WAIT,            /* _wait_for_data(func_name) */
+    OP_DRAIN,           /* StreamWriter.drain() */
+};
+
+/* What an operation awaits (StreamOpObject.awaiting). */
+enum {
+    AWAIT_NOTHING,
+    AWAIT_DATA,         /* reader._wait_for_data(...) */
+    AWAIT_WAITER,       /* the waiter future of _wait_for_data() */
+    AWAIT_BLOCK,        /* read(-1): reader.read(limit) */
+    AWAIT_LINE,         /* readline(): reader.readuntil(b'\n') */
+    AWAIT_SLEEP,        /* drain(): sleep(0) */
+    AWAIT_DRAINED,      /* drain(): protocol._drain_helper() */
+};
+
+static const char *const op_names[] = {
+    "StreamReader.read", "StreamReader.readexactly",
+    "StreamReader.readuntil", "StreamReader.readline",
+    "StreamReader._wait_for_data", "StreamWriter.drain",
+};
+
+typedef struct {
+    PyObject_HEAD
+    PyObject *self;             /* the reader, or the writer for drain() */
+    PyObject *arg;              /* n, separator or func_name */
+    PyObject *sub;              /* the iterator awaited, or NULL */
+    PyObject *blocks;           /* read(-1): the blocks read so far */
+    Py_ssize_t offset;          /* readuntil(): bytes known not to match */
+    int op;
+    int awaiting;
+    int started;
+    int finished;
+} StreamOpObject;
+
+/* What one step of an operation came to. */
+typedef enum {
+    STEP_DONE,          /* *out: the result */
+    STEP_FAILED,        /* an exception is set */
+    STEP_AWAIT,         /* *out: an awaitable to await (awaiting set) */
+} op_step;
+
+static PyObject *
+op_new(asyncio_state *st, int kind, PyObject *self, PyObject *arg)
+{
+    StreamOpObject *op = PyObject_GC_New(StreamOpObject, st->streams.OpType);
+    if (op == NULL) {
+        return NULL;
+    }
+    op->self = Py_NewRef(self);
+    op->arg = Py_XNewRef(arg);
+    op->sub = NULL;
+    op->blocks = NULL;
+    op->offset = 0;
+    op->op = kind;
+    op->awaiting = AWAIT_NOTHING;
+    op->started = 0;
+    op->finished = 0;
+    PyObject_GC_Track(op);
+    return (PyObject *)op;
+}
+
+/* `raise self._exception` when the reader has one: 1 (raised), 0, -1. */
+static int
+op_raise_reader_exception(PyObject *self, reader_fields *f)
+{
+    PyObject *exc = streams_field(self, f->exception, "_exception");
+    if (exc == NULL) {
+        return -1;
+    }
+    if (exc == Py_None) {
+        return 0;
+    }
+    streams_raise_object(exc);
+    return 1;
+}
+
+/* self._wait_for_data(name): our own operation, or the override's. */
+static PyObject *
+op_wait_for_data(asyncio_state *st, StreamOpObject *op, const char *name)
+{
+    PyObject *func = PyUnicode_FromString(name);
+    if (func == NULL) {
+        return NULL;
+    }
+    PyObject *res;
+    if (streams_own(st, op->self, READER_WAIT_FOR_DATA)) {
+        res = op_new(st, OP_WAIT, op->self, func);
+    }
+    else {
+        res = PyObject_CallMethodOneArg(
+            op->self, st->streams.reader_names[READER_WAIT_FOR_DATA], func);
+    }
+    Py_DECREF(func);
+    op->awaiting = AWAIT_DATA;
+    return res;
+}
+
+/* The end of a read: resume the transport if it was paused, return
+   data. */
+static op_step
+op_done_with(asyncio_state *st, StreamOpObject *op, PyObject *data,
+             PyObject **out)
+{
+    if (data == NULL) {
+        return STEP_FAILED;
+    }
+    if (reader_maybe_resume(st, op->self) < 0) {
+        Py_DECREF(data);
+        return STEP_FAILED;
+    }
+    *out = data;
+    return STEP_DONE;
+}
+
+/* IncompleteReadError(bytes(self._buffer), expected) after a
+   self._buffer.clear(). */
+static op_step
+op_incomplete(asyncio_state *st, StreamOpObject *op, reader_fields *f,
+              PyObject *expected)
+{
+    PyObject *partial = reader_buffer_take(op->self, f, -1);
+    if (partial == NULL) {
+        return STEP_FAILED;
+    }
+    if (streams_load_exceptions(&st->streams) == 0) {
+        streams_raise(st->streams.IncompleteReadError, "(OO)", partial,
+                      expected);
+    }
+    Py_DECREF(partial);
+    return STEP_FAILED;
+}
+
+static op_step
+op_readexactly(asyncio_state *st, StreamOpObject *op, PyObject **out)
+{
+    reader_fields *f = reader_fields_of(st, op->self);
+    Py_ssize_t n = PyNumber_AsSsize_t(op->arg, PyExc_OverflowError);
+    if (n == -1 && PyErr_Occurred()) {
+        return STEP_FAILED;
+    }
+    if (!op->started) {
+        if (n < 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "readexactly size can not be less than zero");
+            return STEP_FAILED;
+        }
+        int raised = op_raise_reader_exception(op->self, f);
+        if (raised != 0) {
+            return STEP_FAILED;
+        }
+        if (n == 0) {
+            *out = PyBytes_FromStringAndSize(NULL, 0);
+            return *out != NULL ? STEP_DONE : STEP_FAILED;
+        }
+    }
+    Py_ssize_t len = reader_buffer_len(op->self, f);
+    if (len < 0) {
+        return STEP_FAILED;
+    }
+    if (len < n) {
+        int eof = streams_truth(op->self, f->eof, "_eof");
+        if (eof != 0) {
+            return eof < 0 ? STEP_FAILED : op_incomplete(st, op, f, op->arg);
+        }
+        *out = op_wait_for_data(st, op, "readexactly");
+        return *out != NULL ? STEP_AWAIT : STEP_FAILED;
+    }
+    return op_done_with(st, op, reader_buffer_take(op->self, f, n), out);
+}
+
+static op_step
+op_read(asyncio_state *st, StreamOpObject *op, PyObject *value,
+        PyObject **out)
+{
+    reader_fields *f = reader_fields_of(st, op->self);
+    if (op->awaiting == AWAIT_BLOCK) {
+        /* read(-1): a block came back; the end is an empty one */
+        int nonempty = PyObject_IsTrue(value);
+        if (nonempty < 0) {
+            return STEP_FAILED;
+        }
+        if (!nonempty) {
+            PyObject *empty = PyBytes_FromStringAndSize(NULL, 0);
+            *out = empty != NULL ? _PyBytes_Join(empty, op->blocks) : NULL;
+            Py_XDECREF(empty);
+            return *out != NULL ? STEP_DONE : STEP_FAILED;
+        }
+        if (PyList_Append(op->blocks, value) < 0) {
+            return STEP_FAILED;
+        }
+    }
+    Py_ssize_t n = PyNumber_AsSsize_t(op->arg, PyExc_OverflowError);
+    if (n == -1 && PyErr_Occurred()) {
+        return STEP_FAILED;
+    }
+    if (!op->started) {
+        int raised = op_raise_reader_exception(op->self, f);
+        if (raised != 0) {
+            return STEP_FAILED;
+        }
+        if (n == 0) {
+            *out = PyBytes_FromStringAndSize(NULL, 0);
+            return *out != NULL ? STEP_DONE : STEP_FAILED;
+        }
+    }
+    if (n < 0) {
+        /* until EOF, a block of at most the limit at a time, as
+           self.read(self._limit) */
+        if (op->blocks == NULL && (op->blocks = PyList_New(0)) == NULL) {
+            return STEP_FAILED;
+        }
+        PyObject *limit = streams_field(op->self, f->limit, "_limit");
+        if (limit == NULL) {
+            return STEP_FAILED;
+        }
+        op->awaiting = AWAIT_BLOCK;
+        *out = PyObject_CallMethodOneArg(
+            op->self, st->streams.reader_names[READER_READ], limit);
+        return *out != NULL ? STEP_AWAIT : STEP_FAILED;
+    }
+    if (op->awaiting == AWAIT_NOTHING) {
+        int buffered = streams_truth(op->self, f->buffer, "_buffer");
+        int eof = buffered == 0 ? streams_truth(op->self, f->eof, "_eof")
+                                : 0;
+        if (buffered < 0 || eof < 0) {
+            return STEP_FAILED;
+        }
+        if (!buffered && !eof) {
+            *out = op_wait_for_data(st, op, "read");
+            return *out != NULL ? STEP_AWAIT : STEP_FAILED;
+        }
+    }
+    return op_done_with(st, op, reader_buffer_take(op->self, f, n), out);
+}
+
+/* buffer.find(separator, offset) */
+static Py_ssize_t
+op_find(PyObject *buffer, PyObject *separator, Py_ssize_t offset)
+{
+    PyObject *res = PyObject_CallMethod(buffer, "find", "On", separator,
+                                        offset);
+    if (res == NULL) {
+        return -2;
+    }
+    Py_ssize_t i = PyLong_AsSsize_t(res);
+    Py_DECREF(res);
+    return i == -1 && PyErr_Occurred() ? -2 : i;
+}
+
+static op_step
+op_readuntil(asyncio_state *st, StreamOpObject *op, PyObject **out)
+{
+    reader_fields *f = reader_fields_of(st, op->self);
+    Py_ssize_t seplen = PyObject_Size(op->arg);
+    if (seplen < 0) {
+        return STEP_FAILED;
+    }
+    if (!op->started) {
+        if (seplen == 0) {
+            PyErr_SetString(PyExc_ValueError,
+                            "Separator should be at least one-byte string");
+            return STEP_FAILED;
+        }
+        int raised = op_raise_reader_exception(op->self, f);
+        if (raised != 0) {
+            return STEP_FAILED;
+        }
+    }
+    if (streams_load_exceptions(&st->streams) < 0) {
+        return STEP_FAILED;
+    }
+    Py_ssize_t limit, isep;
+    if (reader_limit(op->self, f, &limit) < 0) {
+        return STEP_FAILED;
+    }
+    for (;;) {
+        Py_ssize_t buflen = reader_buffer_len(op->self, f);
+        if (buflen < 0) {
+            return STEP_FAILED;
+        }
+        if (buflen - op->offset >= seplen) {
+            PyObject *buffer = Py_NewRef(f->buffer);
+            isep = op_find(buffer, op->arg, op->offset);
+            Py_DECREF(buffer);
+            if (isep == -2) {
+                return STEP_FAILED;
+            }
+            if (isep != -1) {
+                break;
+            }
+            op->offset = buflen + 1 - seplen;
+            if (op->offset > limit) {
+                streams_raise(st->streams.LimitOverrunError, "(sn)",
+                              "Separator is not found, and chunk exceed "
+                              "the limit", op->offset);
+                return STEP_FAILED;
+            }
+        }
+        /* a whole separator may have come with the EOF: EOF is looked at
+           after the buffer */
+        int eof = streams_truth(op->self, f->eof, "_eof");
+        if (eof != 0) {
+            return eof < 0 ? STEP_FAILED
+                           : op_incomplete(st, op, f, Py_None);
+        }
+        *out = op_wait_for_data(st, op, "readuntil");
+        return *out != NULL ? STEP_AWAIT : STEP_FAILED;
+    }
+    if (isep > limit) {
+        streams_raise(st->streams.LimitOverrunError, "(sn)",
+                      "Separator is found, but chunk is longer than limit",
+                      isep);
+        return STEP_FAILED;
+    }
+    return op_done_with(st, op,
+                        reader_buffer_take(op->self, f, isep + seplen), out);
+}
+
+static op_step
+op_readline(asyncio_state *st, StreamOpObject *op, PyObject *value,
+            PyObject **out)
+{
+    if (op->awaiting == AWAIT_LINE) {
+        *out = Py_NewRef(value);
+        return STEP_DONE;
+    }
+    PyObject *sep = PyBytes_FromStringAndSize("\n", 1);
+    if (sep == NULL) {
+        return STEP_FAILED;
+    }
+    op->awaiting = AWAIT_LINE;
+    *out = PyObject_CallMethodOneArg(
+        op->self, st->streams.reader_names[READER_READUNTIL], sep);
+    Py_DECREF(sep);
+    return *out != NULL ? STEP_AWAIT : STEP_FAILED;
+}
+
+/* readline()'s `except` clauses around `await self.readuntil(sep)`: 1
+   when the error became the operation's result (*out), 0 when an error is
+   to propagate. */
+static int
+op_readline_failed(asyncio_state *st, StreamOpObject *op, PyObject **out)
+{
+    streams_state *ss = &st->streams;
+    if (streams_load_exceptions(ss) < 0) {
+        return 0;
+    }
+    if (PyErr_ExceptionMatches(ss->IncompleteReadError)) {
+        PyObject *exc = fetch_exception();
+        *out = exc != NULL ? PyObject_GetAttrString(exc, "partial") : NULL;
+        Py_XDECREF(exc);
+        return *out != NULL;
+    }
+    if (!PyErr_ExceptionMatches(ss->LimitOverrunError)) {
+        return 0;
+    }
+    PyObject *exc = fetch_exception();
+    if (exc == NULL) {
+        return 0;
+    }
+    /* raised inside the except clause: exc is its __context__ */
+    PyObject *saved = PyErr_GetHandledException();
+    PyErr_SetHandledException(exc);
+    reader_fields *f = reader_fields_of(st, op->self);
+    PyObject *buffer = Py_XNewRef(streams_field(op->self, f->buffer,
+                                                "_buffer"));
+    PyObject *consumed = buffer != NULL
+        ? PyObject_GetAttrString(exc, "consumed") : NULL;
+    int rc = -1;
+    if (consumed != NULL) {
+        /* the line with its newline goes, else everything */
+        PyObject *starts = PyObject_CallMethod(buffer, "startswith", "yO",
+                                               "\n", consumed);
+        int found = call_truth(starts);
+        if (found > 0) {
+            PyObject *one = PyLong_FromLong(1);
+            PyObject *end = one != NULL ? PyNumber_Add(consumed, one) : NULL;
+            Py_ssize_t n = end != NULL ? PyNumber_AsSsize_t(end, NULL) : -1;
+            Py_XDECREF(one);
+            Py_XDECREF(end);
+            rc = n < 0 && PyErr_Occurred() ? -1
+                 : PySequence_DelSlice(buffer, 0, n);
+        }
+        else if (found == 0) {
+            rc = PySequence_DelSlice(buffer, 0, PY_SSIZE_T_MAX);
+        }
+        Py_DECREF(consumed);
+    }
+    Py_XDECREF(buffer);
+    if (rc == 0 && reader_maybe_resume(st, op->self) == 0) {
+        /* raise ValueError(e.args[0]) */
+        PyObject *args = PyObject_GetAttrString(exc, "args");
+        PyObject *first = args != NULL ? PySequence_GetItem(args, 0) : NULL;
+        if (first != NULL) {
+            PyErr_SetObject(PyExc_ValueError, first);
+        }
+        Py_XDECREF(first);
+        Py_XDECREF(args);
+    }
+    PyErr_SetHandledException(saved);
+    Py_XDECREF(saved);
+    Py_DECREF(exc);
+    return 0;
+}
+
+/* _wait_for_data(func_name): the first step, up to `await self._waiter`. */
+static op_step
+op_wait(asyncio_state *st, StreamOpObject *op, PyObject **out)
+{
+    if (op->awaiting == AWAIT_WAITER) {
+        /* finally: self._waiter = None */
+        streams_set(&reader_fields_of(st, op->self)->waiter,
+                    Py_NewRef(Py_None));
+        *out = Py_NewRef(Py_None);
+        return STEP_DONE;
+    }
+    reader_fields *f = reader_fields_of(st, op->self);
+    PyObject *waiter = streams_field(op->self, f->waiter, "_waiter");
+    if (waiter == NULL) {
+        return STEP_FAILED;
+    }
+    if (waiter != Py_None) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "%U() called while another coroutine is already "
+                     "waiting for incoming data", op->arg);
+        return STEP_FAILED;
+    }
+    int eof = streams_truth(op->self, f->eof, "_eof");
+    if (eof < 0) {
+        return STEP_FAILED;
+    }
+    if (eof && !Py_OptimizeFlag) {
+        PyErr_SetString(PyExc_AssertionError, "_wait_for_data after EOF");
+        return STEP_FAILED;
+    }
+    /* waiting while paused would never end: resume reading */
+    int paused = streams_truth(op->self, f->paused, "_paused");
+    if (paused < 0) {
+        return STEP_FAILED;
+    }
+    if (paused) {
+        streams_set(&f->paused, Py_NewRef(Py_False));
+        if (reader_transport_call(st, op->self, f,
+                                  st->streams.str_resume_reading) < 0) {
+            return STEP_FAILED;
+        }
+    }
+    PyObject *loop = streams_field(op->self, f->loop, "_loop");
+    if (loop == NULL) {
+        return STEP_FAILED;
+    }
+    PyObject *fut = PyObject_CallMethodNoArgs(loop,
+                                              st->streams.str_create_future);
+    if (fut == NULL) {
+        return STEP_FAILED;
+    }
+    streams_set(&f->waiter, Py_NewRef(fut));
+    op->awaiting = AWAIT_WAITER;
+    *out = fut;
+    return STEP_AWAIT;
+}
+
+/* drain(): the reader's exception, sleep(0) while the transport closes,
+   then the protocol's _drain_helper(), which a running (not paused)
+   connection passes without waiting. */
+static op_step
+op_drain(asyncio_state *st, StreamOpObject *op, PyObject **out)
+{
+    streams_state *ss = &st->streams;
+    writer_fields *f = writer_fields_of(st, op->self);
+    if (op->awaiting == AWAIT_DRAINED) {
+        *out = Py_NewRef(Py_None);
+        return STEP_DONE;
+    }
+    if (op->awaiting == AWAIT_NOTHING) {
+        PyObject *reader = streams_field(op->self, f->reader, "_reader");
+        if (reader == NULL) {
+            return STEP_FAILED;
+        }
+        if (reader != Py_None) {
+            PyObject *exc;
+            if (ss->ReaderType != NULL
+                && PyObject_TypeCheck(reader, ss->ReaderType)
+                && streams_own(st, reader, READER_EXCEPTION)) {
+                exc = Py_XNewRef(streams_field(
+                    reader, reader_fields_of(st, reader)->exception,
+                    "_exception"));
+            }
+            else {
+                Py_INCREF(reader);
+                exc = PyObject_CallMethodNoArgs(
+                    reader, ss->reader_names[READER_EXCEPTION]);
+                Py_DECREF(reader);
+            }
+            if (exc == NULL) {
+                return STEP_FAILED;
+            }
+            if (exc != Py_None) {
+                streams_raise_object(exc);
+                Py_DECREF(exc);
+                return STEP_FAILED;
+            }
+            Py_DECREF(exc);
+        }
+        PyObject *transport = streams_field(op->self, f->transport,
+                                            "_transport");
+        if (transport == NULL) {
+            return STEP_FAILED;
+        }
+        Py_INCREF(transport);
+        int closing = call_truth(PyObject_CallMethodNoArgs(
+            transport, ss->str_is_closing));
+        Py_DECREF(transport);
+        if (closing < 0) {
+            return STEP_FAILED;
+        }
+        if (closing) {
+            /* let connection_lost() run first */
+            if (import_once(&ss->sleep, "asyncio.tasks", "sleep") < 0) {
+                return STEP_FAILED;
+            }
+            PyObject *zero = PyLong_FromLong(0);
+            *out = zero != NULL ? PyObject_CallOneArg(ss->sleep, zero)
+                                : NULL;
+            Py_XDECREF(zero);
+            op->awaiting = AWAIT_SLEEP;
+            return *out != NULL ? STEP_AWAIT : STEP_FAILED;
+        }
+    }
+    PyObject *protocol = streams_field(op->self, f->protocol, "_protocol");
+    if (protocol == NULL) {
+        return STEP_FAILED;
+    }
+    Py_INCREF(protocol);
+    if (_PyType_Lookup(Py_TYPE(protocol), ss->str_drain_helper)
+        == ss->py_drain_helper) {
+        /* FlowControlMixin._drain_helper() up to its wait */
+        PyObject *lost = PyObject_GetAttr(protocol, ss->str_connection_lost);
+        int lost_truth = call_truth(lost);
+        int paused = lost_truth == 0 ? call_truth(PyObject_GetAttr(
+            protocol, ss->str_paused)) : 0;
+        if (lost_truth > 0) {
+            PyErr_SetString(PyExc_ConnectionResetError, "Connection lost");
+        }
+        if (lost_truth != 0 || paused < 0) {
+            Py_DECREF(protocol);
+            return STEP_FAILED;
+        }
+        if (!paused) {
+            Py_DECREF(protocol);
+            *out = Py_NewRef(Py_None);
+            return STEP_DONE;
+        }
+    }
+    *out = PyObject_CallMethodNoArgs(protocol, ss->str_drain_helper);
+    Py_DECREF(protocol);
+    op->awaiting = AWAIT_DRAINED;
+    return *out != NULL ? STEP_AWAIT : STEP_FAILED;
+}
+
+/* One step of the operation, given what the last awaitable returned
+   (value, borrowed; None at the start). */
+static op_step
+op_advance(asyncio_state *st, StreamOpObject *op, PyObject *value,
+           PyObject **out)
+{
+    op_step r;
+    switch (op->op) {
+    case OP_READ:
+        r = op_read(st, op, value, out);
+        break;
+    case OP_READEXACTLY:
+        r = op_readexactly(st, op, out);
+        break;
+    case OP_READUNTIL:
+        r = op_readuntil(st, op, out);
+        break;
+    case OP_READLINE:
+        r = op_readline(st, op, value, out);
+        break;
+    case OP_WAIT:
+        r = op_wait(st, op, out);
+        break;
+    default:
+        r = op_drain(st, op, out);
+        break;
+    }
+    op->started = 1;
+    return r;
+}
+
+/* What awaiting obj iterates: obj for a coroutine, else obj.__await__()
+   (which must be an iterator and no coroutine), as `await` takes it. */
+static PyObject *
+op_awaitable_iter(PyObject *obj)
+{
+    if (PyCoro_CheckExact(obj)) {
+        return Py_NewRef(obj);
+    }
+    PyAsyncMethods *am = Py_TYPE(obj)->tp_as_async;
+    if (am == NULL || am->am_await == NULL) {
+        PyErr_Format(PyExc_TypeError,
+                     "object %.100s can't be used in 'await' expression",
+                     Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    PyObject *it = am->am_await(obj);
+    if (it != NULL && (PyCoro_CheckExact(it) || !PyIter_Check(it))) {
+        PyErr_Format(PyExc_TypeError,
+                     "__await__() returned %s",
+                     PyCoro_CheckExact(it) ? "a coroutine"
+                                           : "non-iterator");
+        Py_CLEAR(it);
+    }
+    return it;
+}
+
+/* The awaited thing failed with the exception raised: what the body does
+   about it (a `finally`, readline's `except`).  PYGEN_RETURN with *result
+   when the operation goes on or ends with a result, PYGEN_ERROR when the
+   exception propagates. */
+static PySendResult
+op_sub_failed(asyncio_state *st, StreamOpObject *op, PyObject **result)
+{
+    int awaiting = op->awaiting;
+    op->awaiting = AWAIT_NOTHING;
+    if (awaiting == AWAIT_WAITER) {
+        /* finally: self._waiter = None (keeping the exception) */
+        PyObject *type, *value, *tb;
+        PyErr_Fetch(&type, &value, &tb);
+        streams_set(&reader_fields_of(st, op->self)->waiter,
+                    Py_NewRef(Py_None));
+        PyErr_Restore(type, value, tb);
+    }
+    else if (awaiting == AWAIT_LINE && op_readline_failed(st, op, result)) {
+        return PYGEN_RETURN;
+    }
+    *result = NULL;
+    return PYGEN_ERROR;
+}
+
+/* Run the operation from where it stands until it yields (PYGEN_NEXT),
+   returns or fails.  `value` is what the last awaitable returned; `failed`
+   says it raised instead (the exception is set). */
+static PySendResult
+op_run(asyncio_state *st, StreamOpObject *op, PyObject *value, int failed,
+       PyObject **result)
+{
+    PyObject *held = Py_NewRef(value);
+    PySendResult status;
+    for (;;) {
+        if (failed) {
+            status = op_sub_failed(st, op, result);
+            if (status == PYGEN_RETURN) {
+                /* readline() turned the error into its result */
+                break;
+            }
+            break;
+        }
+        PyObject *out = NULL;
+        op_step step = op_advance(st, op, held, &out);
+        Py_SETREF(held, NULL);
+        if (step == STEP_DONE) {
+            *result = out;
+            status = PYGEN_RETURN;
+            break;
+        }
+        if (step == STEP_FAILED) {
+            *result = NULL;
+            status = PYGEN_ERROR;
+            break;
+        }
+        op->sub = op_awaitable_iter(out);
+        Py_DECREF(out);
+        if (op->sub == NULL) {
+            failed = 1;
+            continue;
+        }
+        PyObject *res;
+        status = PyIter_Send(op->sub, Py_None, &res);
+        if (status == PYGEN_NEXT) {
+            *result = res;
+            return PYGEN_NEXT;
+        }
+        Py_CLEAR(op->sub);
+        if (status == PYGEN_ERROR) {
+            failed = 1;
+            continue;
+        }
+        held = res;
+    }
+    Py_XDECREF(held);
+    op->finished = 1;
+    op->awaiting = AWAIT_NOTHING;
+    return status;
+}
+
+static PySendResult
+op_am_send(PyObject *self, PyObject *arg, PyObject **result)
+{
+    StreamOpObject *op = (StreamOpObject *)self;
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        *result = NULL;
+        return PYGEN_ERROR;
+    }
+    if (op->finished) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot reuse already awaited coroutine");
+        *result = NULL;
+        return PYGEN_ERROR;
+    }
+    if (op->sub == NULL) {
+        if (op->started) {
+            /* running: we are inside one of our own steps */
+            PyErr_SetString(PyExc_ValueError, "coroutine already executing");
+            *result = NULL;
+            return PYGEN_ERROR;
+        }
+        if (arg != Py_None) {
+            PyErr_SetString(PyExc_TypeError,
+                            "can't send non-None value to a just-started "
+                            "coroutine");
+            *result = NULL;
+            return PYGEN_ERROR;
+        }
+        return op_run(st, op, Py_None, 0, result);
+    }
+    PyObject *res;
+    PySendResult status = PyIter_Send(op->sub, arg, &res);
+    if (status == PYGEN_NEXT) {
+        *result = res;
+        return PYGEN_NEXT;
+    }
+    Py_CLEAR(op->sub);
+    if (status == PYGEN_ERROR) {
+        return op_run(st, op, Py_None, 1, result);
+    }
+    status = op_run(st, op, res, 0, result);
+    Py_DECREF(res);
+    return status;
+}
+
+/* The result of am_send as a method of an iterator or a coroutine gives
+   it: the value yielded, or NULL with StopIteration(value) or the error. */
+static PyObject *
+op_send_result(PySendResult status, PyObject *res)
+{
+    if (status == PYGEN_NEXT) {
+        return res;
+    }
+    if (status == PYGEN_RETURN) {
+        if (res != Py_None || !PyErr_Occurred()) {
+            (void)_PyGen_SetStopIterationValue(res);
+        }
+        Py_DECREF(res);
+    }
+    return NULL;
+}
+
+static PyObject *
+op_iternext(PyObject *self)
+{
+    PyObject *res;
+    PySendResult status = op_am_send(self, Py_None, &res);
+    if (status == PYGEN_RETURN && res == Py_None) {
+        /* a plain StopIteration, as a generator's __next__ ends */
+        Py_DECREF(res);
+        return NULL;
+    }
+    return op_send_result(status, res);
+}
+
+static PyObject *
+op_send(PyObject *self, PyObject *arg)
+{
+    PyObject *res;
+    PySendResult status = op_am_send(self, arg, &res);
+    if (status == PYGEN_RETURN) {
+        /* StopIteration carries the value, None included */
+        (void)_PyGen_SetStopIterationValue(res);
+        Py_DECREF(res);
+        return NULL;
+    }
+    return op_send_result(status, res);
+}
+
+/* throw(typ[, val[, tb]]): into what the operation awaits, which may
+   handle it; else the operation ends with it. */
+static PyObject *
+op_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    StreamOpObject *op = (StreamOpObject *)self;
+    if (nargs < 1 || nargs > 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "throw expected at least 1 argument%s, got %zd",
+                     nargs > 3 ? " and at most 3" : "", nargs);
+        return NULL;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    if (op->sub != NULL) {
+        PyObject *sub = Py_NewRef(op->sub);
+        PyObject *res;
+        PyObject *meth = PyObject_GetAttr(sub, st->streams.str_throw);
+        if (meth != NULL) {
+            res = PyObject_Vectorcall(meth, args, nargs, NULL);
+            Py_DECREF(meth);
+        }
+        else {
+            res = NULL;
+            if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+                /* no throw(): the exception is raised at the await */
+                PyErr_Clear();
+                Py_DECREF(sub);
+                goto raise;
+            }
+        }
+        Py_DECREF(sub);
+        if (res != NULL) {
+            return res;     /* it yielded again */
+        }
+        Py_CLEAR(op->sub);
+        PyObject *value;
+        PySendResult status;
+        if (PyErr_ExceptionMatches(PyExc_StopIteration)
+            && _PyGen_FetchStopIterationValue(&value) == 0) {
+            status = op_run(st, op, value, 0, &res);
+            Py_DECREF(value);
+        }
+        else {
+            status = op_run(st, op, Py_None, 1, &res);
+        }
+        return op_send_result(status, res);
+    }
+raise:
+    Py_CLEAR(op->sub);
+    /* raised where the operation stands: a not yet started operation
+       ends without running, as a coroutine does */
+    {
+        PyObject *type = args[0];
+        PyObject *val = nargs > 1 ? args[1] : Py_None;
+        PyObject *tb = nargs > 2 ? args[2] : Py_None;
+        if (PyExceptionInstance_Check(type)) {
+            if (val != Py_None) {
+                PyErr_SetString(PyExc_TypeError,
+                                "instance exception may not have a "
+                                "separate value");
+                return NULL;
+            }
+            PyErr_SetObject((PyObject *)Py_TYPE(type), type);
+        }
+        else if (PyExceptionClass_Check(type)) {
+            PyErr_SetObject(type, val);
+        }
+        else {
+            PyErr_Format(PyExc_TypeError,
+                         "exceptions must be classes or instances deriving "
+                         "from BaseException, not %.200s",
+                         Py_TYPE(type)->tp_name);
+            return NULL;
+        }
+        if (tb != Py_None && PyTraceBack_Check(tb)) {
+            PyObject *t, *v, *old_tb;
+            PyErr_Fetch(&t, &v, &old_tb);
+            Py_XDECREF(old_tb);
+            PyErr_Restore(t, v, Py_NewRef(tb));
+        }
+    }
+    if (op->started && !op->finished) {
+        PyObject *res;
+        PySendResult status = op_run(st, op, Py_None, 1, &res);
+        return op_send_result(status, res);
+    }
+    op->finished = 1;
+    return NULL;
+}
+
+/* close(): the awaited thing is closed, and a `finally` of the body
+   runs. */
+static PyObject *
+op_close(PyObject *self, PyObject *Py_UNUSED(arg))
+{
+    StreamOpObject *op = (StreamOpObject *)self;
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    int rc = 0;
+    if (op->sub != NULL) {
+        PyObject *sub = op->sub;
+        op->sub = NULL;
+        PyObject *close = PyObject_GetAttr(sub, st->streams.str_close);
+        if (close != NULL) {
+            rc = drop_result(PyObject_CallNoArgs(close));
+            Py_DECREF(close);
+        }
+        else if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            PyErr_Clear();
+        }
+        else {
+            rc = -1;
+        }
+        Py_DECREF(sub);
+    }
+    if (op->awaiting == AWAIT_WAITER) {
+        streams_set(&reader_fields_of(st, op->self)->waiter,
+                    Py_NewRef(Py_None));
+    }
+    op->awaiting = AWAIT_NOTHING;
+    op->finished = 1;
+    return rc < 0 ? NULL : Py_NewRef(Py_None);
+}
+
+static PyObject *
+op_await(PyObject *self)
+{
+    return Py_NewRef(self);
+}
+
+static PyObject *
+op_get_qualname(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyUnicode_FromString(op_names[((StreamOpObject *)self)->op]);
+}
+
+static PyObject *
+op_get_name(PyObject *self, void *Py_UNUSED(c))
+{
+    const char *name = op_names[((StreamOpObject *)self)->op];
+    return PyUnicode_FromString(strchr(name, '.') + 1);
+}
+
+static PyObject *
+op_get_await(PyObject *self, void *Py_UNUSED(c))
+{
+    return new_ref_or_none(((StreamOpObject *)self)->sub);
+}
+
+static PyObject *
+op_repr(PyObject *self)
+{
+    return PyUnicode_FromFormat("<stream operation %s at %p>",
+                                op_names[((StreamOpObject *)self)->op],
+                                self);
+}
+
+static int
+op_traverse(PyObject *self, visitproc visit, void *arg)
+{
+    StreamOpObject *op = (StreamOpObject *)self;
+    Py_VISIT(Py_TYPE(self));
+    Py_VISIT(op->self);
+    Py_VISIT(op->arg);
+    Py_VISIT(op->sub);
+    Py_VISIT(op->blocks);
+    return 0;
+}
+
+static int
+op_clear(PyObject *self)
+{
+    StreamOpObject *op = (StreamOpObject *)self;
+    Py_CLEAR(op->self);
+    Py_CLEAR(op->arg);
+    Py_CLEAR(op->sub);
+    Py_CLEAR(op->blocks);
+    return 0;
+}
+
+static void
+op_dealloc(PyObject *self)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    PyObject_GC_UnTrack(self);
+    (void)op_clear(self);
+    tp->tp_free(self);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef op_methods[] = {
+    {"send", op_send, METH_O,
+     PyDoc_STR("send($self, value, /)\n--\n\n"
+               "Resume the operation with value; return what it yields "
+               "next, or\nraise StopIteration with its result.")},
+    {"throw", (PyCFunction)(void (*)(void))op_throw, METH_FASTCALL,
+     PyDoc_STR("throw($self, typ, val=None, tb=None, /)\n--\n\n"
+               "Raise the exception where the operation waits.")},
+    {"close", op_close, METH_NOARGS,
+     PyDoc_STR("close($self, /)\n--\n\n"
+               "End the operation where it waits.")},
+    {NULL, NULL}
+};
+
+static PyGetSetDef op_getsets[] = {
+    {"__qualname__", op_get_qualname, NULL, NULL, NULL},
+    {"__name__", op_get_name, NULL, NULL, NULL},
+    {"cr_await", op_get_await, NULL, NULL, NULL},
+    {NULL}
+};
+
+static PyType_Slot op_slots[] = {
+    {Py_tp_doc, (void *)PyDoc_STR(
+        "What a stream's coroutine methods return: their body as a "
+        "coroutine\nrun by _asyncio.")},
+    {Py_tp_dealloc, op_dealloc},
+    {Py_tp_traverse, op_traverse},
+    {Py_tp_clear, op_clear},
+    {Py_tp_repr, op_repr},
+    {Py_tp_iter, PyObject_SelfIter},
+    {Py_tp_iternext, op_iternext},
+    {Py_am_await, op_await},
+    {Py_am_send, op_am_send},
+    {Py_tp_methods, op_methods},
+    {Py_tp_getset, op_getsets},
+    {0, NULL}
+};
+
+static PyType_Spec op_spec = {
+    .name = "_asyncio.StreamOp",
+    .basicsize = sizeof(StreamOpObject),
+    .flags = (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+              | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION),
+    .slots = op_slots,
+};
+
+
+/* ---------- StreamReader: the coroutine methods ---------- */
+
+/* A coroutine method of the reader: an operation, made with the argument
+   parsed as the pure method takes it (checks of its value wait for the
+   operation to run, as in a coroutine). */
+static PyObject *
+reader_op(PyTypeObject *cls, PyObject *op, PyObject *const *args,
+          size_t nargsf, PyObject *kwnames, int kind, const char *fname,
+          const char *argname, PyObject *dflt)
+{
+    const char *const names[] = {argname};
+    PyObject *arg = NULL;
+    int n = argname != NULL;
+    if (parse_args(fname, args, PyVectorcall_NARGS(nargsf), kwnames, names,
+                   n, n, dflt == NULL ? n : 0, &arg) < 0) {
+        return NULL;
+    }
+    return op_new(cls_state(cls), kind, op, arg != NULL ? arg : dflt);
+}
+
+static PyObject *
+reader_read(CMETHOD_ARGS)
+{
+    PyObject *minus_one = PyLong_FromLong(-1);
+    if (minus_one == NULL) {
+        return NULL;
+    }
+    PyObject *res = reader_op(cls, op, args, nargsf, kwnames, OP_READ,
+                              "read", "n", minus_one);
+    Py_DECREF(minus_one);
+    return res;
+}
+
+static PyObject *
+reader_readexactly(CMETHOD_ARGS)
+{
+    return reader_op(cls, op, args, nargsf, kwnames, OP_READEXACTLY,
+                     "readexactly", "n", NULL);
+}
+
+static PyObject *
+reader_readuntil(CMETHOD_ARGS)
+{
+    PyObject *newline = PyBytes_FromStringAndSize("\n", 1);
+    if (newline == NULL) {
+        return NULL;
+    }
+    PyObject *res = reader_op(cls, op, args, nargsf, kwnames, OP_READUNTIL,
+                              "readuntil", "separator", newline);
+    Py_DECREF(newline);
+    return res;
+}
+
+static PyObject *
+reader_readline(CMETHOD_ARGS)
+{
+    return reader_op(cls, op, args, nargsf, kwnames, OP_READLINE,
+                     "readline", NULL, Py_None);
+}
+
+static PyObject *
+reader__wait_for_data(CMETHOD_ARGS)
+{
+    return reader_op(cls, op, args, nargsf, kwnames, OP_WAIT,
+                     "_wait_for_data", "func_name", NULL);
+}
+
+
+/* ---------- StreamWriter and StreamReaderProtocol ---------- */
+
+static PyObject *
+writer_write(CMETHOD_ARGS)
+{
+    static const char *const names[] = {"data"};
+    PyObject *data;
+    if (parse_args("write", args, PyVectorcall_NARGS(nargsf), kwnames,
+                   names, 1, 1, 1, &data) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = cls_state(cls);
+    writer_fields *f = writer_fields_of(st, op);
+    PyObject *transport = streams_field(op, f->transport, "_transport");
+    if (transport == NULL) {
+        return NULL;
+    }
+    Py_INCREF(transport);
+    PyObject *res = PyObject_CallMethodOneArg(transport, st->streams.str_write,
+                                              data);
+    Py_DECREF(transport);
+    return res;
+}
+
+static PyObject *
+writer_drain(CMETHOD_ARGS)
+{
+    if (check_no_args("drain", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    return op_new(cls_state(cls), OP_DRAIN, op, NULL);
+}
+
+/* data_received(data): the reader, while there is one, is fed. */
+static PyObject *
+protocol_data_received(CMETHOD_ARGS)
+{
+    static const char *const names[] = {"data"};
+    PyObject *data;
+    if (parse_args("data_received", args, PyVectorcall_NARGS(nargsf),
+                   kwnames, names, 1, 1, 1, &data) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = cls_state(cls);
+    streams_state *ss = &st->streams;
+    PyObject *reader;
+    if (_PyType_Lookup(Py_TYPE(op), ss->str_stream_reader)
+        == ss->py_stream_reader) {
+        /* the property: the reader the weak reference still has */
+        PyObject *wr = PyObject_GetAttr(op, ss->str_stream_reader_wr);
+        if (wr == NULL) {
+            return NULL;
+        }
+        reader = wr == Py_None ? Py_NewRef(Py_None)
+                               : PyObject_CallNoArgs(wr);
+        Py_DECREF(wr);
+    }
+    else {
+        reader = PyObject_GetAttr(op, ss->str_stream_reader);
+    }
+    if (reader == NULL || reader == Py_None) {
+        return reader;
+    }
+    PyObject *res;
+    if (ss->ReaderType != NULL && PyObject_TypeCheck(reader, ss->ReaderType)
+        && streams_own(st, reader, READER_FEED_DATA)) {
+        res = none_or_error(reader_feed_data_impl(st, reader, data));
+    }
+    else {
+        res = PyObject_CallMethodOneArg(reader, ss->str_feed_data, data);
+    }
+    Py_DECREF(reader);
+    return res;
+}
+
+
+/* ---------- The types ---------- */
+
+static PyMethodDef reader_methods[] = {
+    CMETHOD("feed_data", reader_feed_data,
+            PyDoc_STR("feed_data($self, /, data)\n--\n\n"
+                      "Add data to the buffer and wake up a waiting read; "
+                      "reading pauses\nwhile more than twice the limit is "
+                      "buffered.")),
+    CMETHOD("feed_eof", reader_feed_eof,
+            PyDoc_STR("feed_eof($self, /)\n--\n\n"
+                      "Note that no more data will come, and wake up a "
+                      "waiting read.")),
+    CMETHOD("exception", reader_exception,
+            PyDoc_STR("exception($self, /)\n--\n\n"
+                      "The exception set on the stream, or None.")),
+    CMETHOD("at_eof", reader_at_eof,
+            PyDoc_STR("at_eof($self, /)\n--\n\n"
+                      "True once feed_eof() was called and the buffer was "
+                      "read out.")),
+    CMETHOD("_wakeup_waiter", reader__wakeup_waiter,
+            PyDoc_STR("_wakeup_waiter($self, /)\n--\n\n"
+                      "Let the read waiting for data or EOF go on.")),
+    CMETHOD("_maybe_resume_transport", reader__maybe_resume_transport,
+            PyDoc_STR("_maybe_resume_transport($self, /)\n--\n\n"
+                      "Resume the paused transport once the buffer is "
+                      "within the limit.")),
+    CMETHOD("_wait_for_data", reader__wait_for_data,
+            PyDoc_STR("_wait_for_data($self, /, func_name)\n--\n\n"
+                      "Wait for feed_data() or feed_eof(), resuming the "
+                      "transport first\nif it was paused.")),
+    CMETHOD("read", reader_read,
+            PyDoc_STR("read($self, /, n=-1)\n--\n\n"
+                      "Read at most n bytes, waiting for at least one "
+                      "unless EOF came.\n\n"
+                      "A negative n (the default) collects everything up "
+                      "to EOF; n zero gives\nb'' at once.  The stream's "
+                      "limit does not apply.")),
+    CMETHOD("readexactly", reader_readexactly,
+            PyDoc_STR("readexactly($self, /, n)\n--\n\n"
+                      "Read n bytes, no fewer.\n\n"
+                      "An EOF before that raises IncompleteReadError, whose "
+                      "partial\nattribute holds what was read.  The "
+                      "stream's limit does not apply.")),
+    CMETHOD("readuntil", reader_readuntil,
+            PyDoc_STR("readuntil($self, /, separator=b'\\n')\n--\n\n"
+                      "Read up to and including separator.\n\n"
+                      "The data and separator are taken out of the buffer.  "
+                      "An EOF before\nthe separator raises "
+                      "IncompleteReadError (the buffer is emptied into\n"
+                      "its partial attribute); more than the limit before "
+                      "it raises\nLimitOverrunError and leaves the data in "
+                      "the buffer.")),
+    CMETHOD("readline", reader_readline,
+            PyDoc_STR("readline($self, /)\n--\n\n"
+                      "Read one line, ending with b'\\n'.\n\n"
+                      "At EOF the incomplete last line is returned (b'' "
+                      "when nothing was\nleft).  A line longer than the "
+                      "limit raises ValueError, dropping it\n(or the whole "
+                      "buffer when no newline came) from the buffer.")),
+    {NULL, NULL}
+};
+
+static PyMethodDef writer_methods[] = {
+    CMETHOD("write", writer_write,
+            PyDoc_STR("write($self, /, data)\n--\n\n"
+                      "Write data to the transport; drain() waits for it "
+                      "to go out.")),
+    CMETHOD("drain", writer_drain,
+            PyDoc_STR("drain($self, /)\n--\n\n"
+                      "Wait until the transport's write buffer is low "
+                      "enough to write more.\n\n"
+                      "Meant to follow write(): w.write(data); await "
+                      "w.drain().  It raises the\nreader's exception, and "
+                      "ConnectionResetError once the connection is "
+                      "lost.")),
+    {NULL, NULL}
+};
+
+static PyMethodDef protocol_methods[] = {
+    CMETHOD("data_received", protocol_data_received,
+            PyDoc_STR("data_received($self, /, data)\n--\n\n"
+                      "Feed the data to the stream's reader.")),
+    {NULL, NULL}
+};
+
+static const char *const reader_field_names[READER_NFIELDS] = {
+    "_buffer", "_eof", "_waiter", "_exception", "_transport", "_paused",
+    "_limit", "_loop",
+};
+
+static const char *const writer_field_names[WRITER_NFIELDS] = {
+    "_transport", "_protocol", "_reader", "_loop", "_complete_fut",
+};
+
+PyDoc_STRVAR(reader_doc,
+"StreamReader(limit=65536, loop=None)\n--\n\n"
+"A stream's reading end, whose data path runs in C.");
+
+PyDoc_STRVAR(writer_doc,
+"StreamWriter(transport, protocol, reader, loop)\n--\n\n"
+"A stream's writing end, whose data path runs in C.\n\n"
+"It passes write(), writelines(), write_eof(), close() and\n"
+"get_extra_info() on to the transport (also its transport attribute),\n"
+"and drain() waits while the transport's buffer is too full.");
+
+PyDoc_STRVAR(protocol_doc,
+"StreamReaderProtocol(stream_reader, client_connected_cb=None, "
+"loop=None)\n--\n\n"
+"The protocol between a transport and a StreamReader, feeding it in C.\n\n"
+"A class of its own rather than methods of the reader, so that the\n"
+"reader can serve other sources and offers its users no protocol\n"
+"methods.  client_connected_cb, when given, gets (reader, writer) once\n"
+"the connection is made, as start_server() arranges.");
+
+/* collections.abc.Coroutine.register(tp): asyncio then takes an
+   operation for a coroutine (a task can run one). */
+static int
+streams_register_coroutine(PyTypeObject *tp)
+{
+    PyObject *coroutine = import_attr("collections.abc", "Coroutine");
+    if (coroutine == NULL) {
+        return -1;
+    }
+    PyObject *res = PyObject_CallMethod(coroutine, "register", "O", tp);
+    Py_DECREF(coroutine);
+    return drop_result(res);
+}
+
+/* _stream_types(reader, writer, protocol): the three C subclasses. */
+static PyObject *
+streams__stream_types(PyObject *module, PyObject *const *args,
+                      Py_ssize_t nargs)
+{
+    if (nargs != 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "_stream_types() takes exactly 3 arguments (%zd "
+                     "given)", nargs);
+        return NULL;
+    }
+    asyncio_state *st = get_module_state(module);
+    streams_state *ss = &st->streams;
+    if (ss->ReaderType != NULL) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "the stream types are made already");
+        return NULL;
+    }
+    PyObject *drain_helper = PyObject_GetAttr(args[2],
+                                              ss->str_drain_helper);
+    PyObject *stream_reader = drain_helper != NULL ? _PyType_Lookup(
+        (PyTypeObject *)args[2], ss->str_stream_reader) : NULL;
+    Py_XDECREF(drain_helper);
+    if (stream_reader == NULL || !PyType_Check(args[2])) {
+        if (!PyErr_Occurred()) {
+            PyErr_Format(PyExc_TypeError,
+                         "%R is no StreamReaderProtocol", args[2]);
+        }
+        return NULL;
+    }
+    const fields_subclass_spec reader_spec = {
+        .name = "_asyncio.StreamReader", .doc = reader_doc,
+        .fields = reader_field_names, .nfields = READER_NFIELDS,
+        .members = ss->reader_members, .methods = reader_methods,
+    };
+    const fields_subclass_spec writer_spec = {
+        .name = "_asyncio.StreamWriter", .doc = writer_doc,
+        .fields = writer_field_names, .nfields = WRITER_NFIELDS,
+        .members = ss->writer_members, .methods = writer_methods,
+    };
+    const fields_subclass_spec protocol_spec = {
+        .name = "_asyncio.StreamReaderProtocol", .doc = protocol_doc,
+        .fields = NULL, .nfields = 0, .members = NULL,
+        .methods = protocol_methods,
+    };
+    static PyMemberDef no_members[1] = {{NULL}};
+    PyObject *reader = NULL, *writer = NULL, *protocol = NULL;
+    Py_ssize_t unused;
+    reader = make_fields_subclass(module, args[0], &reader_spec,
+                                  &ss->reader_offset);
+    writer = reader != NULL ? make_fields_subclass(
+        module, args[1], &writer_spec, &ss->writer_offset) : NULL;
+    fields_subclass_spec pspec = protocol_spec;
+    pspec.members = no_members;
+    protocol = writer != NULL ? make_fields_subclass(
+        module, args[2], &pspec, &unused) : NULL;
+    if (protocol == NULL) {
+        goto error;
+    }
+    /* the flow control helper the drain fast path stands in for: the one
+       StreamReaderProtocol has, as found through its MRO */
+    PyObject *helper = _PyType_Lookup((PyTypeObject *)args[2],
+                                      ss->str_drain_helper);
+    for (int i = 0; i < READER_NOWN; i++) {
+        PyObject *meth = _PyType_Lookup((PyTypeObject *)reader,
+                                        ss->reader_names[i]);
+        if (meth == NULL) {
+            PyErr_SetObject(PyExc_AttributeError, ss->reader_names[i]);
+            goto error;
+        }
+        Py_XSETREF(ss->reader_own[i], Py_NewRef(meth));
+    }
+    if (streams_register_coroutine(ss->OpType) < 0) {
+        goto error;
+    }
+    Py_XSETREF(ss->py_drain_helper, Py_NewRef(helper));
+    Py_XSETREF(ss->py_stream_reader, Py_NewRef(stream_reader));
+    ss->ReaderType = (PyTypeObject *)Py_NewRef(reader);
+    ss->WriterType = (PyTypeObject *)Py_NewRef(writer);
+    ss->ProtocolType = (PyTypeObject *)Py_NewRef(protocol);
+    return PyTuple_Pack(3, reader, writer, protocol);
+error:
+    Py_XDECREF(reader);
+    Py_XDECREF(writer);
+    Py_XDECREF(protocol);
+    return NULL;
+}
+
+static PyMethodDef streams_functions[] = {
+    {"_stream_types", (PyCFunction)(void (*)(void))streams__stream_types,
+     METH_FASTCALL,
+     PyDoc_STR("_stream_types($module, reader, writer, protocol, /)\n--\n\n"
+               "Make the stream classes whose data path runs in C: "
+               "subclasses of the\npure-Python StreamReader, "
+               "StreamWriter and StreamReaderProtocol,\nreturned in that "
+               "order.")},
+    {NULL, NULL}
+};
+
+
+/* ---------- The part ---------- */
+
+static int
+streams_exec(PyObject *module, asyncio_state *st)
+{
+    st->streams.OpType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &op_spec, NULL);
+    if (st->streams.OpType == NULL) {
+        return -1;
+    }
+    return PyModule_AddFunctions(module, streams_functions);
+}
+
+static const asyncio_name streams_names[] = {
+    ASYNCIO_NAME(streams.reader_names[READER_WAIT_FOR_DATA],
+                 "_wait_for_data"),
+    ASYNCIO_NAME(streams.reader_names[READER_MAYBE_RESUME],
+                 "_maybe_resume_transport"),
+    ASYNCIO_NAME(streams.reader_names[READER_WAKEUP_WAITER],
+                 "_wakeup_waiter"),
+    ASYNCIO_NAME(streams.reader_names[READER_FEED_DATA], "feed_data"),
+    ASYNCIO_NAME(streams.reader_names[READER_EXCEPTION], "exception"),
+    ASYNCIO_NAME(streams.reader_names[READER_READ], "read"),
+    ASYNCIO_NAME(streams.reader_names[READER_READUNTIL], "readuntil"),
+    ASYNCIO_NAME(streams.str_cancelled, "cancelled"),
+    ASYNCIO_NAME(streams.str_close, "close"),
+    ASYNCIO_NAME(streams.str_connection_lost, "_connection_lost"),
+    ASYNCIO_NAME(streams.str_create_future, "create_future"),
+    ASYNCIO_NAME(streams.str_drain_helper, "_drain_helper"),
+    ASYNCIO_NAME(streams.str_extend, "extend"),
+    ASYNCIO_NAME(streams.str_feed_data, "feed_data"),
+    ASYNCIO_NAME(streams.str_is_closing, "is_closing"),
+    ASYNCIO_NAME(streams.str_pause_reading, "pause_reading"),
+    ASYNCIO_NAME(streams.str_paused, "_paused"),
+    ASYNCIO_NAME(streams.str_resume_reading, "resume_reading"),
+    ASYNCIO_NAME(streams.str_set_exception, "set_exception"),
+    ASYNCIO_NAME(streams.str_set_result, "set_result"),
+    ASYNCIO_NAME(streams.str_stream_reader, "_stream_reader"),
+    ASYNCIO_NAME(streams.str_stream_reader_wr, "_stream_reader_wr"),
+    ASYNCIO_NAME(streams.str_throw, "throw"),
+    ASYNCIO_NAME(streams.str_write, "write"),
+};
+
+static const size_t streams_refs[] = {
+    ASYNCIO_OFFSET(streams.ReaderType),
+    ASYNCIO_OFFSET(streams.WriterType),
+    ASYNCIO_OFFSET(streams.ProtocolType),
+    ASYNCIO_OFFSET(streams.reader_own[READER_WAIT_FOR_DATA]),
+    ASYNCIO_OFFSET(streams.reader_own[READER_MAYBE_RESUME]),
+    ASYNCIO_OFFSET(streams.reader_own[READER_WAKEUP_WAITER]),
+    ASYNCIO_OFFSET(streams.reader_own[READER_FEED_DATA]),
+    ASYNCIO_OFFSET(streams.reader_own[READER_EXCEPTION]),
+    ASYNCIO_OFFSET(streams.reader_own[READER_READ]),
+    ASYNCIO_OFFSET(streams.reader_own[READER_READUNTIL]),
+    ASYNCIO_OFFSET(streams.py_stream_reader),
+    ASYNCIO_OFFSET(streams.py_drain_helper),
+    ASYNCIO_OFFSET(streams.OpType),
+    ASYNCIO_OFFSET(streams.IncompleteReadError),
+    ASYNCIO_OFFSET(streams.LimitOverrunError),
+    ASYNCIO_OFFSET(streams.sleep),
+};
+
+const asyncio_part streams_part = {
+    .names = streams_names,
+    .nnames = Py_ARRAY_LENGTH(streams_names),
+    .exec = streams_exec,
+    .refs = streams_refs,
+    .nrefs = Py_ARRAY_LENGTH(streams_refs),
+};

@@ -1,0 +1,85 @@
+/* The data path of asyncio's streams (streams.c). */
+
+/* The attributes of a StreamReader the data path reads, kept in the object
+   after the layout of the pure-Python class (reader_offset) and seen from
+   Python as ordinary attributes, like the transport's (transport.h). */
+typedef struct {
+    PyObject *buffer;             /* _buffer */
+    PyObject *eof;                /* _eof */
+    PyObject *waiter;             /* _waiter */
+    PyObject *exception;          /* _exception */
+    PyObject *transport;          /* _transport */
+    PyObject *paused;             /* _paused */
+    PyObject *limit;              /* _limit */
+    PyObject *loop;               /* _loop */
+} reader_fields;
+
+#define READER_NFIELDS (sizeof(reader_fields) / sizeof(PyObject *))
+
+/* A StreamWriter's, likewise. */
+typedef struct {
+    PyObject *transport;          /* _transport */
+    PyObject *protocol;           /* _protocol */
+    PyObject *reader;             /* _reader */
+    PyObject *loop;               /* _loop */
+    PyObject *complete_fut;       /* _complete_fut */
+} writer_fields;
+
+#define WRITER_NFIELDS (sizeof(writer_fields) / sizeof(PyObject *))
+
+/* The methods of the reader the read operations call, which they run
+   themselves while they are the C type's own: see streams_own(). */
+enum {
+    READER_WAIT_FOR_DATA,
+    READER_MAYBE_RESUME,
+    READER_WAKEUP_WAITER,
+    READER_FEED_DATA,
+    READER_EXCEPTION,
+    READER_READ,
+    READER_READUNTIL,
+    READER_NOWN
+};
+
+typedef struct {
+    /* StreamReader, StreamWriter and StreamReaderProtocol, made by
+       _stream_types() over the pure-Python classes; NULL until then. */
+    PyTypeObject *ReaderType;
+    PyTypeObject *WriterType;
+    PyTypeObject *ProtocolType;
+    Py_ssize_t reader_offset;
+    Py_ssize_t writer_offset;
+    PyMemberDef reader_members[READER_NFIELDS + 1];
+    PyMemberDef writer_members[WRITER_NFIELDS + 1];
+    /* the reader's methods as its C type has them (see the enum) */
+    PyObject *reader_own[READER_NOWN];
+    /* what the pure classes have that the fast paths stand in for */
+    PyObject *py_stream_reader;   /* StreamReaderProtocol._stream_reader */
+    PyObject *py_drain_helper;    /* FlowControlMixin._drain_helper */
+    /* the awaitables the read operations and drain() return */
+    PyTypeObject *OpType;
+    /* asyncio's, imported on first use */
+    PyObject *IncompleteReadError;
+    PyObject *LimitOverrunError;
+    PyObject *sleep;              /* asyncio.tasks.sleep */
+
+    PyObject *reader_names[READER_NOWN];
+    PyObject *str_cancelled;
+    PyObject *str_close;
+    PyObject *str_connection_lost;
+    PyObject *str_create_future;
+    PyObject *str_drain_helper;
+    PyObject *str_extend;
+    PyObject *str_feed_data;
+    PyObject *str_is_closing;
+    PyObject *str_pause_reading;
+    PyObject *str_paused;
+    PyObject *str_resume_reading;
+    PyObject *str_set_exception;
+    PyObject *str_set_result;
+    PyObject *str_stream_reader;
+    PyObject *str_stream_reader_wr;
+    PyObject *str_throw;
+    PyObject *str_write;
+} streams_state;
+
+extern const asyncio_part streams_part;
