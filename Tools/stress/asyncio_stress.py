@@ -1,4 +1,4 @@
-"""Stress asyncio's Future and Task and check that memory does not grow.
+"""Stress asyncio's Future, Task and sockets; check that memory does not grow.
 
 Usage (from the repository root):
 
@@ -18,7 +18,14 @@ Workloads (each in --rounds rounds, each round under a fresh event loop):
            handle it, with done callbacks added and removed throughout;
   threads  --threads threads each post callbacks with call_soon_threadsafe()
            that resolve futures the loop's tasks await, and submit
-           coroutines with run_coroutine_threadsafe().
+           coroutines with run_coroutine_threadsafe();
+  connect  a tenth of --tasks TCP connections over loopback, 50 at a time,
+           each one request and its answer through streams, after which
+           the server closes (the side closing first keeps TIME_WAIT, and
+           the client ports stay free);
+  echo     half of --tasks round trips of 100 to 4000 bytes over one TCP
+           connection with streams (readexactly, write, drain), the sizes
+           cycling so that buffers grow and shrink.
 
 Each workload runs two rounds first to warm caches, free lists, tables and
 allocator arenas up, then the measured rounds.  Before and after those,
@@ -32,6 +39,7 @@ A workload fails when a figure grows by more than its bound:
   tracemalloc    --traced-bound-kb   (default 512 KiB)
   gc objects     --objects-bound     (default 2000)
   total refcount --refs-bound        (default 20000, debug builds only)
+  open files     --fds-bound         (default 0: /proc/self/fd)
 
 A leak of a single small block per task (16 bytes x 1,000,000 tasks) is
 about 15 MiB of traced memory; the bounds leave room for the allocator's
@@ -176,9 +184,66 @@ async def run_threads(count, threads=4, batch=2000):
         done += size
 
 
-WORKLOADS = {'tasks': run_tasks, 'storm': run_storm, 'threads': run_threads}
+async def answer(reader, writer):
+    size = int.from_bytes(await reader.readexactly(2), 'big')
+    writer.write(await reader.readexactly(size))
+    await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+
+
+async def one_connection(port, i):
+    reader, writer = await asyncio.open_connection('127.0.0.1', port)
+    payload = bytes([i % 256]) * (1 + i % 300)
+    writer.write(len(payload).to_bytes(2, 'big') + payload)
+    await writer.drain()
+    assert await reader.readexactly(len(payload)) == payload
+    assert await reader.read() == b''
+    writer.close()
+    await writer.wait_closed()
+
+
+async def run_connect(count, batch=50):
+    server = await asyncio.start_server(answer, '127.0.0.1', 0)
+    port = server.sockets[0].getsockname()[1]
+    done = 0
+    async with server:
+        while done < count:
+            size = min(batch, count - done)
+            await asyncio.gather(*[one_connection(port, done + j)
+                                   for j in range(size)])
+            done += size
+
+
+async def echo_back(reader, writer):
+    try:
+        while True:
+            size = int.from_bytes(await reader.readexactly(4), 'big')
+            writer.write(await reader.readexactly(size))
+            await writer.drain()
+    except asyncio.IncompleteReadError:
+        writer.close()
+
+
+async def run_echo(count):
+    server = await asyncio.start_server(echo_back, '127.0.0.1', 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server:
+        reader, writer = await asyncio.open_connection('127.0.0.1', port)
+        for i in range(count):
+            payload = bytes([i % 251]) * (100 + (i * 97) % 3900)
+            writer.write(len(payload).to_bytes(4, 'big') + payload)
+            await writer.drain()
+            assert await reader.readexactly(len(payload)) == payload
+        writer.close()
+        await writer.wait_closed()
+
+
+WORKLOADS = {'tasks': run_tasks, 'storm': run_storm, 'threads': run_threads,
+             'connect': run_connect, 'echo': run_echo}
 # The share of --tasks each workload runs in all.
-SHARE = {'tasks': 1.0, 'storm': 0.25, 'threads': 0.25}
+SHARE = {'tasks': 1.0, 'storm': 0.25, 'threads': 0.25, 'connect': 0.1,
+         'echo': 0.5}
 
 
 # ---------------------------------------------------------------------------
@@ -192,10 +257,18 @@ def rss_bytes():
         return 0
 
 
+def open_files():
+    try:
+        return len(os.listdir('/proc/self/fd'))
+    except OSError:
+        return 0
+
+
 def snapshot():
     gc.collect()
     gc.collect()
     return {
+        'fds': open_files(),
         'rss': rss_bytes(),
         'traced': tracemalloc.get_traced_memory()[0]
         if tracemalloc.is_tracing() else 0,
@@ -242,7 +315,8 @@ def measure(name, total, args):
 
 
 def over_bounds(growth, args):
-    bounds = {'rss': args.rss_bound_mb * 2**20,
+    bounds = {'fds': args.fds_bound,
+              'rss': args.rss_bound_mb * 2**20,
               'traced': args.traced_bound_kb * 2**10,
               'objects': args.objects_bound,
               'refs': args.refs_bound}
@@ -283,6 +357,7 @@ def parse_args(argv):
     parser.add_argument('--traced-bound-kb', type=float, default=512)
     parser.add_argument('--objects-bound', type=int, default=2000)
     parser.add_argument('--refs-bound', type=int, default=20000)
+    parser.add_argument('--fds-bound', type=int, default=0)
     return parser.parse_args(argv)
 
 
@@ -295,7 +370,8 @@ def main(argv=None):
           f'{asyncio.Future.__qualname__}, Task={asyncio.Task.__module__}.'
           f'{asyncio.Task.__qualname__}')
     print(f'{"workload":8} {"tasks":>9} {"seconds":>8} {"RSS KiB":>9} '
-          f'{"traced KiB":>10} {"objects":>8} {"refs":>8}  verdict')
+          f'{"traced KiB":>10} {"objects":>8} {"refs":>8} {"fds":>4}  '
+          f'verdict')
     failed = False
     for name in args.only or WORKLOADS:
         count, elapsed, growth = measure(name, total, args)
@@ -304,7 +380,7 @@ def main(argv=None):
         verdict = 'grew: ' + ', '.join(bad) if bad else 'ok'
         print(f'{name:8} {count:9} {elapsed:8.1f} {growth["rss"] // 1024:9} '
               f'{growth["traced"] // 1024:10} {growth["objects"]:8} '
-              f'{growth["refs"]:8}  {verdict}', flush=True)
+              f'{growth["refs"]:8} {growth["fds"]:4}  {verdict}', flush=True)
     return 1 if failed else 0
 
 
