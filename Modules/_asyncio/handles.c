@@ -512,6 +512,16 @@ handle_do_cancel(asyncio_state *st, HandleObject *h)
     return 0;
 }
 
+int
+handle_cancel_any(asyncio_state *st, PyObject *handle)
+{
+    if (Py_IS_TYPE(handle, st->handles.HandleType)) {
+        HandleObject *h = (HandleObject *)handle;
+        return h->h_cancelled ? 0 : handle_do_cancel(st, h);
+    }
+    return drop_result(PyObject_CallMethodNoArgs(handle, st->str_cancel));
+}
+
 static PyObject *
 handle_cancel(CMETHOD_ARGS)
 {

@@ -52,6 +52,8 @@ HandleObject *handle_new(asyncio_state *st, PyObject *when,
                          PyObject *callback, const cb_args *args,
                          PyObject *loop, PyObject *context, int drop,
                          int debug);
+/* handle.cancel(), without a call for a plain Handle: 0 or -1. */
+int handle_cancel_any(asyncio_state *st, PyObject *handle);
 /* Handle._run(): 0, or -1 when an exception propagates. */
 int handle_run(asyncio_state *st, HandleObject *h);
 /* asyncio.constants.DEBUG_STACK_DEPTH as read now. */

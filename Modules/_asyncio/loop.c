@@ -91,7 +91,8 @@ core_load_selector_refs(asyncio_state *st)
     /* the selector loop's methods the core stands in for, as its class
        has them (_add_callback is BaseEventLoop's) */
     static const int which[] = {
-        CORE_PROCESS_EVENTS, CORE_WRITE_TO_SELF, CORE_ADD_CALLBACK
+        CORE_PROCESS_EVENTS, CORE_WRITE_TO_SELF, CORE_ADD_CALLBACK,
+        CORE_IS_CLOSED
     };
     PyObject *meths[Py_ARRAY_LENGTH(which)] = {NULL};
     int found = cls != NULL;
@@ -110,6 +111,14 @@ core_load_selector_refs(asyncio_state *st)
         Py_XSETREF(st->loop.socket_type, sock);
         PyObject *sel = import_attr("selectors", "EpollSelector");
         Py_XSETREF(st->loop.epoll_selector_type, sel);
+        PyObject *key = sel != NULL ? import_attr("selectors", "SelectorKey")
+                                    : NULL;
+        if (key != NULL && !(PyType_Check(key)
+                             && PyType_IsSubtype((PyTypeObject *)key,
+                                                 &PyTuple_Type))) {
+            Py_CLEAR(key);
+        }
+        Py_XSETREF(st->loop.selector_key_type, key);
         PyObject *epoll = sel != NULL ? import_attr("select", "epoll") : NULL;
         Py_XSETREF(st->loop.epoll_type, epoll);
         PyObject *fileno = epoll != NULL
@@ -1011,6 +1020,18 @@ core_epoll_event_list(asyncio_state *st, PyObject *fd_to_key,
     return ready;
 }
 
+/* The descriptor of the selector's epoll object, or -1 with an exception
+   set.  fileno() of a closed epoll object raises what its methods would;
+   the type's own method, found once, spares a lookup per call. */
+static int
+core_epoll_fd(asyncio_state *st, PyObject *poller)
+{
+    PyObject *fdobj = PyObject_CallOneArg(st->loop.epoll_fileno, poller);
+    int epfd = fdobj != NULL ? PyObject_AsFileDescriptor(fdobj) : -1;
+    Py_XDECREF(fdobj);
+    return epfd;
+}
+
 /* epoll_wait() on the selector's epoll object, as EpollSelector.select()
    and epoll.poll() do together: the GIL let go, the timeout in seconds
    (negative: none) rounded up to milliseconds, the wait resumed after a
@@ -1020,11 +1041,7 @@ static int
 core_epoll_wait(asyncio_state *st, PyObject *poller, double timeout,
                 struct epoll_event *events, int maxevents)
 {
-    /* fileno() of a closed epoll object raises what its poll() would; the
-       type's own method, found once, spares a lookup per poll */
-    PyObject *fdobj = PyObject_CallOneArg(st->loop.epoll_fileno, poller);
-    int epfd = fdobj != NULL ? PyObject_AsFileDescriptor(fdobj) : -1;
-    Py_XDECREF(fdobj);
+    int epfd = core_epoll_fd(st, poller);
     if (epfd < 0) {
         return -1;
     }
@@ -1527,6 +1544,384 @@ core__run_once(CMETHOD_ARGS)
     Py_RETURN_NONE;
 }
 
+/* ---------- The selector loop: readers and writers ----------
+ *
+ * _SelectorLoopCore, a C base class of selector_events'
+ * BaseSelectorEventLoop, provides _add_reader(), _remove_reader(),
+ * _add_writer() and _remove_writer().  With an open EpollSelector used as
+ * its class has it (no method replaced on the instance) and a file
+ * descriptor given as an int, they keep the selector's key table and its
+ * epoll registration themselves, as the selector's register(), modify()
+ * and unregister() would; anything else goes to the pure-Python methods
+ * (selector_events._py_selector_methods), which run as they always did.
+ * In debug mode a handle's source traceback starts at the method's
+ * caller, the C method having no frame of its own. */
+
+#ifdef HAVE_SYS_EPOLL_H
+/* Whether sel is an open EpollSelector whose methods are its class's:
+   1, 0 (no), -1 on error. */
+static int
+core_selector_is_plain(asyncio_state *st, PyObject *sel)
+{
+    /* the methods an instance may shadow, which take it off the path */
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(st->loop.str_selector_methods);
+         i++) {
+        if (core_instance_has(sel, st->loop.str_selector_methods[i])) {
+            return 0;
+        }
+    }
+    PyObject *map = PyObject_GetAttr(sel, st->loop.str_map);
+    if (map == NULL) {
+        return -1;
+    }
+    Py_DECREF(map);
+    return map != Py_None;
+}
+
+/* SelectorKey(fileobj, fd, events, (reader, writer)), made as
+   key._replace() and the selector's register() make it. */
+static PyObject *
+core_selector_key(asyncio_state *st, PyObject *fileobj, PyObject *fd,
+                  long events, PyObject *reader, PyObject *writer)
+{
+    PyObject *data = PyTuple_Pack(2, reader, writer);
+    PyObject *mask = data != NULL ? PyLong_FromLong(events) : NULL;
+    PyObject *items = mask != NULL ? PyTuple_Pack(4, fileobj, fd, mask, data)
+                                   : NULL;
+    PyObject *args = items != NULL ? PyTuple_Pack(1, items) : NULL;
+    PyObject *key = args != NULL ? PyTuple_Type.tp_new(
+        (PyTypeObject *)st->loop.selector_key_type, args, NULL) : NULL;
+    Py_XDECREF(args);
+    Py_XDECREF(items);
+    Py_XDECREF(mask);
+    Py_XDECREF(data);
+    return key;
+}
+
+/* epoll_ctl() for selectors' events (EVENT_READ 1, EVENT_WRITE 2), as
+   select.epoll's register(), modify() and unregister() call it: 0, or -1
+   with OSError set. */
+static int
+core_epoll_ctl(int epfd, int op, int fd, long events)
+{
+    struct epoll_event ev;
+    memset(&ev, 0, sizeof(ev));
+    ev.events = ((events & 1) ? EPOLLIN : 0) | ((events & 2) ? EPOLLOUT : 0);
+    ev.data.fd = fd;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = epoll_ctl(epfd, op, fd, &ev);
+    Py_END_ALLOW_THREADS
+    if (rc < 0) {
+        if (op == EPOLL_CTL_DEL && errno == EBADF) {
+            return 0;   /* closed already: nothing to remove */
+        }
+        PyErr_SetFromErrno(PyExc_OSError);
+        return -1;
+    }
+    return 0;
+}
+
+/* Drop fd's key after epoll refused it, keeping the error raised: a
+   failed register() or modify() leaves fd unregistered. */
+static void
+core_forget_key(PyObject *fd_to_key, PyObject *fd)
+{
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (PyDict_DelItem(fd_to_key, fd) < 0) {
+        PyErr_Clear();
+    }
+    PyErr_Restore(type, value, tb);
+}
+
+/* The fast path's view of the loop's selector: 1 with its epoll
+   descriptor in *epfd and _fd_to_key in *fd_to_key (new reference), or 0
+   when the pure-Python method is to run, or -1. */
+static int
+core_selector_fast(asyncio_state *st, LoopCoreObject *self, PyObject *fd,
+                   int *epfd, PyObject **fd_to_key)
+{
+    *fd_to_key = NULL;
+    if (!PyLong_CheckExact(fd) || Py_SIZE(fd) < 0
+        || st->loop.selector_key_type == NULL) {
+        return 0;
+    }
+    PyObject *sel, *poller;
+    if (core_selector_refs(st, self, &sel, &poller, fd_to_key) < 0) {
+        return -1;
+    }
+    int plain = poller != NULL
+                && Py_IS_TYPE(poller, (PyTypeObject *)st->loop.epoll_type)
+                ? core_selector_is_plain(st, sel) : 0;
+    if (plain > 0) {
+        *epfd = core_epoll_fd(st, poller);
+        if (*epfd < 0) {
+            plain = -1;
+        }
+    }
+    Py_DECREF(sel);
+    Py_XDECREF(poller);
+    if (plain <= 0) {
+        Py_CLEAR(*fd_to_key);
+    }
+    return plain;
+}
+
+/* fd's key in *key (new reference, NULL for none) with its events in
+   *mask and its (reader, writer) in handlers[]: 0, or -1 with an
+   exception set. */
+static int
+core_key_for(PyObject *fd_to_key, PyObject *fd, PyObject **key, long *mask,
+             PyObject **handlers)
+{
+    *mask = 0;
+    handlers[0] = handlers[1] = Py_None;
+    *key = Py_XNewRef(PyDict_GetItemWithError(fd_to_key, fd));
+    if (*key == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    if (!core_plain_key(*key)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "cannot unpack the selector key's data");
+        Py_CLEAR(*key);
+        return -1;
+    }
+    *mask = PyLong_AsLong(PyTuple_GET_ITEM(*key, 2));
+    handlers[0] = PyTuple_GET_ITEM(PyTuple_GET_ITEM(*key, 3), 0);
+    handlers[1] = PyTuple_GET_ITEM(PyTuple_GET_ITEM(*key, 3), 1);
+    return *mask == -1 && PyErr_Occurred() ? -1 : 0;
+}
+
+/* The key of fd with events `mask` and handlers[], as register() (no
+   old key) or modify() leave it, epoll told of a change of events. */
+static int
+core_set_key(asyncio_state *st, PyObject *fd_to_key, int epfd, PyObject *fd,
+             PyObject *old_key, long old_mask, long mask,
+             PyObject **handlers)
+{
+    PyObject *fileobj = old_key != NULL ? PyTuple_GET_ITEM(old_key, 0) : fd;
+    PyObject *key = core_selector_key(st, fileobj, fd, mask, handlers[0],
+                                      handlers[1]);
+    if (key == NULL) {
+        return -1;
+    }
+    int rc = PyDict_SetItem(fd_to_key, fd, key);
+    Py_DECREF(key);
+    if (rc == 0 && (old_key == NULL || mask != old_mask)
+        && core_epoll_ctl(epfd, old_key == NULL ? EPOLL_CTL_ADD
+                                                : EPOLL_CTL_MOD,
+                          (int)PyLong_AsLong(fd), mask) < 0) {
+        core_forget_key(fd_to_key, fd);
+        rc = -1;
+    }
+    return rc;
+}
+#endif
+
+/* The pure-Python selector loop's method `name` (borrowed), for what the
+   core does not do itself. */
+static PyObject *
+core_py_selector_method(asyncio_state *st, PyObject *name)
+{
+    if (import_once(&st->loop.py_selector_methods,
+                    "asyncio.selector_events", "_py_selector_methods") < 0) {
+        return NULL;
+    }
+    PyObject *func = PyDict_GetItemWithError(st->loop.py_selector_methods,
+                                             name);
+    if (func == NULL && !PyErr_Occurred()) {
+        PyErr_SetObject(PyExc_KeyError, name);
+    }
+    return func;
+}
+
+/* The pure-Python method `name` called with self and args. */
+static PyObject *
+core_call_py_selector_method(asyncio_state *st, LoopCoreObject *self,
+                             PyObject *name, PyObject *const *args,
+                             size_t nargsf, PyObject *kwnames)
+{
+    PyObject *pure = core_py_selector_method(st, name);
+    if (pure == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
+    PyObject **stack = PyMem_New(PyObject *, n + nkw + 1);
+    if (stack == NULL) {
+        return PyErr_NoMemory();
+    }
+    stack[0] = (PyObject *)self;
+    for (Py_ssize_t i = 0; i < n + nkw; i++) {
+        stack[1 + i] = args[i];
+    }
+    PyObject *res = PyObject_Vectorcall(pure, stack, n + 1, kwnames);
+    PyMem_Free(stack);
+    return res;
+}
+
+/* _add_reader(fd, callback, *args) (which 0) and _add_writer() (1). */
+static PyObject *
+core_add_handler(asyncio_state *st, LoopCoreObject *self, int which,
+                 PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+#ifdef HAVE_SYS_EPOLL_H
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    int epfd;
+    PyObject *fd_to_key;
+    int fast = 0;
+    if (nargs >= 2 && (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0)) {
+        fast = core_selector_fast(st, self, args[0], &epfd, &fd_to_key);
+    }
+    if (fast < 0) {
+        return NULL;
+    }
+    if (fast) {
+        PyObject *fd = args[0];
+        cb_args rest = {NULL, args + 2, nargs - 2};
+        HandleObject *handle = NULL;
+        PyObject *key = NULL, *handlers[2], *old = NULL;
+        long mask = 0, bit = which == 0 ? 1 : 2;
+        int rc = -1;
+        if (core_check_closed(st, self, -1) < 0
+            || (handle = handle_new(st, NULL, args[1], &rest,
+                                    (PyObject *)self, NULL, 0, -1)) == NULL
+            || core_key_for(fd_to_key, fd, &key, &mask, handlers) < 0) {
+            goto done;
+        }
+        old = Py_NewRef(handlers[which]);
+        handlers[which] = (PyObject *)handle;
+        rc = core_set_key(st, fd_to_key, epfd, fd, key, mask, mask | bit,
+                          handlers);
+        if (rc == 0 && old != Py_None) {
+            rc = handle_cancel_any(st, old);
+        }
+    done:
+        Py_XDECREF(old);
+        Py_XDECREF(key);
+        Py_DECREF(fd_to_key);
+        if (rc < 0) {
+            Py_XDECREF(handle);
+            return NULL;
+        }
+        return (PyObject *)handle;
+    }
+#endif
+    return core_call_py_selector_method(st, self,
+                                        st->loop.str_handler[which], args,
+                                        nargsf, kwnames);
+}
+
+/* _remove_reader(fd) (which 0) and _remove_writer(fd) (1): whether there
+   was one. */
+static PyObject *
+core_remove_handler(asyncio_state *st, LoopCoreObject *self, int which,
+                    PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+#ifdef HAVE_SYS_EPOLL_H
+    int epfd;
+    PyObject *fd_to_key;
+    int fast = 0;
+    if (PyVectorcall_NARGS(nargsf) == 1
+        && (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0)) {
+        fast = core_selector_fast(st, self, args[0], &epfd, &fd_to_key);
+    }
+    if (fast < 0) {
+        return NULL;
+    }
+    /* the pure method asks is_closed() first */
+    int own = fast ? core_method_is_own(st, (PyObject *)self,
+                                        CORE_IS_CLOSED) : 0;
+    if (own < 0) {
+        Py_DECREF(fd_to_key);
+        return NULL;
+    }
+    if (fast && !own) {
+        Py_CLEAR(fd_to_key);
+    }
+    if (fast && own) {
+        PyObject *fd = args[0], *res = NULL, *key = NULL, *handlers[2];
+        PyObject *old = NULL;
+        long mask, bit = which == 0 ? 1 : 2;
+        int closed = core_field_truth(self, self->closed, "_closed");
+        if (closed != 0) {
+            res = closed < 0 ? NULL : Py_NewRef(Py_False);
+            goto done;
+        }
+        if (core_key_for(fd_to_key, fd, &key, &mask, handlers) < 0) {
+            goto done;
+        }
+        if (key == NULL) {
+            res = Py_NewRef(Py_False);
+            goto done;
+        }
+        old = Py_NewRef(handlers[which]);
+        handlers[which] = Py_None;
+        int rc;
+        if (!(mask & ~bit)) {
+            /* unregister(): the key goes, epoll's errors are ignored */
+            rc = PyDict_DelItem(fd_to_key, fd);
+            if (rc == 0 && core_epoll_ctl(epfd, EPOLL_CTL_DEL,
+                                          (int)PyLong_AsLong(fd), 0) < 0) {
+                if (PyErr_ExceptionMatches(PyExc_OSError)) {
+                    PyErr_Clear();
+                }
+                else {
+                    rc = -1;
+                }
+            }
+        }
+        else {
+            rc = core_set_key(st, fd_to_key, epfd, fd, key, mask,
+                              mask & ~bit, handlers);
+        }
+        if (rc == 0 && old != Py_None) {
+            rc = handle_cancel_any(st, old);
+        }
+        if (rc == 0) {
+            res = PyBool_FromLong(old != Py_None);
+        }
+    done:
+        Py_XDECREF(old);
+        Py_XDECREF(key);
+        Py_DECREF(fd_to_key);
+        return res;
+    }
+#endif
+    return core_call_py_selector_method(st, self,
+                                        st->loop.str_handler[2 + which],
+                                        args, nargsf, kwnames);
+}
+
+static PyObject *
+core__add_reader(CMETHOD_ARGS)
+{
+    return core_add_handler(cls_state(cls), (LoopCoreObject *)op, 0, args,
+                            nargsf, kwnames);
+}
+
+static PyObject *
+core__add_writer(CMETHOD_ARGS)
+{
+    return core_add_handler(cls_state(cls), (LoopCoreObject *)op, 1, args,
+                            nargsf, kwnames);
+}
+
+static PyObject *
+core__remove_reader(CMETHOD_ARGS)
+{
+    return core_remove_handler(cls_state(cls), (LoopCoreObject *)op, 0,
+                               args, nargsf, kwnames);
+}
+
+static PyObject *
+core__remove_writer(CMETHOD_ARGS)
+{
+    return core_remove_handler(cls_state(cls), (LoopCoreObject *)op, 1,
+                               args, nargsf, kwnames);
+}
+
 /* ---------- _EventLoopCore: small methods ---------- */
 
 static PyObject *
@@ -1899,6 +2294,45 @@ static PyType_Spec core_spec = {
     .slots = core_slots,
 };
 
+static PyMethodDef selector_core_methods[] = {
+    CMETHOD("_add_reader", core__add_reader,
+            PyDoc_STR("_add_reader($self, fd, callback, /, *args)\n--\n\n"
+                      "Call callback(*args) whenever fd is readable; return "
+                      "its handle.\n\n"
+                      "A reader fd had before is cancelled.")),
+    CMETHOD("_add_writer", core__add_writer,
+            PyDoc_STR("_add_writer($self, fd, callback, /, *args)\n--\n\n"
+                      "Call callback(*args) whenever fd is writable; return "
+                      "its handle.\n\n"
+                      "A writer fd had before is cancelled.")),
+    CMETHOD("_remove_reader", core__remove_reader,
+            PyDoc_STR("_remove_reader($self, fd, /)\n--\n\n"
+                      "Stop watching fd for reading; True if it had a "
+                      "reader.")),
+    CMETHOD("_remove_writer", core__remove_writer,
+            PyDoc_STR("_remove_writer($self, fd, /)\n--\n\n"
+                      "Stop watching fd for writing; True if it had a "
+                      "writer.")),
+    {NULL, NULL}
+};
+
+static PyType_Slot selector_core_slots[] = {
+    {Py_tp_doc, (void *)PyDoc_STR(
+        "_SelectorLoopCore()\n--\n\n"
+        "The C base of asyncio's BaseSelectorEventLoop: its readers and "
+        "writers.")},
+    {Py_tp_methods, selector_core_methods},
+    {0, NULL}
+};
+
+static PyType_Spec selector_core_spec = {
+    .name = "_asyncio._SelectorLoopCore",
+    .basicsize = sizeof(LoopCoreObject),
+    /* the collector's slots come from _EventLoopCore */
+    .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
+    .slots = selector_core_slots,
+};
+
 
 
 
@@ -1937,6 +2371,12 @@ loop_exec(PyObject *module, asyncio_state *st)
         module, &core_spec, NULL);
     if (ls->LoopCoreType == NULL
         || PyModule_AddType(module, ls->LoopCoreType) < 0) {
+        return -1;
+    }
+    ls->SelectorLoopCoreType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &selector_core_spec, (PyObject *)ls->LoopCoreType);
+    if (ls->SelectorLoopCoreType == NULL
+        || PyModule_AddType(module, ls->SelectorLoopCoreType) < 0) {
         return -1;
     }
     ls->kw_task_init = Py_BuildValue("(sss)", "loop", "name", "context");
@@ -2007,6 +2447,17 @@ static const asyncio_name loop_names[] = {
     ASYNCIO_NAME(loop.own_names[CORE_PROCESS_EVENTS], "_process_events"),
     ASYNCIO_NAME(loop.own_names[CORE_WRITE_TO_SELF], "_write_to_self"),
     ASYNCIO_NAME(loop.own_names[CORE_ADD_CALLBACK], "_add_callback"),
+    ASYNCIO_NAME(loop.own_names[CORE_IS_CLOSED], "is_closed"),
+    ASYNCIO_NAME(loop.str_handler[0], "_add_reader"),
+    ASYNCIO_NAME(loop.str_handler[1], "_add_writer"),
+    ASYNCIO_NAME(loop.str_handler[2], "_remove_reader"),
+    ASYNCIO_NAME(loop.str_handler[3], "_remove_writer"),
+    ASYNCIO_NAME(loop.str_map, "_map"),
+    ASYNCIO_NAME(loop.str_selector_methods[0], "register"),
+    ASYNCIO_NAME(loop.str_selector_methods[1], "modify"),
+    ASYNCIO_NAME(loop.str_selector_methods[2], "unregister"),
+    ASYNCIO_NAME(loop.str_selector_methods[3], "get_key"),
+    ASYNCIO_NAME(loop.str_selector_methods[4], "_fileobj_lookup"),
     ASYNCIO_NAME(loop.str_Task, "Task"),
     ASYNCIO_NAME(loop.str_append, "append"),
     ASYNCIO_NAME(loop.str_cancelled_attr, "_cancelled"),
@@ -2032,6 +2483,9 @@ static const asyncio_name loop_names[] = {
 
 static const size_t loop_refs[] = {
     ASYNCIO_OFFSET(loop.LoopCoreType),
+    ASYNCIO_OFFSET(loop.SelectorLoopCoreType),
+    ASYNCIO_OFFSET(loop.selector_key_type),
+    ASYNCIO_OFFSET(loop.py_selector_methods),
     ASYNCIO_OFFSET(loop.own_methods[CORE_TIME]),
     ASYNCIO_OFFSET(loop.own_methods[CORE_GET_DEBUG]),
     ASYNCIO_OFFSET(loop.own_methods[CORE_CHECK_CLOSED]),
@@ -2043,6 +2497,7 @@ static const size_t loop_refs[] = {
     ASYNCIO_OFFSET(loop.own_methods[CORE_PROCESS_EVENTS]),
     ASYNCIO_OFFSET(loop.own_methods[CORE_WRITE_TO_SELF]),
     ASYNCIO_OFFSET(loop.own_methods[CORE_ADD_CALLBACK]),
+    ASYNCIO_OFFSET(loop.own_methods[CORE_IS_CLOSED]),
     ASYNCIO_OFFSET(loop.socket_type),
     ASYNCIO_OFFSET(loop.epoll_selector_type),
     ASYNCIO_OFFSET(loop.epoll_type),

@@ -15,11 +15,13 @@ enum {
     CORE_PROCESS_EVENTS,
     CORE_WRITE_TO_SELF,
     CORE_ADD_CALLBACK,
+    CORE_IS_CLOSED,
     CORE_NOWN
 };
 
 typedef struct {
     PyTypeObject *LoopCoreType;
+    PyTypeObject *SelectorLoopCoreType;   /* _SelectorLoopCore */
     /* The methods of _EventLoopCore that core_method_is_own() looks for,
        by name and as found in the type's dict. */
     PyObject *own_names[CORE_NOWN];
@@ -36,6 +38,10 @@ typedef struct {
     PyObject *epoll_selector_type;
     PyObject *epoll_type;         /* select.epoll */
     PyObject *epoll_fileno;       /* select.epoll.fileno, unbound */
+    PyObject *selector_key_type;  /* selectors.SelectorKey */
+    /* selector_events._py_selector_methods, for what _SelectorLoopCore
+       leaves to the pure-Python methods; imported on first use */
+    PyObject *py_selector_methods;
     PyObject *socket_type;        /* socket.socket */
     int selector_refs_loaded;
 
@@ -66,6 +72,9 @@ typedef struct {
     PyObject *str_fileno;
     PyObject *str_popleft;
     PyObject *str_process_events;
+    PyObject *str_handler[4];     /* _add_reader ... _remove_writer */
+    PyObject *str_map;
+    PyObject *str_selector_methods[5];
     PyObject *str_remove_reader;
     PyObject *str_remove_writer;
     PyObject *str_run;

@@ -420,8 +420,7 @@ make_fields_subclass(PyObject *module, PyObject *base,
     };
     PyType_Spec type_spec = {
         .name = spec->name,
-        .basicsize = (int)(start
-                           + (Py_ssize_t)(spec->nfields * sizeof(PyObject *))),
+        .basicsize = (int)(start + (Py_ssize_t)spec->size),
         .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE,
         .slots = slots,
     };

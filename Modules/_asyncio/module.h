@@ -265,10 +265,11 @@ PyObject *make_signature(const char *kind, const char *const *names, int n,
                          int ndefaults);
 
 /* A subclass of a pure-Python class (made by a class statement) whose
-   fields follow the base's layout: object references, each a member of
-   the type under the name in `fields` (so Python code, the inherited
+   fields follow the base's layout: first object references, each a member
+   of the type under the name in `fields` (so Python code, the inherited
    methods included, sees them as ordinary attributes, and the inherited
-   deallocator, traverse and clear handle them).  `members` is room for
+   deallocator, traverse and clear handle them), then whatever else the
+   C struct of `size` bytes holds (no references).  `members` is room for
    nfields + 1 entries that the caller keeps (the state): the type copies
    them.  *offset gets where the fields start. */
 typedef struct {
@@ -276,6 +277,7 @@ typedef struct {
     const char *doc;
     const char *const *fields;
     size_t nfields;
+    size_t size;                  /* of the fields' struct */
     PyMemberDef *members;
     PyMethodDef *methods;
     newfunc tp_new;               /* NULL: the base's */

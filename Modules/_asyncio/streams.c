@@ -1780,16 +1780,18 @@ streams__stream_types(PyObject *module, PyObject *const *args,
     const fields_subclass_spec reader_spec = {
         .name = "_asyncio.StreamReader", .doc = reader_doc,
         .fields = reader_field_names, .nfields = READER_NFIELDS,
+        .size = sizeof(reader_fields),
         .members = ss->reader_members, .methods = reader_methods,
     };
     const fields_subclass_spec writer_spec = {
         .name = "_asyncio.StreamWriter", .doc = writer_doc,
         .fields = writer_field_names, .nfields = WRITER_NFIELDS,
+        .size = sizeof(writer_fields),
         .members = ss->writer_members, .methods = writer_methods,
     };
     const fields_subclass_spec protocol_spec = {
         .name = "_asyncio.StreamReaderProtocol", .doc = protocol_doc,
-        .fields = NULL, .nfields = 0, .members = NULL,
+        .fields = NULL, .nfields = 0, .size = 0, .members = NULL,
         .methods = protocol_methods,
     };
     static PyMemberDef no_members[1] = {{NULL}};

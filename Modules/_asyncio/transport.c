@@ -224,32 +224,70 @@ transport_syscall(int fd, char *buf, Py_ssize_t len, int out)
 }
 #endif
 
+#if TRANSPORT_SYSCALLS
+/* A read of a plain socket for sock.recv(len).  A bytes object of len
+   bytes cut down to what came, as socket.recv() makes, costs an
+   allocation of len (max_size: 256 KiB) and a reallocation per read; a
+   connection exchanging small messages instead reads into the module's
+   scratch buffer and copies what came, while one whose last read filled
+   half the size or more (bulk data) reads straight into the bytes. */
+static PyObject *
+transport_recv_plain(asyncio_state *st, transport_fields *f, int fd,
+                     Py_ssize_t len, int *again)
+{
+    transport_state *ts = &st->transport;
+    char *buf;
+    PyObject *data = NULL;
+    int bulk = f->last_read >= len / 2;
+    if (!bulk && ts->scratch_size < len) {
+        char *scratch = PyMem_Realloc(ts->scratch, len);
+        if (scratch == NULL) {
+            bulk = 1;       /* no room: as socket.recv() does */
+        }
+        else {
+            ts->scratch = scratch;
+            ts->scratch_size = len;
+        }
+    }
+    if (bulk) {
+        data = PyBytes_FromStringAndSize(NULL, len);
+        if (data == NULL) {
+            return NULL;
+        }
+        buf = PyBytes_AS_STRING(data);
+    }
+    else {
+        buf = ts->scratch;
+    }
+    Py_ssize_t n = transport_syscall(fd, buf, len, 0);
+    if (n < 0) {
+        Py_XDECREF(data);
+        *again = n == -2;
+        return NULL;
+    }
+    f->last_read = n;
+    if (!bulk) {
+        return PyBytes_FromStringAndSize(buf, n);
+    }
+    if (n != len && _PyBytes_Resize(&data, n) < 0) {
+        return NULL;
+    }
+    return data;
+}
+#endif
+
 /* sock.recv(size): new bytes; NULL with *again set and no exception when
    there is nothing to read now, NULL with an exception on error. */
 static PyObject *
-transport_recv(asyncio_state *st, PyObject *sock, PyObject *size,
-               int *again)
+transport_recv(asyncio_state *st, transport_fields *f, PyObject *sock,
+               PyObject *size, int *again)
 {
     *again = 0;
 #if TRANSPORT_SYSCALLS
     Py_ssize_t len = PyLong_CheckExact(size) ? PyLong_AsSsize_t(size) : -1;
     int fd = len >= 0 ? transport_plain_fd(st, sock) : -1;
     if (fd >= 0) {
-        PyObject *data = PyBytes_FromStringAndSize(NULL, len);
-        if (data == NULL) {
-            return NULL;
-        }
-        Py_ssize_t n = transport_syscall(fd, PyBytes_AS_STRING(data), len,
-                                         0);
-        if (n < 0) {
-            Py_DECREF(data);
-            *again = n == -2;
-            return NULL;
-        }
-        if (n != len && _PyBytes_Resize(&data, n) < 0) {
-            return NULL;
-        }
-        return data;
+        return transport_recv_plain(st, f, fd, len, again);
     }
     PyErr_Clear();
 #endif
@@ -373,7 +411,7 @@ transport_read_data(asyncio_state *st, PyObject *self)
     PyObject *data = NULL;
     int again = 0;
     if (size != NULL) {
-        data = transport_recv(st, sock, size, &again);
+        data = transport_recv(st, f, sock, size, &again);
         Py_DECREF(size);
     }
     Py_DECREF(sock);
@@ -1063,6 +1101,7 @@ transport__socket_transport_type(PyObject *module, PyObject *base)
         .doc = transport_doc,
         .fields = transport_field_names,
         .nfields = TRANSPORT_NFIELDS,
+        .size = sizeof(transport_fields),
         .members = ts->members,
         .methods = transport_methods,
         .tp_new = transport_tp_new,
@@ -1139,7 +1178,16 @@ static const size_t transport_refs[] = {
     ASYNCIO_OFFSET(transport.py_module),
 };
 
+static void
+transport_free(asyncio_state *st)
+{
+    PyMem_Free(st->transport.scratch);
+    st->transport.scratch = NULL;
+    st->transport.scratch_size = 0;
+}
+
 const asyncio_part transport_part = {
+    .free = transport_free,
     .names = transport_names,
     .nnames = Py_ARRAY_LENGTH(transport_names),
     .exec = transport_exec,

@@ -15,9 +15,13 @@ typedef struct {
     PyObject *paused;             /* _paused */
     PyObject *empty_waiter;       /* _empty_waiter */
     PyObject *read_ready_cb;      /* _read_ready_cb */
+    /* not an attribute: how much the last recv() of max_size bytes got
+       (see transport_recv()) */
+    Py_ssize_t last_read;
 } transport_fields;
 
-#define TRANSPORT_NFIELDS (sizeof(transport_fields) / sizeof(PyObject *))
+#define TRANSPORT_NFIELDS \
+    (offsetof(transport_fields, last_read) / sizeof(PyObject *))
 
 typedef struct {
     /* _SelectorSocketTransport: made by _socket_transport_type() over the
@@ -41,6 +45,10 @@ typedef struct {
     /* the pure class's module, whose logger and constants the data path
        reads as the pure code does */
     PyObject *py_module;
+    /* where a small read lands before it gets a bytes object of its size;
+       made on first use, freed by m_free */
+    char *scratch;
+    Py_ssize_t scratch_size;
 
     PyObject *str_add_writer;
     PyObject *str_buffer_updated;
