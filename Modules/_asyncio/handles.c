@@ -880,6 +880,126 @@ PyDoc_STRVAR(timer_when_doc,
 "Return the time the callback is scheduled for.\n\n"
 "It is an absolute time on the loop's clock, which loop.time() reads.");
 
+/* ---------- Handle: copying ---------- */
+
+/* The pure-Python classes keep their attributes in __slots__, which
+   object.__getstate__() reads, so copy.copy() of a handle works there; it
+   refuses a C type with fields of its own.  __getstate__ gives what the
+   pure class would: (instance dict or None, {slot name: value}), the
+   names being the pure class's slots and those of Python subclasses. */
+static const char *const handle_state_names[] = {
+    "_callback", "_args", "_cancelled", "_loop", "_source_traceback",
+    "_repr", "_context", NULL
+};
+static const char *const timer_state_names[] = {"_scheduled", "_when", NULL};
+
+static int
+handle_state_add(PyObject *self, PyObject *slots, PyObject *name)
+{
+    PyObject *value;
+    if (_PyObject_LookupAttr(self, name, &value) < 0) {
+        return -1;
+    }
+    if (value == NULL) {
+        return 0;               /* an unset slot is left out, as by object */
+    }
+    int rc = PyDict_SetItem(slots, name, value);
+    Py_DECREF(value);
+    return rc;
+}
+
+static int
+handle_state_add_names(PyObject *self, PyObject *slots,
+                       const char *const *names)
+{
+    for (; *names != NULL; names++) {
+        PyObject *name = PyUnicode_InternFromString(*names);
+        if (name == NULL) {
+            return -1;
+        }
+        int rc = handle_state_add(self, slots, name);
+        Py_DECREF(name);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* The slots Python subclasses declare, as copyreg lists them. */
+static int
+handle_state_add_subclass_slots(PyObject *self, PyObject *slots)
+{
+    PyObject *names = _PyImport_GetModuleAttrString("copyreg", "_slotnames");
+    if (names == NULL) {
+        return -1;
+    }
+    Py_SETREF(names, PyObject_CallOneArg(names, (PyObject *)Py_TYPE(self)));
+    if (names == NULL) {
+        return -1;
+    }
+    if (!PyList_Check(names)) {
+        Py_DECREF(names);
+        PyErr_SetString(PyExc_TypeError,
+                        "copyreg._slotnames() did not return a list");
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(names); i++) {
+        PyObject *name = Py_NewRef(PyList_GET_ITEM(names, i));
+        int rc = handle_state_add(self, slots, name);
+        Py_DECREF(name);
+        if (rc < 0) {
+            Py_DECREF(names);
+            return -1;
+        }
+    }
+    Py_DECREF(names);
+    return 0;
+}
+
+static PyObject *
+handle_getstate_impl(PyObject *self, const char *const *extra)
+{
+    PyObject *slots = PyDict_New();
+    if (slots == NULL) {
+        return NULL;
+    }
+    if (handle_state_add_names(self, slots, handle_state_names) < 0
+        || (extra != NULL
+            && handle_state_add_names(self, slots, extra) < 0)
+        || handle_state_add_subclass_slots(self, slots) < 0)
+    {
+        Py_DECREF(slots);
+        return NULL;
+    }
+    PyObject *dict = Py_None;
+    PyObject **dictptr = _PyObject_GetDictPtr(self);
+    if (dictptr != NULL && *dictptr != NULL && PyDict_GET_SIZE(*dictptr)) {
+        dict = *dictptr;
+    }
+    PyObject *state = PyTuple_Pack(2, dict, slots);
+    Py_DECREF(slots);
+    return state;
+}
+
+static PyObject *
+handle___getstate__(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return handle_getstate_impl(self, NULL);
+}
+
+static PyObject *
+timer___getstate__(PyObject *self, PyObject *Py_UNUSED(ignored))
+{
+    return handle_getstate_impl(self, timer_state_names);
+}
+
+PyDoc_STRVAR(handle___getstate___doc,
+"__getstate__($self, /)\n--\n\n"
+"Return the handle's state, for copy and pickle.\n\n"
+"As for the pure-Python class, whose attributes are slots: the instance\n"
+"dict (or None) and a dict of the slots' values.");
+
 static PyMethodDef handle_methods[] = {
     CMETHOD("cancel", handle_cancel, handle_cancel_doc),
     {"cancelled", handle_cancelled, METH_NOARGS, handle_cancelled_doc},
@@ -887,6 +1007,8 @@ static PyMethodDef handle_methods[] = {
      handle_get_context_doc},
     CMETHOD("_run", handle__run, handle__run_doc),
     CMETHOD("_repr_info", handle__repr_info, handle__repr_info_doc),
+    {"__getstate__", handle___getstate__, METH_NOARGS,
+     handle___getstate___doc},
     {NULL, NULL}
 };
 
@@ -894,6 +1016,8 @@ static PyMethodDef timer_methods[] = {
     CMETHOD("cancel", timer_cancel, timer_cancel_doc),
     {"when", timer_when, METH_NOARGS, timer_when_doc},
     CMETHOD("_repr_info", timer__repr_info, handle__repr_info_doc),
+    {"__getstate__", timer___getstate__, METH_NOARGS,
+     handle___getstate___doc},
     {NULL, NULL}
 };
 

@@ -39,6 +39,10 @@ print('in C:', *sorted(c))
 print('loop methods in C:', *sorted(
     n for cls in asyncio.BaseEventLoop.__mro__ if cls.__module__ == '_asyncio'
     for n in vars(cls) if not n.startswith('_')))
+print('C bases of the selector loop and socket transport:', *sorted({
+    cls.__name__ for top in (asyncio.SelectorEventLoop,
+                             asyncio.selector_events._SelectorSocketTransport)
+    for cls in top.__mro__ if cls.__module__ == '_asyncio'}))
 """
 WINDOWS_CHECK = os.path.join(ROOT, 'Tools', 'build', 'windows', 'check.py')
 MINGW_CC = 'x86_64-w64-mingw32-gcc'
@@ -172,13 +176,17 @@ class IdentificationTests(unittest.TestCase):
     @requires_subprocess()
     def test_list_c_parts(self):
         out = run(sys.executable, '-c', LIST_C_PARTS).splitlines()
-        self.assertEqual(len(out), 2, out)
+        self.assertEqual(len(out), 3, out)
         c_parts = out[0].split()
         for name in ('Future', 'Task', 'Handle', 'TimerHandle',
-                     'get_running_loop', 'current_task'):
+                     'get_running_loop', 'current_task', 'StreamReader',
+                     'StreamWriter', 'StreamReaderProtocol'):
             self.assertIn(name, c_parts)
         self.assertNotIn('Queue', c_parts)
         self.assertIn('call_soon', out[1].split())
+        self.assertEqual(out[2].split(':')[1].split(),
+                         ['_EventLoopCore', '_SelectorLoopCore',
+                          '_SelectorSocketTransport'])
 
 
 @requires_subprocess()
