@@ -229,8 +229,12 @@ transport_syscall(int fd, char *buf, Py_ssize_t len, int out)
    bytes cut down to what came, as socket.recv() makes, costs an
    allocation of len (max_size: 256 KiB) and a reallocation per read; a
    connection exchanging small messages instead reads into the module's
-   scratch buffer and copies what came, while one whose last read filled
-   half the size or more (bulk data) reads straight into the bytes. */
+   scratch buffer and copies what came.  Copying is cheaper than the
+   allocation only for small reads: a connection whose last read brought
+   more than TRANSPORT_SCRATCH_READ bytes (bulk data) reads straight into
+   the bytes, as socket.recv() does. */
+#define TRANSPORT_SCRATCH_READ 4096
+
 static PyObject *
 transport_recv_plain(asyncio_state *st, transport_fields *f, int fd,
                      Py_ssize_t len, int *again)
@@ -238,7 +242,7 @@ transport_recv_plain(asyncio_state *st, transport_fields *f, int fd,
     transport_state *ts = &st->transport;
     char *buf;
     PyObject *data = NULL;
-    int bulk = f->last_read >= len / 2;
+    int bulk = f->last_read > TRANSPORT_SCRATCH_READ;
     if (!bulk && ts->scratch_size < len) {
         char *scratch = PyMem_Realloc(ts->scratch, len);
         if (scratch == NULL) {
