@@ -3,8 +3,10 @@
  *
  * asyncio.gather() hands its arguments to _gather(), which does what the
  * pure-Python body does: wrap each distinct argument in a future (a task
- * for a coroutine), add one done callback to each, and return a
- * _GatheringFuture over them.  The done callback is a GatherCallback
+ * for a coroutine), add one done callback to each that is not done yet,
+ * and return a _GatheringFuture over them, having counted the children
+ * that were done already (an eager task that finished, say) without a
+ * turn of the loop, as 3.12 does.  The done callback is a GatherCallback
  * object holding the pure version's closure (the children, their count,
  * how many finished, return_exceptions and the outer future), so a gather
  * costs two objects instead of a function, its cells and a dict that
@@ -362,11 +364,40 @@ gather_add_callback(asyncio_state *st, PyObject *fut, PyObject *cb)
         fut, st->str_add_done_callback, cb));
 }
 
+/* fut.done(); -1 on error. */
+static int
+gather_child_is_done(asyncio_state *st, PyObject *fut)
+{
+    if (Future_IsNative(st, fut)) {
+        return ((FutureObject *)fut)->fut_state != STATE_PENDING;
+    }
+    return call_truth(PyObject_CallMethodNoArgs(fut, st->str_done));
+}
+
+/* A new child gets the done callback, or, when it is done already (an
+   eager task that finished, a done future), goes to *done_p (a list made
+   on first use), whose children _gather() hands to the callback itself
+   once the outer future exists: no loop turn for them (3.12). */
+static int
+gather_watch_child(asyncio_state *st, GatherCallbackObject *cb,
+                   PyObject *fut, PyObject **done_p)
+{
+    int done = gather_child_is_done(st, fut);
+    if (done <= 0) {
+        return done < 0 ? -1 : gather_add_callback(st, fut, (PyObject *)cb);
+    }
+    if (*done_p == NULL && (*done_p = PyList_New(0)) == NULL) {
+        return -1;
+    }
+    return PyList_Append(*done_p, fut);
+}
+
 /* One argument of gather(): its child future, new or seen before (new
    reference).  loop is *loop_p, which the first new child sets. */
 static PyObject *
 gather_child(asyncio_state *st, GatherCallbackObject *cb, PyObject *seen,
-             PyObject *arg, PyObject **loop_p, PyObject *running)
+             PyObject *arg, PyObject **loop_p, PyObject *running,
+             PyObject **done_p)
 {
     int dup = PyDict_Contains(seen, arg);
     if (dup != 0) {
@@ -396,7 +427,7 @@ gather_child(asyncio_state *st, GatherCallbackObject *cb, PyObject *seen,
     }
     cb->nfuts++;
     if (PyDict_SetItem(seen, arg, fut) < 0
-        || gather_add_callback(st, fut, (PyObject *)cb) < 0) {
+        || gather_watch_child(st, cb, fut, done_p) < 0) {
         goto error;
     }
     return fut;
@@ -407,6 +438,24 @@ error:
 
 static PyObject *gathering_new(asyncio_state *st, PyObject *children,
                                PyObject *loop);
+
+/* The done callback's work for the children that were done when
+   gathered, in their order: the last one may finish outer before
+   gather() returns it. */
+static int
+gather_done_children(asyncio_state *st, GatherCallbackObject *cb,
+                     PyObject *done)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(done); i++) {
+        PyObject *fut = Py_NewRef(PyList_GET_ITEM(done, i));
+        int rc = gather_child_done(st, cb, fut);
+        Py_DECREF(fut);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
 
 static PyObject *
 gather__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -463,13 +512,14 @@ gather__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     PyObject *outer = NULL;
     PyObject *loop = Py_NewRef(Py_None);
     PyObject *seen = PyDict_New();          /* arg_to_fut */
+    PyObject *done_children = NULL;
     if (cb->children == NULL || seen == NULL) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
         PyObject *fut = gather_child(st, cb, seen,
                                      PyTuple_GET_ITEM(items, i), &loop,
-                                     running);
+                                     running, &done_children);
         if (fut == NULL) {
             goto done;
         }
@@ -482,8 +532,13 @@ gather__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     outer = gathering_new(st, cb->children, loop);
     if (outer != NULL) {
         cb->outer = Py_NewRef(outer);
+        if (done_children != NULL
+            && gather_done_children(st, cb, done_children) < 0) {
+            Py_CLEAR(outer);
+        }
     }
 done:
+    Py_XDECREF(done_children);
     Py_XDECREF(seen);
     Py_DECREF(loop);
     Py_DECREF(cb);

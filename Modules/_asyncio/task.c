@@ -455,6 +455,38 @@ task_handle_error(asyncio_state *st, TaskObject *task)
     return rc;
 }
 
+/* The body of a step, with the task current: send None (exc NULL) or
+   throw exc into coro, then act on what it did.  0, or -1 with an
+   exception set. */
+static int
+task_run_step(asyncio_state *st, TaskObject *task, PyObject *loop,
+              PyObject *coro, PyObject *exc)
+{
+    FutureObject *fut = &task->task_future;
+    PyObject *result;
+    PySendResult status = task_send(st, coro, exc, &result);
+    if (status == PYGEN_NEXT) {
+        return task_handle_yield(st, task, loop, result);
+    }
+    if (status == PYGEN_ERROR) {
+        return task_handle_error(st, task);
+    }
+    int rc;
+    if (task->task_must_cancel) {
+        /* cancelled right before the coroutine returned */
+        task->task_must_cancel = 0;
+        PyObject *msg = fut->fut_cancel_msg;
+        Py_XINCREF(msg);
+        rc = future_cancel_impl(st, fut, msg) < 0 ? -1 : 0;
+        Py_XDECREF(msg);
+    }
+    else {
+        rc = future_set_result_impl(st, fut, result);
+    }
+    Py_DECREF(result);
+    return rc;
+}
+
 static PyObject *
 task_step_impl(asyncio_state *st, TaskObject *task, PyObject *exc)
 {
@@ -498,28 +530,7 @@ task_step_impl(asyncio_state *st, TaskObject *task, PyObject *exc)
 
     int rc = enter_task(st, loop, (PyObject *)task);
     if (rc == 0) {
-        PyObject *result;
-        PySendResult status = task_send(st, coro, exc, &result);
-        if (status == PYGEN_RETURN) {
-            if (task->task_must_cancel) {
-                /* cancelled right before the coroutine returned */
-                task->task_must_cancel = 0;
-                PyObject *msg = fut->fut_cancel_msg;
-                Py_XINCREF(msg);
-                rc = future_cancel_impl(st, fut, msg) < 0 ? -1 : 0;
-                Py_XDECREF(msg);
-            }
-            else {
-                rc = future_set_result_impl(st, fut, result);
-            }
-            Py_DECREF(result);
-        }
-        else if (status == PYGEN_ERROR) {
-            rc = task_handle_error(st, task);
-        }
-        else {
-            rc = task_handle_yield(st, task, loop, result);
-        }
+        rc = task_run_step(st, task, loop, coro, exc);
 
         /* finally: _leave_task(); its error replaces a pending one */
         PyObject *et, *ev, *etb;
@@ -580,14 +591,154 @@ is_coroutine(asyncio_state *st, PyObject *coro)
 }
 
 
+/* ---------- Task: the eager first step ----------
+ *
+ * A task made with eager_start=True while its loop runs takes its first
+ * step inside the constructor (3.12's eager tasks), as a scheduled step
+ * would run it: in the task's context, as the loop's current task, and
+ * registered.  The task that was current (the one creating this one, if
+ * any) is current again afterwards.  A coroutine that returns or raises
+ * in that step leaves a done task that the loop never saw, and the task
+ * drops its coroutine, which nothing will resume; one that suspends goes
+ * on as any task does from then on.
+ *
+ * An eager step that makes an eager task runs that task's step within its
+ * own, on the C stack.  Past TASK_EAGER_MAX_DEPTH such steps in a thread
+ * the new task's coroutine gets a RecursionError at its start instead, so
+ * that deep chains fail as Python recursion does, not by overflowing the C
+ * stack (with the default recursion limit, Python's own check comes first;
+ * a raised one would let eager steps nest until the stack runs out).
+ */
+
+#define TASK_EAGER_MAX_DEPTH 1000
+
+/* A RecursionError for a task whose eager step would nest too deep: a
+   new reference, NULL with an exception set on error. */
+static PyObject *
+task_eager_too_deep(void)
+{
+    return PyObject_CallFunction(
+        PyExc_RecursionError, "s",
+        "maximum nesting depth of eager task steps ("
+        Py_STRINGIFY(TASK_EAGER_MAX_DEPTH) ") exceeded");
+}
+
+/* loop.is_running(): 1, 0, or -1 on error. */
+static int
+task_loop_is_running(asyncio_state *st, PyObject *loop)
+{
+    return call_truth(PyObject_CallMethodNoArgs(loop,
+                                                st->task.str_is_running));
+}
+
+/* What the eager step leaves to undo, in reverse order: make prev
+   current again, let a finished task go, leave the context.  Each part
+   runs even if one before failed; the last error is the one raised, as
+   with nested finally: blocks. */
+static int
+task_eager_leave(asyncio_state *st, TaskObject *task, PyObject *loop,
+                 PyObject *ctx, PyObject *prev)
+{
+    PyObject *cur;
+    int rc = swap_current_task(st, loop, prev, &cur);
+    Py_XDECREF(cur);
+    if (task->task_future.fut_state != STATE_PENDING) {
+        /* done without the loop: no need to keep it in all_tasks() */
+        registry_unlink(&task->task_registered);
+        Py_CLEAR(task->task_coro);
+    }
+    PyObject *et, *ev, *etb;
+    PyErr_Fetch(&et, &ev, &etb);
+    int exited = PyContext_Exit(ctx);
+    restore_unless(exited < 0, et, ev, etb);
+    return exited < 0 ? -1 : rc;
+}
+
+static int
+task_eager_start(asyncio_state *st, TaskObject *task)
+{
+    PyObject *ctx = task->task_context;
+    /* First, so that a context in use elsewhere (the running task's own,
+       say) fails the constructor before anything has changed. */
+    if (PyContext_Enter(ctx) < 0) {
+        /* nobody gets this task, and its coroutine never ran */
+        task->task_log_destroy_pending = 0;
+        return -1;
+    }
+    /* Held across the step, like the references a scheduled step holds;
+       the step may drop the task's own. */
+    Py_INCREF(ctx);
+    Py_INCREF(task);
+    PyObject *loop = Py_NewRef(task->task_future.fut_loop);
+    PyObject *coro = Py_NewRef(task->task_coro);
+    PyObject *prev, *too_deep = NULL;
+    Py_tss_t *key = &st->task.eager_depth;
+    uintptr_t depth = (uintptr_t)PyThread_tss_get(key);
+    int rc = 0;
+    if (depth >= TASK_EAGER_MAX_DEPTH) {
+        too_deep = task_eager_too_deep();
+        rc = too_deep != NULL ? 0 : -1;
+    }
+    else if (PyThread_tss_set(key, (void *)(depth + 1)) != 0) {
+        PyErr_NoMemory();
+        rc = -1;
+    }
+    if (rc == 0) {
+        rc = register_task(st, (PyObject *)task);
+    }
+    if (rc == 0) {
+        rc = swap_current_task(st, loop, (PyObject *)task, &prev);
+    }
+    if (rc == 0) {
+        rc = task_run_step(st, task, loop, coro, too_deep);
+        if (rc < 0) {
+            /* (KeyboardInterrupt, SystemExit) the constructor raises the
+               task's exception, and nobody gets the task to retrieve it */
+            task->task_future.fut_log_tb = 0;
+        }
+        PyObject *et, *ev, *etb;
+        PyErr_Fetch(&et, &ev, &etb);
+        int left = task_eager_leave(st, task, loop, ctx, prev);
+        restore_unless(left < 0, et, ev, etb);
+        if (left < 0) {
+            rc = -1;
+        }
+        Py_XDECREF(prev);
+    }
+    else {
+        registry_unlink(&task->task_registered);
+        task->task_log_destroy_pending = 0;
+        PyObject *et, *ev, *etb;
+        PyErr_Fetch(&et, &ev, &etb);
+        (void)PyContext_Exit(ctx);
+        PyErr_Restore(et, ev, etb);
+    }
+    if (too_deep == NULL) {
+        /* (setting a value the thread has already cannot fail) */
+        (void)PyThread_tss_set(key, (void *)depth);
+    }
+    Py_XDECREF(too_deep);
+    Py_DECREF(coro);
+    Py_DECREF(loop);
+    Py_DECREF(task);
+    Py_DECREF(ctx);
+    return rc;
+}
+
+
 /* ---------- Task: Python methods ---------- */
 
 static int task_init_impl(asyncio_state *st, TaskObject *task,
                           PyObject *coro, PyObject *loop, PyObject *name,
-                          PyObject *context);
+                          PyObject *context, PyObject *eager_start);
 
-/* Task(coro, loop=..., name=..., context=...) without building a keyword
-   dict: the vectorcall of the exact type (see future_vectorcall()). */
+static const char *const task_kwnames[] = {
+    "loop", "name", "context", "eager_start"};
+#define TASK_NKW 4
+
+/* Task(coro, loop=..., name=..., context=..., eager_start=...) without
+   building a keyword dict: the vectorcall of the exact type (see
+   future_vectorcall()). */
 static PyObject *
 task_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
                 PyObject *kwnames)
@@ -597,10 +748,10 @@ task_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
     if (st == NULL) {
         return NULL;
     }
-    static const char *const names[] = {"loop", "name", "context"};
-    PyObject *kw[3] = {NULL, NULL, NULL};
+    PyObject *kw[TASK_NKW] = {NULL, NULL, NULL, NULL};
     if (type != (PyObject *)st->task.TaskType || nargs != 1
-        || !vectorcall_kwargs_fast(args + nargs, kwnames, names, 3, kw)) {
+        || !vectorcall_kwargs_fast(args + nargs, kwnames, task_kwnames,
+                                   TASK_NKW, kw)) {
         return _PyObject_MakeTpCall(PyThreadState_Get(), type, args, nargs,
                                     kwnames);
     }
@@ -611,7 +762,8 @@ task_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
     }
     if (task_init_impl(st, (TaskObject *)self, args[0], kw[0],
                        kw[1] != NULL ? kw[1] : Py_None,
-                       kw[2] != NULL ? kw[2] : Py_None) < 0) {
+                       kw[2] != NULL ? kw[2] : Py_None,
+                       kw[3] != NULL ? kw[3] : Py_False) < 0) {
         Py_DECREF(self);
         return NULL;
     }
@@ -621,26 +773,30 @@ task_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
 static int
 task_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"coro", "loop", "name", "context", NULL};
-    PyObject *coro, *kw[3] = {NULL, Py_None, Py_None};
+    static char *kwlist[] = {"coro", "loop", "name", "context",
+                             "eager_start", NULL};
+    PyObject *coro, *kw[TASK_NKW] = {NULL, Py_None, Py_None, Py_False};
     if (PyTuple_GET_SIZE(args) == 1
-        && init_kwargs_fast(kwds, (const char *const *)kwlist + 1, 3, kw)) {
+        && init_kwargs_fast(kwds, task_kwnames, TASK_NKW, kw)) {
         coro = PyTuple_GET_ITEM(args, 0);
     }
-    else if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOO:Task", kwlist,
-                                          &coro, &kw[0], &kw[1], &kw[2])) {
+    else if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOO:Task",
+                                          kwlist, &coro, &kw[0], &kw[1],
+                                          &kw[2], &kw[3])) {
         return -1;
     }
     asyncio_state *st = state_of(self);
     if (st == NULL) {
         return -1;
     }
-    return task_init_impl(st, (TaskObject *)self, coro, kw[0], kw[1], kw[2]);
+    return task_init_impl(st, (TaskObject *)self, coro, kw[0], kw[1], kw[2],
+                          kw[3]);
 }
 
 static int
 task_init_impl(asyncio_state *st, TaskObject *task, PyObject *coro,
-               PyObject *loop, PyObject *name, PyObject *context)
+               PyObject *loop, PyObject *name, PyObject *context,
+               PyObject *eager_start)
 {
     PyObject *self = (PyObject *)task;
     if (future_init_impl(st, &task->task_future, loop) < 0) {
@@ -683,6 +839,18 @@ task_init_impl(asyncio_state *st, TaskObject *task, PyObject *coro,
     Py_XSETREF(task->task_context, context);
     Py_XSETREF(task->task_coro, Py_NewRef(coro));
 
+    /* eager_start only counts while the loop runs: a task made before
+       run_until_complete(), say, starts as any other */
+    int eager = eager_start == Py_False ? 0 : PyObject_IsTrue(eager_start);
+    if (eager > 0) {
+        eager = task_loop_is_running(st, task->task_future.fut_loop);
+    }
+    if (eager < 0) {
+        return -1;
+    }
+    if (eager) {
+        return task_eager_start(st, task);
+    }
     if (task_schedule_step(st, task, NULL) < 0) {
         return -1;
     }
@@ -958,7 +1126,8 @@ static PyGetSetDef task_getsets[] = {
 };
 
 PyDoc_STRVAR(task_doc,
-"Task(coro, *, loop=None, name=None, context=None)\n--\n\n"
+"Task(coro, *, loop=None, name=None, context=None, eager_start=False)\n"
+"--\n\n"
 "A coroutine wrapped in a Future.");
 
 static PyType_Slot task_slots[] = {
@@ -1008,6 +1177,10 @@ task_exec(PyObject *module, asyncio_state *st)
     if (ts->TaskCallbackType == NULL) {
         return -1;
     }
+    if (PyThread_tss_create(&ts->eager_depth) != 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
     ts->kw_msg = Py_BuildValue("(s)", "msg");
     if (ts->kw_msg == NULL
         || future_add_native_type(st, ts->TaskType) < 0) {
@@ -1028,10 +1201,14 @@ static void
 task_part_free(asyncio_state *st)
 {
     Py_CLEAR(st->task.kw_msg);
+    if (PyThread_tss_is_created(&st->task.eager_depth)) {
+        PyThread_tss_delete(&st->task.eager_depth);
+    }
 }
 
 static const asyncio_name task_names[] = {
     ASYNCIO_NAME(task.str_get_loop, "get_loop"),
+    ASYNCIO_NAME(task.str_is_running, "is_running"),
     ASYNCIO_NAME(task.str_loop, "_loop"),
     ASYNCIO_NAME(task.str_send, "send"),
     ASYNCIO_NAME(task.str_throw, "throw"),

@@ -20,12 +20,15 @@ typedef struct {
     freelist callback_freelist;
     /* counter behind the default task names "Task-N" */
     unsigned long long name_counter;
+    /* how deeply eager steps nest in each thread (see task_eager_start()) */
+    Py_tss_t eager_depth;
     /* asyncio's helpers, imported on first use */
     PyObject *repr_info;          /* base_tasks._task_repr_info */
     PyObject *get_stack;          /* base_tasks._task_get_stack */
     PyObject *print_stack;        /* base_tasks._task_print_stack */
     PyObject *iscoroutine;        /* coroutines.iscoroutine */
     PyObject *str_get_loop;
+    PyObject *str_is_running;
     PyObject *str_loop;
     PyObject *str_send;
     PyObject *str_throw;
