@@ -556,7 +556,8 @@ gathering_init_impl(asyncio_state *st, GatheringFutureObject *gf,
         PyErr_SetNone(PyExc_AssertionError);    /* assert loop is not None */
         return -1;
     }
-    if (future_init_impl(st, &gf->gf_future, loop) < 0) {
+    if (future_check_not_pending((PyObject *)gf) < 0
+        || future_init_impl(st, &gf->gf_future, loop) < 0) {
         return -1;
     }
     Py_XSETREF(gf->gf_children, Py_NewRef(children));

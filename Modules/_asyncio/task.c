@@ -786,7 +786,7 @@ task_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
         return -1;
     }
     asyncio_state *st = state_of(self);
-    if (st == NULL) {
+    if (st == NULL || future_check_not_pending(self) < 0) {
         return -1;
     }
     return task_init_impl(st, (TaskObject *)self, coro, kw[0], kw[1], kw[2],
@@ -802,7 +802,7 @@ task_init_impl(asyncio_state *st, TaskObject *task, PyObject *coro,
     if (future_init_impl(st, &task->task_future, loop) < 0) {
         return -1;
     }
-    /* a repeated __init__ starts the task afresh */
+    /* a repeated __init__ (of a done task) starts the task afresh */
     task->task_must_cancel = 0;
     task->task_num_cancels_requested = 0;
     Py_CLEAR(task->task_fut_waiter);

@@ -720,6 +720,20 @@ class EagerCases:
         self.assertEqual(len(set(chain)), depth + 1)
         self.assertTrue(all(t.done() for t in chain))
 
+    def test_eager_step_reinitialises_itself(self):
+        async def child():
+            coro = leaf('other')
+            try:
+                asyncio.current_task().__init__(coro, loop=self.loop)
+            finally:
+                coro.close()
+
+        async def main():
+            t = self.loop.create_task(child())
+            with self.assertRaisesRegex(RuntimeError, 'pending'):
+                t.result()
+        self.run_main(main)
+
     def test_debug_mode(self):
         self.loop.set_debug(True)
 
