@@ -392,18 +392,75 @@ gather_watch_child(asyncio_state *st, GatherCallbackObject *cb,
     return PyList_Append(*done_p, fut);
 }
 
-/* One argument of gather(): its child future, new or seen before (new
-   reference).  loop is *loop_p, which the first new child sets. */
-static PyObject *
-gather_child(asyncio_state *st, GatherCallbackObject *cb, PyObject *seen,
-             PyObject *arg, PyObject **loop_p, PyObject *running,
-             PyObject **done_p)
+/* How many arguments gather() compares by identity, at most, to find
+   duplicates before it keeps a dict of them (see gather_seen()). */
+#define GATHER_SCAN_MAX 16
+
+/* Whether arg compares and hashes by identity: an exact coroutine or one
+   of our exact future classes (none defines __eq__ or __hash__). */
+static int
+gather_identity_keyed(asyncio_state *st, PyObject *arg)
 {
-    int dup = PyDict_Contains(seen, arg);
-    if (dup != 0) {
-        return dup < 0 ? NULL : PyObject_GetItem(seen, arg);
+    return PyCoro_CheckExact(arg) || Future_IsNative(st, arg);
+}
+
+/* The child made for items[i] if it repeats an earlier argument: a new
+   reference, NULL (no exception) if it does not, NULL with an exception
+   set on error.  The pure body keeps a dict from arguments to children
+   (arg_to_fut); while every argument so far compares by identity and
+   there are few, comparing pointers finds the same, without the dict,
+   which is made (*seen_p) from the arguments so far as soon as an
+   argument could have an __eq__ or __hash__ of its own, so that those
+   run as in the pure body. */
+static PyObject *
+gather_seen(asyncio_state *st, GatherCallbackObject *cb, PyObject *items,
+            Py_ssize_t i, PyObject **seen_p)
+{
+    PyObject *arg = PyTuple_GET_ITEM(items, i);
+    if (*seen_p == NULL
+        && (i >= GATHER_SCAN_MAX || !gather_identity_keyed(st, arg))) {
+        PyObject *seen = PyDict_New();
+        if (seen == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t j = 0; j < i; j++) {
+            if (PyDict_SetItem(seen, PyTuple_GET_ITEM(items, j),
+                               PyList_GET_ITEM(cb->children, j)) < 0) {
+                Py_DECREF(seen);
+                return NULL;
+            }
+        }
+        *seen_p = seen;
     }
-    PyObject *fut = gather_ensure_future(st, arg, *loop_p, running);
+    if (*seen_p == NULL) {
+        for (Py_ssize_t j = 0; j < i; j++) {
+            if (PyTuple_GET_ITEM(items, j) == arg) {
+                return Py_NewRef(PyList_GET_ITEM(cb->children, j));
+            }
+        }
+        return NULL;
+    }
+    int dup = PyDict_Contains(*seen_p, arg);
+    if (dup <= 0) {
+        return NULL;
+    }
+    return PyObject_GetItem(*seen_p, arg);
+}
+
+/* items[i] of gather(): its child future, new or seen before (new
+   reference); cb->children holds those of the items before it.  loop is
+   *loop_p, which the first new child sets. */
+static PyObject *
+gather_child(asyncio_state *st, GatherCallbackObject *cb, PyObject *items,
+             Py_ssize_t i, PyObject **seen_p, PyObject **loop_p,
+             PyObject *running, PyObject **done_p)
+{
+    PyObject *arg = PyTuple_GET_ITEM(items, i);
+    PyObject *fut = gather_seen(st, cb, items, i, seen_p);
+    if (fut != NULL || PyErr_Occurred()) {
+        return fut;
+    }
+    fut = gather_ensure_future(st, arg, *loop_p, running);
     if (fut == NULL) {
         return NULL;
     }
@@ -426,7 +483,7 @@ gather_child(asyncio_state *st, GatherCallbackObject *cb, PyObject *seen,
         }
     }
     cb->nfuts++;
-    if (PyDict_SetItem(seen, arg, fut) < 0
+    if ((*seen_p != NULL && PyDict_SetItem(*seen_p, arg, fut) < 0)
         || gather_watch_child(st, cb, fut, done_p) < 0) {
         goto error;
     }
@@ -511,14 +568,13 @@ gather__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
     PyObject *outer = NULL;
     PyObject *loop = Py_NewRef(Py_None);
-    PyObject *seen = PyDict_New();          /* arg_to_fut */
+    PyObject *seen = NULL;          /* arg_to_fut, when needed */
     PyObject *done_children = NULL;
-    if (cb->children == NULL || seen == NULL) {
+    if (cb->children == NULL) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
-        PyObject *fut = gather_child(st, cb, seen,
-                                     PyTuple_GET_ITEM(items, i), &loop,
+        PyObject *fut = gather_child(st, cb, items, i, &seen, &loop,
                                      running, &done_children);
         if (fut == NULL) {
             goto done;

@@ -642,6 +642,35 @@ class GatherCases:
             ('result', ['x', 'f', 'x', 't', 'f', 't', 'x'])])
         self.assertQuiet(out)
 
+    def test_duplicates_many(self):
+        # more arguments than the C gather compares by identity, and
+        # arguments that hash and compare as they like after identity-keyed
+        # ones: the same children either way
+        def scenario(loop):
+            trace = []
+
+            async def main():
+                coros = [ret(i) for i in range(20)]
+                f = loop.create_future()
+                f.set_result('f')
+                outer = asyncio.gather(*coros, coros[3], f, coros[19], f,
+                                       coros[0])
+                trace.append(first_indexes(outer._children))
+                trace.append(await awaited(outer))
+                coro, aw = ret(0), Awaitable('aw')
+                outer = asyncio.gather(coro, f, coro, aw, f, aw, coro)
+                trace.append(first_indexes(outer._children))
+                trace.append(await awaited(outer))
+            loop.run_until_complete(main())
+            return trace
+        out = self.both(scenario)
+        self.assertEqual(out['trace'], [
+            list(range(20)) + [3, 21, 19, 21, 0],
+            ('result', list(range(20)) + [3, 'f', 19, 'f', 0]),
+            [0, 1, 0, 3, 1, 3, 0],
+            ('result', [0, 'f', 0, 'aw', 'f', 'aw', 0])])
+        self.assertQuiet(out)
+
     def test_mixed_kinds(self):
         def scenario(loop):
             trace = []
