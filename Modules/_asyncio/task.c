@@ -623,10 +623,75 @@ task_eager_too_deep(void)
         Py_STRINGIFY(TASK_EAGER_MAX_DEPTH) ") exceeded");
 }
 
-/* loop.is_running(): 1, 0, or -1 on error. */
+/* What BaseEventLoop.is_running() returns for loop, read without the
+   call: 1 or 0, or -1 when it cannot be read that way (the method is
+   overridden or shadowed, attribute access is customised, _thread_id is
+   missing), or -2 with an exception set. */
+static int
+task_base_loop_is_running(asyncio_state *st, PyObject *loop)
+{
+    task_state *ts = &st->task;
+    PyTypeObject *tp = Py_TYPE(loop);
+    PyObject **dictptr = _PyObject_GetDictPtr(loop);
+    if (dictptr == NULL || *dictptr == NULL) {
+        return -1;
+    }
+    /* A type or dict gets a new version tag, never given to another,
+       with every change: the answer found for these two still holds. */
+    uint64_t dict_version = ((PyDictObject *)*dictptr)->ma_version_tag;
+    if (dict_version == ts->running_dict_version
+        && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+        && tp->tp_version_tag == ts->running_tp_version) {
+        return ts->running;
+    }
+    if (tp->tp_getattro != PyObject_GenericGetAttr) {
+        return -1;
+    }
+    if (ts->base_is_running == NULL) {
+        PyObject *cls = import_attr("asyncio.base_events", "BaseEventLoop");
+        if (cls == NULL) {
+            return -2;
+        }
+        ts->base_is_running = PyObject_GetAttr(cls, ts->str_is_running);
+        Py_DECREF(cls);
+        if (ts->base_is_running == NULL) {
+            return -2;
+        }
+    }
+    if (_PyType_Lookup(tp, ts->str_is_running) != ts->base_is_running
+        || _PyType_Lookup(tp, ts->str_thread_id) != NULL) {
+        return -1;
+    }
+    if (PyDict_GetItemWithError(*dictptr, ts->str_is_running) != NULL) {
+        return -1;
+    }
+    PyObject *thread_id = NULL;
+    if (!PyErr_Occurred()) {
+        thread_id = PyDict_GetItemWithError(*dictptr, ts->str_thread_id);
+    }
+    if (thread_id == NULL) {
+        return PyErr_Occurred() ? -2 : -1;
+    }
+    ts->running = thread_id != Py_None;
+    if (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) {
+        ts->running_tp_version = tp->tp_version_tag;
+        ts->running_dict_version = dict_version;
+    }
+    return ts->running;
+}
+
+/* loop.is_running(): 1, 0, or -1 on error.  An event loop of asyncio's
+   answers from its _thread_id, as the method does, without a call. */
 static int
 task_loop_is_running(asyncio_state *st, PyObject *loop)
 {
+    int running = task_base_loop_is_running(st, loop);
+    if (running >= 0) {
+        return running;
+    }
+    if (running == -2) {
+        return -1;
+    }
     return call_truth(PyObject_CallMethodNoArgs(loop,
                                                 st->task.str_is_running));
 }
@@ -647,10 +712,14 @@ task_eager_leave(asyncio_state *st, TaskObject *task, PyObject *loop,
         registry_unlink(&task->task_registered);
         Py_CLEAR(task->task_coro);
     }
-    PyObject *et, *ev, *etb;
-    PyErr_Fetch(&et, &ev, &etb);
+    PyObject *et = NULL, *ev = NULL, *etb = NULL;
+    if (rc < 0) {
+        PyErr_Fetch(&et, &ev, &etb);
+    }
     int exited = PyContext_Exit(ctx);
-    restore_unless(exited < 0, et, ev, etb);
+    if (et != NULL) {
+        restore_unless(exited < 0, et, ev, etb);
+    }
     return exited < 0 ? -1 : rc;
 }
 
@@ -691,15 +760,17 @@ task_eager_start(asyncio_state *st, TaskObject *task)
     }
     if (rc == 0) {
         rc = task_run_step(st, task, loop, coro, too_deep);
+        PyObject *et = NULL, *ev = NULL, *etb = NULL;
         if (rc < 0) {
             /* (KeyboardInterrupt, SystemExit) the constructor raises the
                task's exception, and nobody gets the task to retrieve it */
             task->task_future.fut_log_tb = 0;
+            PyErr_Fetch(&et, &ev, &etb);
         }
-        PyObject *et, *ev, *etb;
-        PyErr_Fetch(&et, &ev, &etb);
         int left = task_eager_leave(st, task, loop, ctx, prev);
-        restore_unless(left < 0, et, ev, etb);
+        if (et != NULL) {
+            restore_unless(left < 0, et, ev, etb);
+        }
         if (left < 0) {
             rc = -1;
         }
@@ -732,9 +803,58 @@ static int task_init_impl(asyncio_state *st, TaskObject *task,
                           PyObject *coro, PyObject *loop, PyObject *name,
                           PyObject *context, PyObject *eager_start);
 
-static const char *const task_kwnames[] = {
+static const char *const task_kwnames[TASK_NKW] = {
     "loop", "name", "context", "eager_start"};
-#define TASK_NKW 4
+
+/* vectorcall_kwargs_fast() for Task's keywords, which callers pass as
+   interned strings: compared by identity first. */
+static int
+task_kwargs_fast(asyncio_state *st, PyObject *const *kwvalues,
+                 PyObject *kwnames, PyObject **out)
+{
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < TASK_NKW && key != st->task.kwnames[i]) {
+            i++;
+        }
+        if (i == TASK_NKW || out[i] != NULL) {
+            for (int j = 0; j < TASK_NKW; j++) {
+                out[j] = NULL;
+            }
+            return vectorcall_kwargs_fast(kwvalues, kwnames, task_kwnames,
+                                          TASK_NKW, out);
+        }
+        out[i] = kwvalues[k];
+    }
+    return 1;
+}
+
+/* A new instance of the exact Task class, initialised. */
+static PyObject *
+task_new(asyncio_state *st, PyObject *coro, PyObject *loop, PyObject *name,
+         PyObject *context, PyObject *eager_start)
+{
+    PyTypeObject *tp = st->task.TaskType;
+    PyObject *self = tp->tp_alloc(tp, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    if (task_init_impl(st, (TaskObject *)self, coro, loop, name, context,
+                       eager_start) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return self;
+}
+
+PyObject *
+task_new_eager(asyncio_state *st, PyObject *loop, PyObject *coro,
+               PyObject *context)
+{
+    return task_new(st, coro, loop, Py_None, context, Py_True);
+}
 
 /* Task(coro, loop=..., name=..., context=..., eager_start=...) without
    building a keyword dict: the vectorcall of the exact type (see
@@ -750,25 +870,42 @@ task_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
     }
     PyObject *kw[TASK_NKW] = {NULL, NULL, NULL, NULL};
     if (type != (PyObject *)st->task.TaskType || nargs != 1
-        || !vectorcall_kwargs_fast(args + nargs, kwnames, task_kwnames,
-                                   TASK_NKW, kw)) {
+        || !task_kwargs_fast(st, args + nargs, kwnames, kw)) {
         return _PyObject_MakeTpCall(PyThreadState_Get(), type, args, nargs,
                                     kwnames);
     }
-    PyObject *self = ((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type,
-                                                      0);
-    if (self == NULL) {
-        return NULL;
-    }
-    if (task_init_impl(st, (TaskObject *)self, args[0], kw[0],
-                       kw[1] != NULL ? kw[1] : Py_None,
-                       kw[2] != NULL ? kw[2] : Py_None,
-                       kw[3] != NULL ? kw[3] : Py_False) < 0) {
-        Py_DECREF(self);
-        return NULL;
-    }
-    return self;
+    return task_new(st, args[0], kw[0], kw[1] != NULL ? kw[1] : Py_None,
+                    kw[2] != NULL ? kw[2] : Py_None,
+                    kw[3] != NULL ? kw[3] : Py_False);
 }
+
+/* eager_task_factory(loop, coro, *, name=None, context=None): what
+   create_eager_task_factory(Task) makes, in C, so that the loop core can
+   recognise it (see loop_create_task()). */
+static PyObject *
+task_eager_task_factory(PyObject *module, PyObject *const *args,
+                        Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"loop", "coro", "name", "context"};
+    PyObject *a[4];
+    if (parse_args("eager_task_factory", args, nargs, kwnames, names, 4, 2,
+                   2, a) < 0) {
+        return NULL;
+    }
+    return task_new(get_module_state(module), a[1], a[0],
+                    a[2] != NULL ? a[2] : Py_None,
+                    a[3] != NULL ? a[3] : Py_None, Py_True);
+}
+
+static PyMethodDef task_functions[] = {
+    FASTCALL_KW("eager_task_factory", task_eager_task_factory,
+                PyDoc_STR("eager_task_factory($module, /, loop, coro, *, "
+                          "name=None, context=None)\n--\n\n"
+                          "A task factory for loop.set_task_factory() that "
+                          "makes every task\neager: Task(coro, loop=loop, "
+                          "name=name, context=context,\neager_start=True).")),
+    {NULL, NULL}
+};
 
 static int
 task_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
@@ -1188,7 +1325,13 @@ task_exec(PyObject *module, asyncio_state *st)
     }
     registry_set_linked_type(st, ts->TaskType,
                              offsetof(TaskObject, task_registered));
-    return PyModule_AddType(module, ts->TaskType);
+    if (PyModule_AddType(module, ts->TaskType) < 0
+        || PyModule_AddFunctions(module, task_functions) < 0) {
+        return -1;
+    }
+    /* the loop core knows this one by identity */
+    ts->eager_factory = PyObject_GetAttrString(module, "eager_task_factory");
+    return ts->eager_factory != NULL ? 0 : -1;
 }
 
 static void
@@ -1209,6 +1352,11 @@ task_part_free(asyncio_state *st)
 static const asyncio_name task_names[] = {
     ASYNCIO_NAME(task.str_get_loop, "get_loop"),
     ASYNCIO_NAME(task.str_is_running, "is_running"),
+    ASYNCIO_NAME(task.str_thread_id, "_thread_id"),
+    ASYNCIO_NAME(task.kwnames[0], "loop"),
+    ASYNCIO_NAME(task.kwnames[1], "name"),
+    ASYNCIO_NAME(task.kwnames[2], "context"),
+    ASYNCIO_NAME(task.kwnames[3], "eager_start"),
     ASYNCIO_NAME(task.str_loop, "_loop"),
     ASYNCIO_NAME(task.str_send, "send"),
     ASYNCIO_NAME(task.str_throw, "throw"),
@@ -1221,6 +1369,8 @@ static const size_t task_refs[] = {
     ASYNCIO_OFFSET(task.get_stack),
     ASYNCIO_OFFSET(task.print_stack),
     ASYNCIO_OFFSET(task.iscoroutine),
+    ASYNCIO_OFFSET(task.eager_factory),
+    ASYNCIO_OFFSET(task.base_is_running),
 };
 
 const asyncio_part task_part = {

@@ -598,6 +598,123 @@ class EagerCases:
                 coro.close()
         self.run_main(main)
 
+    def test_names(self):
+        # create_task() names the task after the factory made it, so after
+        # its eager step: the same with asyncio.eager_task_factory (which
+        # the C loop recognises) and with a factory of our own
+        seen = []
+
+        async def child():
+            seen.append(asyncio.current_task().get_name())
+            return 1
+
+        async def main():
+            for factory in (asyncio.eager_task_factory,
+                            asyncio.create_eager_task_factory(self.Task)):
+                self.loop.set_task_factory(factory)
+                t = self.loop.create_task(child(), name='given')
+                self.assertEqual(t.get_name(), 'given')
+                t = asyncio.create_task(child(), name=42)
+                self.assertEqual(t.get_name(), '42')
+        self.run_main(main)
+        self.assertEqual(len(seen), 4)
+        for name in seen:
+            self.assertRegex(name, r'^Task-\d+$')
+
+    def test_closed_loop(self):
+        for factory in (asyncio.eager_task_factory,
+                        asyncio.create_eager_task_factory(self.Task)):
+            loop = asyncio.new_event_loop()
+            loop.set_task_factory(factory)
+            loop.close()
+            coro = leaf(1)
+            with self.assertRaisesRegex(RuntimeError, 'Event loop is closed'):
+                loop.create_task(coro)
+            coro.close()
+
+    def test_eager_task_factory_arguments(self):
+        async def main():
+            factory = asyncio.eager_task_factory
+            t = factory(self.loop, leaf(1))
+            u = factory(loop=self.loop, coro=leaf(2), name='n',
+                        context=contextvars.Context())
+            self.assertEqual((t.result(), u.result(), u.get_name()),
+                             (1, 2, 'n'))
+            coro = leaf(3)
+            for args, kwargs in (((self.loop,), {}),
+                                 ((self.loop, coro, 'n'), {}),
+                                 ((self.loop, coro), {'eager_start': False}),
+                                 ((self.loop, coro), {'coro': coro})):
+                with self.assertRaises(TypeError):
+                    factory(*args, **kwargs)
+            with self.assertRaisesRegex(TypeError,
+                                        'a coroutine was expected'):
+                factory(self.loop, 42)
+            coro.close()
+        self.run_main(main)
+
+    # --- loops that say whether they run ---
+
+    def test_loop_is_running_overridden(self):
+        # eager_start counts only while loop.is_running() says so
+        answers = []
+
+        class Loop(asyncio.SelectorEventLoop):
+            def is_running(self):
+                answers.append(super().is_running())
+                return False
+
+        loop = Loop()
+        self.addCleanup(loop.close)
+        loop.set_task_factory(asyncio.create_eager_task_factory(self.Task))
+        log = []
+
+        async def main():
+            t = loop.create_task(leaf(1, log))
+            self.assertEqual(log, [])
+            return await t
+        self.assertEqual(loop.run_until_complete(main()), 1)
+        # (the loop asks itself too) asked while it ran, it said no
+        self.assertIn(True, answers)
+
+    def test_loop_is_running_shadowed(self):
+        log = []
+
+        async def main():
+            self.loop.is_running = lambda: False
+            t = self.loop.create_task(leaf('shadowed', log))
+            self.assertFalse(t.done())
+            await t
+            del self.loop.is_running
+            t = self.loop.create_task(leaf('eager again', log))
+            self.assertTrue(t.done())
+            self.loop.is_running = lambda: 1 / 0
+            coro = leaf('never')
+            with self.assertRaises(ZeroDivisionError):
+                self.loop.create_task(coro)
+            coro.close()
+            del self.loop.is_running
+        self.run_main(main)
+        self.assertEqual(log, [('leaf', 'shadowed'),
+                               ('leaf', 'eager again')])
+
+    def test_loop_stopped_and_run_again(self):
+        # whether the loop runs is read anew when it changes
+        log = []
+
+        async def make(tag):
+            t = self.loop.create_task(leaf(tag, log))
+            return t.done()
+        self.assertTrue(self.loop.run_until_complete(make('first run')))
+        t = self.Task(leaf('between runs', log), loop=self.loop,
+                      eager_start=True)
+        self.assertFalse(t.done())
+        self.assertTrue(self.loop.run_until_complete(make('second run')))
+        self.loop.run_until_complete(t)
+        # (the lazy one was scheduled first)
+        self.assertEqual([tag for _, tag in log],
+                         ['first run', 'between runs', 'second run'])
+
     # --- gather() and TaskGroup ---
 
     def test_gather_of_eager_children(self):
