@@ -205,7 +205,7 @@ future_init_impl(asyncio_state *st, FutureObject *fut, PyObject *loop)
     else {
         Py_INCREF(loop);
     }
-    /* __init__ on a live future starts it afresh; an exception it was
+    /* __init__ on a done future starts it afresh; an exception it was
        holding unretrieved is reported rather than silently lost. */
     if (fut->fut_log_tb && fut->fut_loop != NULL) {
         fut->fut_log_tb = 0;
@@ -532,6 +532,27 @@ future_remove_done_callback_impl(FutureObject *fut, PyObject *fn)
 
 /* ---------- Future: Python methods ---------- */
 
+/* RuntimeError when self, a future or task that __init__ made already,
+   is still pending: a second __init__ would start it afresh under the
+   feet of whoever awaits it, dropping their callbacks (a task doing that
+   to itself hung asyncio.run(), gh-142615).  A done one may be made
+   afresh, as 3.11 allows. */
+int
+future_check_not_pending(PyObject *self)
+{
+    FutureObject *fut = (FutureObject *)self;
+    if (fut->fut_loop == NULL || fut->fut_state != STATE_PENDING) {
+        return 0;
+    }
+    PyObject *name = PyType_GetName(Py_TYPE(self));
+    if (name != NULL) {
+        PyErr_Format(PyExc_RuntimeError,
+                     "__init__() called again on a pending %U", name);
+        Py_DECREF(name);
+    }
+    return -1;
+}
+
 static int
 future_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
 {
@@ -545,7 +566,7 @@ future_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
         }
     }
     asyncio_state *st = state_of(self);
-    if (st == NULL) {
+    if (st == NULL || future_check_not_pending(self) < 0) {
         return -1;
     }
     return future_init_impl(st, (FutureObject *)self, loop);

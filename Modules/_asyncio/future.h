@@ -63,6 +63,7 @@ future_type_is_native(const future_state *fs, PyTypeObject *tp)
 
 int future_add_native_type(asyncio_state *st, PyTypeObject *tp);
 
+int future_check_not_pending(PyObject *self);
 int future_init_impl(asyncio_state *st, FutureObject *fut, PyObject *loop);
 PyObject *future_result_impl(asyncio_state *st, FutureObject *fut);
 PyObject *future_exception_impl(asyncio_state *st, FutureObject *fut);

@@ -3,8 +3,10 @@
  *
  * asyncio.gather() hands its arguments to _gather(), which does what the
  * pure-Python body does: wrap each distinct argument in a future (a task
- * for a coroutine), add one done callback to each, and return a
- * _GatheringFuture over them.  The done callback is a GatherCallback
+ * for a coroutine), add one done callback to each that is not done yet,
+ * and return a _GatheringFuture over them, having counted the children
+ * that were done already (an eager task that finished, say) without a
+ * turn of the loop, as 3.12 does.  The done callback is a GatherCallback
  * object holding the pure version's closure (the children, their count,
  * how many finished, return_exceptions and the outer future), so a gather
  * costs two objects instead of a function, its cells and a dict that
@@ -372,17 +374,103 @@ gather_add_callback(asyncio_state *st, PyObject *fut, PyObject *cb)
         fut, st->str_add_done_callback, cb));
 }
 
-/* One argument of gather(): its child future, new or seen before (new
-   reference).  loop is *loop_p, which the first new child sets. */
-static PyObject *
-gather_child(asyncio_state *st, GatherCallbackObject *cb, PyObject *seen,
-             PyObject *arg, PyObject **loop_p, PyObject *running)
+/* fut.done(); -1 on error. */
+static int
+gather_child_is_done(asyncio_state *st, PyObject *fut)
 {
-    int dup = PyDict_Contains(seen, arg);
-    if (dup != 0) {
-        return dup < 0 ? NULL : PyObject_GetItem(seen, arg);
+    if (Future_IsNative(st, fut)) {
+        return ((FutureObject *)fut)->fut_state != STATE_PENDING;
     }
-    PyObject *fut = gather_ensure_future(st, arg, *loop_p, running);
+    return call_truth(PyObject_CallMethodNoArgs(fut, st->str_done));
+}
+
+/* A new child gets the done callback, or, when it is done already (an
+   eager task that finished, a done future), goes to *done_p (a list made
+   on first use), whose children _gather() hands to the callback itself
+   once the outer future exists: no loop turn for them (3.12). */
+static int
+gather_watch_child(asyncio_state *st, GatherCallbackObject *cb,
+                   PyObject *fut, PyObject **done_p)
+{
+    int done = gather_child_is_done(st, fut);
+    if (done <= 0) {
+        return done < 0 ? -1 : gather_add_callback(st, fut, (PyObject *)cb);
+    }
+    if (*done_p == NULL && (*done_p = PyList_New(0)) == NULL) {
+        return -1;
+    }
+    return PyList_Append(*done_p, fut);
+}
+
+/* How many arguments gather() compares by identity, at most, to find
+   duplicates before it keeps a dict of them (see gather_seen()). */
+#define GATHER_SCAN_MAX 16
+
+/* Whether arg compares and hashes by identity: an exact coroutine or one
+   of our exact future classes (none defines __eq__ or __hash__). */
+static int
+gather_identity_keyed(asyncio_state *st, PyObject *arg)
+{
+    return PyCoro_CheckExact(arg) || Future_IsNative(st, arg);
+}
+
+/* The child made for items[i] if it repeats an earlier argument: a new
+   reference, NULL (no exception) if it does not, NULL with an exception
+   set on error.  The pure body keeps a dict from arguments to children
+   (arg_to_fut); while every argument so far compares by identity and
+   there are few, comparing pointers finds the same, without the dict,
+   which is made (*seen_p) from the arguments so far as soon as an
+   argument could have an __eq__ or __hash__ of its own, so that those
+   run as in the pure body. */
+static PyObject *
+gather_seen(asyncio_state *st, GatherCallbackObject *cb, PyObject *items,
+            Py_ssize_t i, PyObject **seen_p)
+{
+    PyObject *arg = PyTuple_GET_ITEM(items, i);
+    if (*seen_p == NULL
+        && (i >= GATHER_SCAN_MAX || !gather_identity_keyed(st, arg))) {
+        PyObject *seen = PyDict_New();
+        if (seen == NULL) {
+            return NULL;
+        }
+        for (Py_ssize_t j = 0; j < i; j++) {
+            if (PyDict_SetItem(seen, PyTuple_GET_ITEM(items, j),
+                               PyList_GET_ITEM(cb->children, j)) < 0) {
+                Py_DECREF(seen);
+                return NULL;
+            }
+        }
+        *seen_p = seen;
+    }
+    if (*seen_p == NULL) {
+        for (Py_ssize_t j = 0; j < i; j++) {
+            if (PyTuple_GET_ITEM(items, j) == arg) {
+                return Py_NewRef(PyList_GET_ITEM(cb->children, j));
+            }
+        }
+        return NULL;
+    }
+    int dup = PyDict_Contains(*seen_p, arg);
+    if (dup <= 0) {
+        return NULL;
+    }
+    return PyObject_GetItem(*seen_p, arg);
+}
+
+/* items[i] of gather(): its child future, new or seen before (new
+   reference); cb->children holds those of the items before it.  loop is
+   *loop_p, which the first new child sets. */
+static PyObject *
+gather_child(asyncio_state *st, GatherCallbackObject *cb, PyObject *items,
+             Py_ssize_t i, PyObject **seen_p, PyObject **loop_p,
+             PyObject *running, PyObject **done_p)
+{
+    PyObject *arg = PyTuple_GET_ITEM(items, i);
+    PyObject *fut = gather_seen(st, cb, items, i, seen_p);
+    if (fut != NULL || PyErr_Occurred()) {
+        return fut;
+    }
+    fut = gather_ensure_future(st, arg, *loop_p, running);
     if (fut == NULL) {
         return NULL;
     }
@@ -405,8 +493,8 @@ gather_child(asyncio_state *st, GatherCallbackObject *cb, PyObject *seen,
         }
     }
     cb->nfuts++;
-    if (PyDict_SetItem(seen, arg, fut) < 0
-        || gather_add_callback(st, fut, (PyObject *)cb) < 0) {
+    if ((*seen_p != NULL && PyDict_SetItem(*seen_p, arg, fut) < 0)
+        || gather_watch_child(st, cb, fut, done_p) < 0) {
         goto error;
     }
     return fut;
@@ -417,6 +505,24 @@ error:
 
 static PyObject *gathering_new(asyncio_state *st, PyObject *children,
                                PyObject *loop);
+
+/* The done callback's work for the children that were done when
+   gathered, in their order: the last one may finish outer before
+   gather() returns it. */
+static int
+gather_done_children(asyncio_state *st, GatherCallbackObject *cb,
+                     PyObject *done)
+{
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(done); i++) {
+        PyObject *fut = Py_NewRef(PyList_GET_ITEM(done, i));
+        int rc = gather_child_done(st, cb, fut);
+        Py_DECREF(fut);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
 
 static PyObject *
 gather__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
@@ -472,14 +578,14 @@ gather__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 
     PyObject *outer = NULL;
     PyObject *loop = Py_NewRef(Py_None);
-    PyObject *seen = PyDict_New();          /* arg_to_fut */
-    if (cb->children == NULL || seen == NULL) {
+    PyObject *seen = NULL;          /* arg_to_fut, when needed */
+    PyObject *done_children = NULL;
+    if (cb->children == NULL) {
         goto done;
     }
     for (Py_ssize_t i = 0; i < PyTuple_GET_SIZE(items); i++) {
-        PyObject *fut = gather_child(st, cb, seen,
-                                     PyTuple_GET_ITEM(items, i), &loop,
-                                     running);
+        PyObject *fut = gather_child(st, cb, items, i, &seen, &loop,
+                                     running, &done_children);
         if (fut == NULL) {
             goto done;
         }
@@ -492,8 +598,13 @@ gather__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     outer = gathering_new(st, cb->children, loop);
     if (outer != NULL) {
         cb->outer = Py_NewRef(outer);
+        if (done_children != NULL
+            && gather_done_children(st, cb, done_children) < 0) {
+            Py_CLEAR(outer);
+        }
     }
 done:
+    Py_XDECREF(done_children);
     Py_XDECREF(seen);
     Py_DECREF(loop);
     Py_DECREF(cb);
@@ -511,7 +622,8 @@ gathering_init_impl(asyncio_state *st, GatheringFutureObject *gf,
         PyErr_SetNone(PyExc_AssertionError);    /* assert loop is not None */
         return -1;
     }
-    if (future_init_impl(st, &gf->gf_future, loop) < 0) {
+    if (future_check_not_pending((PyObject *)gf) < 0
+        || future_init_impl(st, &gf->gf_future, loop) < 0) {
         return -1;
     }
     Py_XSETREF(gf->gf_children, Py_NewRef(children));

@@ -1991,14 +1991,17 @@ core_py_create_task(asyncio_state *st)
     return st->loop.py_create_task;
 }
 
-/* Whether loop._task_factory is None, found without running any code: 0
-   too when it is anything but a plain instance attribute (a descriptor or
-   a __getattribute__ could have side effects, which the pure-Python
-   create_task would run after _check_closed()); -1 on error. */
+/* loop._task_factory in *factory (borrowed), found without running any
+   code: 1, or 0 when it is anything but a plain instance attribute (a
+   descriptor or a __getattribute__ could have side effects, which the
+   pure-Python create_task would run after _check_closed()); -1 on
+   error. */
 static int
-core_task_factory_is_none(asyncio_state *st, LoopCoreObject *self)
+core_task_factory(asyncio_state *st, LoopCoreObject *self,
+                  PyObject **factory)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    *factory = NULL;
     if (tp->tp_getattro != PyObject_GenericGetAttr
         || _PyType_Lookup(tp, st->loop.str_task_factory) != NULL) {
         return 0;
@@ -2007,12 +2010,31 @@ core_task_factory_is_none(asyncio_state *st, LoopCoreObject *self)
     if (dictptr == NULL || *dictptr == NULL) {
         return 0;
     }
-    PyObject *factory = PyDict_GetItemWithError(*dictptr,
-                                                st->loop.str_task_factory);
-    if (factory == NULL) {
+    *factory = PyDict_GetItemWithError(*dictptr, st->loop.str_task_factory);
+    if (*factory == NULL) {
         return PyErr_Occurred() ? -1 : 0;
     }
-    return factory == Py_None;
+    return 1;
+}
+
+/* create_task() with this module's eager_task_factory as the task
+   factory, which makes the task the pure method would, without its
+   frames: _check_closed(), the eager task, then its name, which the
+   pure method sets after the factory (so after the eager step). */
+static PyObject *
+core_create_eager_task(asyncio_state *st, LoopCoreObject *self,
+                       PyObject *coro, PyObject *name, PyObject *context)
+{
+    if (core_check_closed(st, self, -1) < 0) {
+        return NULL;
+    }
+    PyObject *task = task_new_eager(st, (PyObject *)self, coro, context);
+    if (task != NULL && name != Py_None
+        && drop_result(PyObject_CallMethodOneArg(
+               task, st->loop.str_set_name, name)) < 0) {
+        Py_CLEAR(task);
+    }
+    return task;
 }
 
 /* The pure-Python create_task takes DEBUG_STACK_DEPTH frames counting its
@@ -2037,22 +2059,34 @@ core_trim_task_traceback(PyObject *task)
 }
 
 /* create_task(coro, name=name, context=context).  The core makes the task
-   itself in the common case, no task factory and tasks.Task our Task;
-   the other cases, where the task factory or a Python class runs, go to
-   the pure-Python method, so that the frames they see (and the source
-   traceback trimmed after them) are the same.  Which case it is is found
-   without running code: the pure method checks for a closed loop first. */
+   itself in the common cases, no task factory and tasks.Task our Task, or
+   this module's eager_task_factory outside debug mode; the other cases,
+   where the task factory or a Python class runs, go to the pure-Python
+   method, so that the frames they see (and the source traceback trimmed
+   after them) are the same.  Which case it is is found without running
+   code: the pure method checks for a closed loop first. */
 static PyObject *
 core_create_task_impl(asyncio_state *st, LoopCoreObject *self,
                       PyObject *coro, PyObject *name, PyObject *context)
 {
     PyObject *loop = (PyObject *)self;
-    PyObject *cls = NULL;
-    int fast = core_task_factory_is_none(st, self);
+    PyObject *cls = NULL, *factory;
+    int fast = core_task_factory(st, self, &factory);
     if (fast < 0) {
         return NULL;
     }
-    if (fast) {
+    if (fast && factory == st->task.eager_factory) {
+        /* (in debug mode the tasks' source tracebacks show the pure
+           method's frame) */
+        int debug = loop_get_debug(st, loop);
+        if (debug < 0) {
+            return NULL;
+        }
+        if (!debug) {
+            return core_create_eager_task(st, self, coro, name, context);
+        }
+    }
+    if (fast && factory == Py_None) {
         cls = tasks_attr(st, st->loop.str_Task);
         if (cls == NULL) {
             return NULL;
@@ -2379,8 +2413,11 @@ loop_exec(PyObject *module, asyncio_state *st)
         || PyModule_AddType(module, ls->SelectorLoopCoreType) < 0) {
         return -1;
     }
-    ls->kw_task_init = Py_BuildValue("(sss)", "loop", "name", "context");
-    ls->kw_name_context = Py_BuildValue("(ss)", "name", "context");
+    /* interned, as the names of a call written in Python are: compared by
+       identity first by the callee */
+    PyObject **kw = st->task.kwnames;
+    ls->kw_task_init = PyTuple_Pack(3, kw[0], kw[1], kw[2]);
+    ls->kw_name_context = PyTuple_Pack(2, kw[1], kw[2]);
     if (ls->kw_task_init == NULL || ls->kw_name_context == NULL) {
         return -1;
     }
@@ -2476,6 +2513,7 @@ static const asyncio_name loop_names[] = {
     ASYNCIO_NAME(loop.str_select, "select"),
     ASYNCIO_NAME(loop.str_selector, "_selector"),
     ASYNCIO_NAME(loop.str_source_traceback, "_source_traceback"),
+    ASYNCIO_NAME(loop.str_set_name, "set_name"),
     ASYNCIO_NAME(loop.str_task_factory, "_task_factory"),
     ASYNCIO_NAME(loop.str_timer_cancelled, "_timer_cancelled_count"),
     ASYNCIO_NAME(loop.str_when_attr, "_when"),

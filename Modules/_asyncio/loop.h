@@ -81,6 +81,7 @@ typedef struct {
     PyObject *str_scheduled_attr;
     PyObject *str_select;
     PyObject *str_selector;
+    PyObject *str_set_name;
     PyObject *str_source_traceback;
     PyObject *str_task_factory;
     PyObject *str_timer_cancelled;

@@ -1,7 +1,7 @@
 /*
  * The task registry: _register_task(), _unregister_task(), _enter_task(),
- * _leave_task() and current_task(), over the _all_tasks set and the
- * _current_tasks dict that asyncio.tasks imports.
+ * _leave_task(), _swap_current_task() and current_task(), over the
+ * _all_tasks set and the _current_tasks dict that asyncio.tasks imports.
  *
  * _all_tasks holds its tasks weakly, as the pure-Python weakref.WeakSet
  * does.  Tasks of the module's Task class (subclasses included) are kept
@@ -182,6 +182,48 @@ leave_task(asyncio_state *st, PyObject *loop, PyObject *task)
         return 0;
     }
     return PyDict_DelItem(st->registry.current_tasks, loop);
+}
+
+
+/* Make task (NULL: no task) the one loop runs, whichever ran before, as
+   an eager task's first step does: the previous one goes to *prev (a new
+   reference; NULL if none).  The task is kept where
+   registry_current_task() found the previous one, so that swapping the
+   previous one back leaves the registry as it was. */
+int
+swap_current_task(asyncio_state *st, PyObject *loop, PyObject *task,
+                  PyObject **prev)
+{
+    registry_state *rs = &st->registry;
+    *prev = NULL;
+    if (rs->current_tasks == NULL) {
+        return raise_finalized();
+    }
+    PyObject **slot = registry_core_slot(st, loop);
+    if (slot != NULL
+        && (*slot != NULL || PyDict_GET_SIZE(rs->current_tasks) == 0)) {
+        *prev = *slot;
+        *slot = Py_XNewRef(task);
+        return 0;
+    }
+    PyObject *cur = PyDict_GetItemWithError(rs->current_tasks, loop);
+    if (cur == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    Py_XINCREF(cur);
+    int rc = 0;
+    if (task != NULL) {
+        rc = PyDict_SetItem(rs->current_tasks, loop, task);
+    }
+    else if (cur != NULL) {
+        rc = PyDict_DelItem(rs->current_tasks, loop);
+    }
+    if (rc < 0) {
+        Py_XDECREF(cur);
+        return -1;
+    }
+    *prev = cur;
+    return 0;
 }
 
 
@@ -400,6 +442,25 @@ registry__leave_task(PyObject *module, PyObject *const *args,
                                    "_leave_task", leave_task);
 }
 
+/* _swap_current_task(loop, task) */
+static PyObject *
+registry__swap_current_task(PyObject *module, PyObject *const *args,
+                            Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"loop", "task"};
+    PyObject *argv[2];
+    if (parse_args("_swap_current_task", args, nargs, kwnames, names, 2, 2,
+                   2, argv) < 0) {
+        return NULL;
+    }
+    PyObject *prev;
+    if (swap_current_task(get_module_state(module), argv[0],
+                          argv[1] != Py_None ? argv[1] : NULL, &prev) < 0) {
+        return NULL;
+    }
+    return prev != NULL ? prev : Py_NewRef(Py_None);
+}
+
 /* current_task(loop=None) */
 static PyObject *
 registry_current_task_func(PyObject *module, PyObject *const *args,
@@ -445,6 +506,12 @@ static PyMethodDef registry_functions[] = {
                           "Record that loop is no longer running task.\n\n"
                           "RuntimeError is raised if task is not the task "
                           "loop is running.")),
+    FASTCALL_KW("_swap_current_task", registry__swap_current_task,
+                PyDoc_STR("_swap_current_task($module, /, loop, task)\n--\n\n"
+                          "Record task as the one loop is running now.\n\n"
+                          "None records that it runs none.  The task it "
+                          "was running before\n(or None) is returned; "
+                          "unlike _enter_task(), nothing is checked.")),
     FASTCALL_KW("current_task", registry_current_task_func,
                 PyDoc_STR("current_task($module, /, loop=None)\n--\n\n"
                           "Return the task loop is running, or None.\n\n"

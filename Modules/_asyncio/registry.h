@@ -47,3 +47,5 @@ int register_task(asyncio_state *st, PyObject *task);
 int unregister_task(asyncio_state *st, PyObject *task);
 int enter_task(asyncio_state *st, PyObject *loop, PyObject *task);
 int leave_task(asyncio_state *st, PyObject *loop, PyObject *task);
+int swap_current_task(asyncio_state *st, PyObject *loop, PyObject *task,
+                      PyObject **prev);

@@ -469,6 +469,38 @@ task_handle_error(asyncio_state *st, TaskObject *task)
     return rc;
 }
 
+/* The body of a step, with the task current: send None (exc NULL) or
+   throw exc into coro, then act on what it did.  0, or -1 with an
+   exception set. */
+static int
+task_run_step(asyncio_state *st, TaskObject *task, PyObject *loop,
+              PyObject *coro, PyObject *exc)
+{
+    FutureObject *fut = &task->task_future;
+    PyObject *result;
+    PySendResult status = task_send(st, coro, exc, &result);
+    if (status == PYGEN_NEXT) {
+        return task_handle_yield(st, task, loop, result);
+    }
+    if (status == PYGEN_ERROR) {
+        return task_handle_error(st, task);
+    }
+    int rc;
+    if (task->task_must_cancel) {
+        /* cancelled right before the coroutine returned */
+        task->task_must_cancel = 0;
+        PyObject *msg = fut->fut_cancel_msg;
+        Py_XINCREF(msg);
+        rc = future_cancel_impl(st, fut, msg) < 0 ? -1 : 0;
+        Py_XDECREF(msg);
+    }
+    else {
+        rc = future_set_result_impl(st, fut, result);
+    }
+    Py_DECREF(result);
+    return rc;
+}
+
 static PyObject *
 task_step_impl(asyncio_state *st, TaskObject *task, PyObject *exc)
 {
@@ -512,28 +544,7 @@ task_step_impl(asyncio_state *st, TaskObject *task, PyObject *exc)
 
     int rc = enter_task(st, loop, (PyObject *)task);
     if (rc == 0) {
-        PyObject *result;
-        PySendResult status = task_send(st, coro, exc, &result);
-        if (status == PYGEN_RETURN) {
-            if (task->task_must_cancel) {
-                /* cancelled right before the coroutine returned */
-                task->task_must_cancel = 0;
-                PyObject *msg = fut->fut_cancel_msg;
-                Py_XINCREF(msg);
-                rc = future_cancel_impl(st, fut, msg) < 0 ? -1 : 0;
-                Py_XDECREF(msg);
-            }
-            else {
-                rc = future_set_result_impl(st, fut, result);
-            }
-            Py_DECREF(result);
-        }
-        else if (status == PYGEN_ERROR) {
-            rc = task_handle_error(st, task);
-        }
-        else {
-            rc = task_handle_yield(st, task, loop, result);
-        }
+        rc = task_run_step(st, task, loop, coro, exc);
 
         /* finally: _leave_task(); its error replaces a pending one */
         PyObject *et, *ev, *etb;
@@ -594,14 +605,274 @@ is_coroutine(asyncio_state *st, PyObject *coro)
 }
 
 
+/* ---------- Task: the eager first step ----------
+ *
+ * A task made with eager_start=True while its loop runs takes its first
+ * step inside the constructor (3.12's eager tasks), as a scheduled step
+ * would run it: in the task's context, as the loop's current task, and
+ * registered.  The task that was current (the one creating this one, if
+ * any) is current again afterwards.  A coroutine that returns or raises
+ * in that step leaves a done task that the loop never saw, and the task
+ * drops its coroutine, which nothing will resume; one that suspends goes
+ * on as any task does from then on.
+ *
+ * An eager step that makes an eager task runs that task's step within its
+ * own, on the C stack.  Past TASK_EAGER_MAX_DEPTH such steps in a thread
+ * the new task's coroutine gets a RecursionError at its start instead, so
+ * that deep chains fail as Python recursion does, not by overflowing the C
+ * stack (with the default recursion limit, Python's own check comes first;
+ * a raised one would let eager steps nest until the stack runs out).
+ */
+
+#define TASK_EAGER_MAX_DEPTH 1000
+
+/* A RecursionError for a task whose eager step would nest too deep: a
+   new reference, NULL with an exception set on error. */
+static PyObject *
+task_eager_too_deep(void)
+{
+    return PyObject_CallFunction(
+        PyExc_RecursionError, "s",
+        "maximum nesting depth of eager task steps ("
+        Py_STRINGIFY(TASK_EAGER_MAX_DEPTH) ") exceeded");
+}
+
+/* What BaseEventLoop.is_running() returns for loop, read without the
+   call: 1 or 0, or -1 when it cannot be read that way (the method is
+   overridden or shadowed, attribute access is customised, _thread_id is
+   missing), or -2 with an exception set. */
+static int
+task_base_loop_is_running(asyncio_state *st, PyObject *loop)
+{
+    task_state *ts = &st->task;
+    PyTypeObject *tp = Py_TYPE(loop);
+    PyObject **dictptr = _PyObject_GetDictPtr(loop);
+    if (dictptr == NULL || *dictptr == NULL) {
+        return -1;
+    }
+    /* A type or dict gets a new version tag, never given to another,
+       with every change: the answer found for these two still holds. */
+    uint64_t dict_version = ((PyDictObject *)*dictptr)->ma_version_tag;
+    if (dict_version == ts->running_dict_version
+        && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+        && tp->tp_version_tag == ts->running_tp_version) {
+        return ts->running;
+    }
+    if (tp->tp_getattro != PyObject_GenericGetAttr) {
+        return -1;
+    }
+    if (ts->base_is_running == NULL) {
+        PyObject *cls = import_attr("asyncio.base_events", "BaseEventLoop");
+        if (cls == NULL) {
+            return -2;
+        }
+        ts->base_is_running = PyObject_GetAttr(cls, ts->str_is_running);
+        Py_DECREF(cls);
+        if (ts->base_is_running == NULL) {
+            return -2;
+        }
+    }
+    if (_PyType_Lookup(tp, ts->str_is_running) != ts->base_is_running
+        || _PyType_Lookup(tp, ts->str_thread_id) != NULL) {
+        return -1;
+    }
+    if (PyDict_GetItemWithError(*dictptr, ts->str_is_running) != NULL) {
+        return -1;
+    }
+    PyObject *thread_id = NULL;
+    if (!PyErr_Occurred()) {
+        thread_id = PyDict_GetItemWithError(*dictptr, ts->str_thread_id);
+    }
+    if (thread_id == NULL) {
+        return PyErr_Occurred() ? -2 : -1;
+    }
+    ts->running = thread_id != Py_None;
+    if (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) {
+        ts->running_tp_version = tp->tp_version_tag;
+        ts->running_dict_version = dict_version;
+    }
+    return ts->running;
+}
+
+/* loop.is_running(): 1, 0, or -1 on error.  An event loop of asyncio's
+   answers from its _thread_id, as the method does, without a call. */
+static int
+task_loop_is_running(asyncio_state *st, PyObject *loop)
+{
+    int running = task_base_loop_is_running(st, loop);
+    if (running >= 0) {
+        return running;
+    }
+    if (running == -2) {
+        return -1;
+    }
+    return call_truth(PyObject_CallMethodNoArgs(loop,
+                                                st->task.str_is_running));
+}
+
+/* What the eager step leaves to undo, in reverse order: make prev
+   current again, let a finished task go, leave the context.  Each part
+   runs even if one before failed; the last error is the one raised, as
+   with nested finally: blocks. */
+static int
+task_eager_leave(asyncio_state *st, TaskObject *task, PyObject *loop,
+                 PyObject *ctx, PyObject *prev)
+{
+    PyObject *cur;
+    int rc = swap_current_task(st, loop, prev, &cur);
+    Py_XDECREF(cur);
+    if (task->task_future.fut_state != STATE_PENDING) {
+        /* done without the loop: no need to keep it in all_tasks() */
+        registry_unlink(&task->task_registered);
+        Py_CLEAR(task->task_coro);
+    }
+    PyObject *et = NULL, *ev = NULL, *etb = NULL;
+    if (rc < 0) {
+        PyErr_Fetch(&et, &ev, &etb);
+    }
+    int exited = PyContext_Exit(ctx);
+    if (et != NULL) {
+        restore_unless(exited < 0, et, ev, etb);
+    }
+    return exited < 0 ? -1 : rc;
+}
+
+static int
+task_eager_start(asyncio_state *st, TaskObject *task)
+{
+    PyObject *ctx = task->task_context;
+    /* First, so that a context in use elsewhere (the running task's own,
+       say) fails the constructor before anything has changed. */
+    if (PyContext_Enter(ctx) < 0) {
+        /* nobody gets this task, and its coroutine never ran */
+        task->task_log_destroy_pending = 0;
+        return -1;
+    }
+    /* Held across the step, like the references a scheduled step holds;
+       the step may drop the task's own. */
+    Py_INCREF(ctx);
+    Py_INCREF(task);
+    PyObject *loop = Py_NewRef(task->task_future.fut_loop);
+    PyObject *coro = Py_NewRef(task->task_coro);
+    PyObject *prev, *too_deep = NULL;
+    Py_tss_t *key = &st->task.eager_depth;
+    uintptr_t depth = (uintptr_t)PyThread_tss_get(key);
+    int rc = 0;
+    if (depth >= TASK_EAGER_MAX_DEPTH) {
+        too_deep = task_eager_too_deep();
+        rc = too_deep != NULL ? 0 : -1;
+    }
+    else if (PyThread_tss_set(key, (void *)(depth + 1)) != 0) {
+        PyErr_NoMemory();
+        rc = -1;
+    }
+    if (rc == 0) {
+        rc = register_task(st, (PyObject *)task);
+    }
+    if (rc == 0) {
+        rc = swap_current_task(st, loop, (PyObject *)task, &prev);
+    }
+    if (rc == 0) {
+        rc = task_run_step(st, task, loop, coro, too_deep);
+        PyObject *et = NULL, *ev = NULL, *etb = NULL;
+        if (rc < 0) {
+            /* (KeyboardInterrupt, SystemExit) the constructor raises the
+               task's exception, and nobody gets the task to retrieve it */
+            task->task_future.fut_log_tb = 0;
+            PyErr_Fetch(&et, &ev, &etb);
+        }
+        int left = task_eager_leave(st, task, loop, ctx, prev);
+        if (et != NULL) {
+            restore_unless(left < 0, et, ev, etb);
+        }
+        if (left < 0) {
+            rc = -1;
+        }
+        Py_XDECREF(prev);
+    }
+    else {
+        registry_unlink(&task->task_registered);
+        task->task_log_destroy_pending = 0;
+        PyObject *et, *ev, *etb;
+        PyErr_Fetch(&et, &ev, &etb);
+        (void)PyContext_Exit(ctx);
+        PyErr_Restore(et, ev, etb);
+    }
+    if (too_deep == NULL) {
+        /* (setting a value the thread has already cannot fail) */
+        (void)PyThread_tss_set(key, (void *)depth);
+    }
+    Py_XDECREF(too_deep);
+    Py_DECREF(coro);
+    Py_DECREF(loop);
+    Py_DECREF(task);
+    Py_DECREF(ctx);
+    return rc;
+}
+
+
 /* ---------- Task: Python methods ---------- */
 
 static int task_init_impl(asyncio_state *st, TaskObject *task,
                           PyObject *coro, PyObject *loop, PyObject *name,
-                          PyObject *context);
+                          PyObject *context, PyObject *eager_start);
 
-/* Task(coro, loop=..., name=..., context=...) without building a keyword
-   dict: the vectorcall of the exact type (see future_vectorcall()). */
+static const char *const task_kwnames[TASK_NKW] = {
+    "loop", "name", "context", "eager_start"};
+
+/* vectorcall_kwargs_fast() for Task's keywords, which callers pass as
+   interned strings: compared by identity first. */
+static int
+task_kwargs_fast(asyncio_state *st, PyObject *const *kwvalues,
+                 PyObject *kwnames, PyObject **out)
+{
+    Py_ssize_t nkw = kwnames == NULL ? 0 : PyTuple_GET_SIZE(kwnames);
+    for (Py_ssize_t k = 0; k < nkw; k++) {
+        PyObject *key = PyTuple_GET_ITEM(kwnames, k);
+        int i = 0;
+        while (i < TASK_NKW && key != st->task.kwnames[i]) {
+            i++;
+        }
+        if (i == TASK_NKW || out[i] != NULL) {
+            for (int j = 0; j < TASK_NKW; j++) {
+                out[j] = NULL;
+            }
+            return vectorcall_kwargs_fast(kwvalues, kwnames, task_kwnames,
+                                          TASK_NKW, out);
+        }
+        out[i] = kwvalues[k];
+    }
+    return 1;
+}
+
+/* A new instance of the exact Task class, initialised. */
+static PyObject *
+task_new(asyncio_state *st, PyObject *coro, PyObject *loop, PyObject *name,
+         PyObject *context, PyObject *eager_start)
+{
+    PyTypeObject *tp = st->task.TaskType;
+    PyObject *self = tp->tp_alloc(tp, 0);
+    if (self == NULL) {
+        return NULL;
+    }
+    if (task_init_impl(st, (TaskObject *)self, coro, loop, name, context,
+                       eager_start) < 0) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    return self;
+}
+
+PyObject *
+task_new_eager(asyncio_state *st, PyObject *loop, PyObject *coro,
+               PyObject *context)
+{
+    return task_new(st, coro, loop, Py_None, context, Py_True);
+}
+
+/* Task(coro, loop=..., name=..., context=..., eager_start=...) without
+   building a keyword dict: the vectorcall of the exact type (see
+   future_vectorcall()). */
 static PyObject *
 task_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
                 PyObject *kwnames)
@@ -611,56 +882,78 @@ task_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
     if (st == NULL) {
         return NULL;
     }
-    static const char *const names[] = {"loop", "name", "context"};
-    PyObject *kw[3] = {NULL, NULL, NULL};
+    PyObject *kw[TASK_NKW] = {NULL, NULL, NULL, NULL};
     if (type != (PyObject *)st->task.TaskType || nargs != 1
-        || !vectorcall_kwargs_fast(args + nargs, kwnames, names, 3, kw)) {
+        || !task_kwargs_fast(st, args + nargs, kwnames, kw)) {
         return _PyObject_MakeTpCall(PyThreadState_Get(), type, args, nargs,
                                     kwnames);
     }
-    PyObject *self = ((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type,
-                                                      0);
-    if (self == NULL) {
-        return NULL;
-    }
-    if (task_init_impl(st, (TaskObject *)self, args[0], kw[0],
-                       kw[1] != NULL ? kw[1] : Py_None,
-                       kw[2] != NULL ? kw[2] : Py_None) < 0) {
-        Py_DECREF(self);
-        return NULL;
-    }
-    return self;
+    return task_new(st, args[0], kw[0], kw[1] != NULL ? kw[1] : Py_None,
+                    kw[2] != NULL ? kw[2] : Py_None,
+                    kw[3] != NULL ? kw[3] : Py_False);
 }
+
+/* eager_task_factory(loop, coro, *, name=None, context=None): what
+   create_eager_task_factory(Task) makes, in C, so that the loop core can
+   recognise it (see loop_create_task()). */
+static PyObject *
+task_eager_task_factory(PyObject *module, PyObject *const *args,
+                        Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"loop", "coro", "name", "context"};
+    PyObject *a[4];
+    if (parse_args("eager_task_factory", args, nargs, kwnames, names, 4, 2,
+                   2, a) < 0) {
+        return NULL;
+    }
+    return task_new(get_module_state(module), a[1], a[0],
+                    a[2] != NULL ? a[2] : Py_None,
+                    a[3] != NULL ? a[3] : Py_None, Py_True);
+}
+
+static PyMethodDef task_functions[] = {
+    FASTCALL_KW("eager_task_factory", task_eager_task_factory,
+                PyDoc_STR("eager_task_factory($module, /, loop, coro, *, "
+                          "name=None, context=None)\n--\n\n"
+                          "A task factory for loop.set_task_factory() that "
+                          "makes every task\neager: Task(coro, loop=loop, "
+                          "name=name, context=context,\neager_start=True).")),
+    {NULL, NULL}
+};
 
 static int
 task_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
 {
-    static char *kwlist[] = {"coro", "loop", "name", "context", NULL};
-    PyObject *coro, *kw[3] = {NULL, Py_None, Py_None};
+    static char *kwlist[] = {"coro", "loop", "name", "context",
+                             "eager_start", NULL};
+    PyObject *coro, *kw[TASK_NKW] = {NULL, Py_None, Py_None, Py_False};
     if (PyTuple_GET_SIZE(args) == 1
-        && init_kwargs_fast(kwds, (const char *const *)kwlist + 1, 3, kw)) {
+        && init_kwargs_fast(kwds, task_kwnames, TASK_NKW, kw)) {
         coro = PyTuple_GET_ITEM(args, 0);
     }
-    else if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOO:Task", kwlist,
-                                          &coro, &kw[0], &kw[1], &kw[2])) {
+    else if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|$OOOO:Task",
+                                          kwlist, &coro, &kw[0], &kw[1],
+                                          &kw[2], &kw[3])) {
         return -1;
     }
     asyncio_state *st = state_of(self);
-    if (st == NULL) {
+    if (st == NULL || future_check_not_pending(self) < 0) {
         return -1;
     }
-    return task_init_impl(st, (TaskObject *)self, coro, kw[0], kw[1], kw[2]);
+    return task_init_impl(st, (TaskObject *)self, coro, kw[0], kw[1], kw[2],
+                          kw[3]);
 }
 
 static int
 task_init_impl(asyncio_state *st, TaskObject *task, PyObject *coro,
-               PyObject *loop, PyObject *name, PyObject *context)
+               PyObject *loop, PyObject *name, PyObject *context,
+               PyObject *eager_start)
 {
     PyObject *self = (PyObject *)task;
     if (future_init_impl(st, &task->task_future, loop) < 0) {
         return -1;
     }
-    /* a repeated __init__ starts the task afresh */
+    /* a repeated __init__ (of a done task) starts the task afresh */
     task->task_must_cancel = 0;
     task->task_num_cancels_requested = 0;
     Py_CLEAR(task->task_fut_waiter);
@@ -697,6 +990,18 @@ task_init_impl(asyncio_state *st, TaskObject *task, PyObject *coro,
     Py_XSETREF(task->task_context, context);
     Py_XSETREF(task->task_coro, Py_NewRef(coro));
 
+    /* eager_start only counts while the loop runs: a task made before
+       run_until_complete(), say, starts as any other */
+    int eager = eager_start == Py_False ? 0 : PyObject_IsTrue(eager_start);
+    if (eager > 0) {
+        eager = task_loop_is_running(st, task->task_future.fut_loop);
+    }
+    if (eager < 0) {
+        return -1;
+    }
+    if (eager) {
+        return task_eager_start(st, task);
+    }
     if (task_schedule_step(st, task, NULL) < 0) {
         return -1;
     }
@@ -1048,13 +1353,17 @@ static PyGetSetDef task_getsets[] = {
 };
 
 PyDoc_STRVAR(task_doc,
-"Task(coro, *, loop=None, name=None, context=None)\n--\n\n"
+"Task(coro, *, loop=None, name=None, context=None, eager_start=False)\n"
+"--\n\n"
 "A future that runs a coroutine on an event loop.\n\n"
 "Making a task schedules the first step of coro on loop (the current\n"
 "event loop when None).  A step runs the coroutine until it is suspended\n"
 "on a future; the task waits for that future to be done and the next\n"
 "step resumes the coroutine with its outcome.  When the coroutine\n"
 "returns or raises, the task is done with that result or exception.\n\n"
+"With eager_start true and loop running, the first step runs at once,\n"
+"inside the constructor, instead of being scheduled; a coroutine that\n"
+"finishes there leaves the task done before it is returned.\n\n"
 "name is the task's name (see get_name()).  context is the\n"
 "contextvars.Context the coroutine runs in: a copy of the current one\n"
 "when None.  Tasks are meant to be made with asyncio.create_task() or\n"
@@ -1108,6 +1417,10 @@ task_exec(PyObject *module, asyncio_state *st)
     if (ts->TaskCallbackType == NULL) {
         return -1;
     }
+    if (PyThread_tss_create(&ts->eager_depth) != 0) {
+        PyErr_NoMemory();
+        return -1;
+    }
     ts->kw_msg = Py_BuildValue("(s)", "msg");
     if (ts->kw_msg == NULL
         || future_add_native_type(st, ts->TaskType) < 0) {
@@ -1115,7 +1428,13 @@ task_exec(PyObject *module, asyncio_state *st)
     }
     registry_set_linked_type(st, ts->TaskType,
                              offsetof(TaskObject, task_registered));
-    return PyModule_AddType(module, ts->TaskType);
+    if (PyModule_AddType(module, ts->TaskType) < 0
+        || PyModule_AddFunctions(module, task_functions) < 0) {
+        return -1;
+    }
+    /* the loop core knows this one by identity */
+    ts->eager_factory = PyObject_GetAttrString(module, "eager_task_factory");
+    return ts->eager_factory != NULL ? 0 : -1;
 }
 
 static void
@@ -1128,10 +1447,19 @@ static void
 task_part_free(asyncio_state *st)
 {
     Py_CLEAR(st->task.kw_msg);
+    if (PyThread_tss_is_created(&st->task.eager_depth)) {
+        PyThread_tss_delete(&st->task.eager_depth);
+    }
 }
 
 static const asyncio_name task_names[] = {
     ASYNCIO_NAME(task.str_get_loop, "get_loop"),
+    ASYNCIO_NAME(task.str_is_running, "is_running"),
+    ASYNCIO_NAME(task.str_thread_id, "_thread_id"),
+    ASYNCIO_NAME(task.kwnames[0], "loop"),
+    ASYNCIO_NAME(task.kwnames[1], "name"),
+    ASYNCIO_NAME(task.kwnames[2], "context"),
+    ASYNCIO_NAME(task.kwnames[3], "eager_start"),
     ASYNCIO_NAME(task.str_loop, "_loop"),
     ASYNCIO_NAME(task.str_send, "send"),
     ASYNCIO_NAME(task.str_throw, "throw"),
@@ -1144,6 +1472,8 @@ static const size_t task_refs[] = {
     ASYNCIO_OFFSET(task.get_stack),
     ASYNCIO_OFFSET(task.print_stack),
     ASYNCIO_OFFSET(task.iscoroutine),
+    ASYNCIO_OFFSET(task.eager_factory),
+    ASYNCIO_OFFSET(task.base_is_running),
 };
 
 const asyncio_part task_part = {

@@ -13,6 +13,9 @@ typedef struct {
     task_link task_registered;  /* see registry.h */
 } TaskObject;
 
+/* Task's keyword arguments: loop, name, context, eager_start */
+#define TASK_NKW 4
+
 typedef struct {
     PyTypeObject *TaskType;
     PyTypeObject *TaskCallbackType;
@@ -20,12 +23,24 @@ typedef struct {
     freelist callback_freelist;
     /* counter behind the default task names "Task-N" */
     unsigned long long name_counter;
+    /* how deeply eager steps nest in each thread (see task_eager_start()) */
+    Py_tss_t eager_depth;
+    /* whether the last loop whose is_running() was read without a call
+       was running, and the versions of its type and dict then */
+    int running;
+    unsigned int running_tp_version;
+    uint64_t running_dict_version;
     /* asyncio's helpers, imported on first use */
     PyObject *repr_info;          /* base_tasks._task_repr_info */
     PyObject *get_stack;          /* base_tasks._task_get_stack */
     PyObject *print_stack;        /* base_tasks._task_print_stack */
     PyObject *iscoroutine;        /* coroutines.iscoroutine */
+    PyObject *base_is_running;    /* base_events.BaseEventLoop.is_running */
+    PyObject *eager_factory;      /* this module's eager_task_factory */
     PyObject *str_get_loop;
+    PyObject *str_is_running;
+    PyObject *str_thread_id;
+    PyObject *kwnames[TASK_NKW];  /* interned */
     PyObject *str_loop;
     PyObject *str_send;
     PyObject *str_throw;
@@ -40,3 +55,7 @@ extern const asyncio_part task_part;
 int future_cancel_any(asyncio_state *st, PyObject *fut, PyObject *msg);
 /* futures._get_loop(fut): new reference. */
 PyObject *get_future_loop(asyncio_state *st, PyObject *fut);
+/* Task(coro, loop=loop, context=context, eager_start=True) of the exact
+   class, what eager_task_factory makes: new reference. */
+PyObject *task_new_eager(asyncio_state *st, PyObject *loop, PyObject *coro,
+                         PyObject *context);

@@ -7,7 +7,10 @@ in turn) with and without contexts, set results and exceptions, cancel with
 messages, uncancel, query, and run the event loop one iteration at a time.
 Each task runs a small script of its own: await members of the pool
 (directly, through shield() or gather(), swallowing CancelledError or not),
-sleep, cancel others, read the context, uncancel itself, return or raise.
+sleep, cancel others, read the context, uncancel itself, start an eager
+task with a script of its own, return or raise.  Where tasks take
+eager_start (3.12's eager tasks), programs also make eager tasks from a
+callback of the running loop.
 
 The same program runs once on (futures._PyFuture, tasks._PyTask) and once on
 (futures._CFuture, tasks._CTask), each under a fresh event loop, and records
@@ -182,6 +185,9 @@ EXCEPTIONS = ('ValueError', 'KeyError-class', 'CancelledError', 'StopIteration',
               'SystemExit')
 MESSAGES = (None, 'why', '')
 TASK_NAMES = (None, 'job', 7)
+# Task(eager_start=True), on our build and wherever asyncio has eager tasks
+EAGER = (cfork_helpers.OUR_BUILD
+         or hasattr(asyncio, 'eager_task_factory'))
 CONTEXTS = (None, 'fresh', 'copy')
 VAR_VALUES = ('a', 'b', 'c')
 
@@ -208,14 +214,21 @@ def gen_await_wrapper(draw):
     return kind
 
 
-def gen_script(draw):
-    """A task's script: the actions its coroutine performs in order."""
+def gen_script(draw, spawn=EAGER):
+    """A task's script: the actions its coroutine performs in order.  An
+    eager task it spawns runs a script that spawns none."""
     kinds = ('await',) * 4 + ('sleep', 'cancel', 'uncancel', 'var',
                               'current', 'return', 'raise')
+    if spawn:
+        kinds += ('spawn',)
     script = []
     for _ in range(draw.int(0, 5)):
         kind = draw.pick(kinds)
-        if kind == 'await':
+        if kind == 'spawn':
+            script.append(('spawn', draw.pick(VARIANTS),
+                           gen_script(draw, spawn=False),
+                           draw.pick(CONTEXTS)))
+        elif kind == 'await':
             script.append(('await', draw.int(0, 9), draw.flag(),
                            gen_await_wrapper(draw)))
         elif kind == 'cancel':
@@ -240,6 +253,8 @@ OP_KINDS = (('future', 'task', 'add_cb', 'step') * 3 +
             ('remove_cb', 'set_result', 'set_exception', 'cancel',
              'query') * 2 +
             ('uncancel', 'set_var', 'bad_task'))
+if EAGER:
+    OP_KINDS += ('eager_task',) * 2
 
 
 def gen_callback_action(draw):
@@ -255,8 +270,8 @@ def gen_op(draw):
     target = draw.int(0, 9)
     if kind == 'future':
         return ('future', draw.pick(VARIANTS))
-    if kind == 'task':
-        return ('task', draw.pick(VARIANTS), gen_script(draw),
+    if kind in ('task', 'eager_task'):
+        return (kind, draw.pick(VARIANTS), gen_script(draw),
                 draw.pick(TASK_NAMES), draw.pick(CONTEXTS))
     if kind == 'add_cb':
         # callback: -1 for a new one, else an index into the known ones
@@ -553,6 +568,22 @@ class Run:
                          context=self.context(context))
         self.add(task, 't')
 
+    def op_eager_task(self, variant, script, name, context):
+        # made by a callback of the running loop, so that it starts eagerly
+        def make():
+            coro = self.script(script)
+            try:
+                task = self.make(self.impl.tasks, variant, coro, name=name,
+                                 context=self.context(context),
+                                 eager_start=True)
+            except BaseException as exc:
+                self.note('eager_task', self.describe_exception(exc))
+                raise
+            self.add(task, 't')
+            self.note('eager_task', task.done())
+        self.loop.call_soon(make)
+        self.step()
+
     def op_bad_task(self, variant):
         self.note('bad_task', self.outcome(
             self.make, self.impl.tasks, variant, 42))
@@ -676,6 +707,19 @@ class Run:
             elif kind == 'uncancel':
                 self.note('task-uncancel', label, self.outcome(
                     lambda: asyncio.current_task().uncancel()))
+            elif kind == 'spawn':
+                variant, sub_script, context = action[1:]
+                coro = self.script(sub_script)
+                try:
+                    task = self.make(self.impl.tasks, variant, coro,
+                                     context=self.context(context),
+                                     eager_start=True)
+                except BaseException as exc:
+                    self.note('spawn', label, self.describe_exception(exc))
+                    raise
+                self.add(task, 't')
+                self.note('spawn', label, task.done(),
+                          self.describe(asyncio.current_task()))
             elif kind == 'var':
                 self.note('var', label, self.var.get('unset'))
             elif kind == 'current':
@@ -723,7 +767,7 @@ def smaller_programs(program):
     for i in range(len(program)):
         yield program[:i] + program[i + 1:]
     for i, op in enumerate(program):
-        if op[0] == 'task':
+        if op[0] in ('task', 'eager_task'):
             script = op[2]
             for j in range(len(script)):
                 smaller_op = op[:2] + (script[:j] + script[j + 1:],) + op[3:]
@@ -769,6 +813,12 @@ class SilentFuture(futures._PyFuture):
 class ContextIgnoringFuture(futures._PyFuture):
     def add_done_callback(self, fn, *, context=None):
         super().add_done_callback(fn)
+
+
+class LazyTask(tasks._PyTask):
+    # starts lazily whatever eager_start says
+    def __init__(self, *args, eager_start=False, **kwargs):
+        super().__init__(*args, **kwargs)
 
 
 @unittest.skipIf(C is None,
@@ -817,6 +867,10 @@ class HarnessTests(unittest.TestCase):
 
     def test_catches_ignored_context(self):
         self.assert_caught(self.wrong_impl('no-ctx', ContextIgnoringFuture))
+
+    @unittest.skipUnless(EAGER, 'tasks have no eager_start')
+    def test_catches_lazy_start(self):
+        self.assert_caught(Impl('lazy', futures._PyFuture, LazyTask))
 
     def test_programs_are_reproducible(self):
         first = [numbered_program(n)

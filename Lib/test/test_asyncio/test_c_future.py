@@ -21,6 +21,11 @@ from asyncio import events, futures
 from test.support import script_helper
 from test.test_asyncio import cfork_helpers
 from test.test_asyncio import utils as test_utils
+from test.test_asyncio.cfork_helpers import OUR_BUILD
+
+# __init__ refuses to start a pending future afresh (gh-142615) on our
+# build, C and Python classes alike; stock 3.11 lets it.
+INIT_ONCE = OUR_BUILD
 
 
 def tearDownModule():
@@ -225,9 +230,40 @@ class FutureEdgeCases:
             def __eq__(self, other):
                 f.__init__(loop=RecordingLoop())
                 return True
+        if INIT_ONCE:
+            # the pending future is not made afresh: nothing is removed
+            with self.assertRaisesRegex(RuntimeError, 'pending'):
+                f.remove_done_callback(Evil())
+            self.assertEqual([cb for cb, ctx in f._callbacks], [id] * 8)
+            return
         f.remove_done_callback(Evil())
         f.add_done_callback(str)
         self.assertEqual([cb for cb, ctx in f._callbacks], [str])
+
+    def test_remove_eq_resolves_and_reinitialises_future(self):
+        # The callbacks being compared are scheduled and the future made
+        # afresh (allowed, as it is done) during the comparison.
+        loop = RecordingLoop()
+        f = self.new(loop)
+        for _ in range(8):
+            f.add_done_callback(id)
+
+        class Evil:
+            def __eq__(self, other):
+                if not f.done():
+                    f.set_result(None)
+                f.__init__(loop=loop)
+                return True
+        f.remove_done_callback(Evil())
+        self.assertEqual(len(loop.scheduled), 8)
+        f.add_done_callback(str)
+        if self.is_c:
+            # the C future starts afresh; the Python one stays done and
+            # schedules the new callback at once
+            self.assertFalse(f.done())
+            self.assertEqual([cb for cb, ctx in f._callbacks], [str])
+        else:
+            self.assertEqual(len(loop.scheduled), 9)
 
     def test_remove_eq_adds_callbacks(self):
         f = self.new(RecordingLoop())
@@ -358,11 +394,37 @@ class FutureEdgeCases:
         f.add_done_callback(str)
         other = self.new_test_loop()
         self.addCleanup(other.close)
-        f.__init__(loop=other)
-        self.assertIs(f.get_loop(), other)
-        self.assertEqual(f._callbacks, [])
+        if INIT_ONCE:
+            for args in ({'loop': other}, {}, {'loop': 1}):
+                with self.assertRaisesRegex(
+                        RuntimeError, r'^__init__\(\) called again on a '
+                        r'pending ' + type(f).__name__ + '$'):
+                    f.__init__(**args)
+            # nothing was changed
+            self.assertIs(f.get_loop(), self.loop)
+            self.assertEqual([cb for cb, ctx in f._callbacks], [str])
+        else:
+            f.__init__(loop=other)
+            self.assertIs(f.get_loop(), other)
+            self.assertEqual(f._callbacks, [])
         f.set_result(3)
         self.assertEqual(f.result(), 3)
+
+    def test_init_after_failed_init(self):
+        # get_debug() is asked once the future has taken its loop: an
+        # __init__ that fails there leaves a pending future that both
+        # classes count as initialised
+        class BadLoop(RecordingLoop):
+            def get_debug(self):
+                raise ZeroDivisionError
+        f = self.cls.__new__(self.cls)
+        with self.assertRaises(ZeroDivisionError):
+            f.__init__(loop=BadLoop())
+        self.assertIsInstance(f.get_loop(), BadLoop)
+        if INIT_ONCE:
+            with self.assertRaisesRegex(RuntimeError, 'pending'):
+                f.__init__(loop=RecordingLoop())
+            self.assertIsInstance(f.get_loop(), BadLoop)
 
     def test_init_twice_done(self):
         loop = RecordingLoop()
@@ -867,6 +929,8 @@ for _ in range(3):
 class evil:
     def __eq__(self, other):
         f.remove_done_callback(other)
+        if not f.done():
+            f.set_result(None)  # (a pending future may not be made afresh)
         f.__init__(loop=loop)
 f.remove_done_callback(evil())
 ''',

@@ -179,6 +179,15 @@ OWN = {
     '_gather': '(coros_or_futures, return_exceptions, /)',
     '_socket_transport_type': '(base, /)',
     '_stream_types': '(reader, writer, protocol, /)',
+    # what tasks.create_eager_task_factory(Task) returns, a closure
+    'eager_task_factory': '(loop, coro, *, name=None, context=None)',
+}
+
+# What the fork's backports from later Pythons add to a signature stock
+# has: the pure-Python version has the same additions, so it is the
+# reference there (test_stock_signatures still checks stock's).
+EXTENDED_BY_BACKPORTS = {
+    'Task': ('eager_start',),
 }
 
 SHARED_WORDS = 6
@@ -202,6 +211,7 @@ PURE_FUNCTIONS = {
     '_unregister_task': tasks._py_unregister_task,
     '_enter_task': tasks._py_enter_task,
     '_leave_task': tasks._py_leave_task,
+    '_swap_current_task': tasks._py_swap_current_task,
     'current_task': tasks._py_current_task,
     '_copy_concurrent_future_state':
         futures._py_copy_concurrent_future_state,
@@ -333,7 +343,7 @@ def signature_from_text(text):
 
 def expected_signature(label, pure, pure_is_method):
     """(signature text, where it comes from) for a label."""
-    if label in STOCK_SIGNATURES:
+    if label in STOCK_SIGNATURES and label not in EXTENDED_BY_BACKPORTS:
         return STOCK_SIGNATURES[label], 'stock'
     if pure is not None:
         # a classmethod's is bound to its class already
@@ -436,6 +446,20 @@ class SignatureAndDocTests(unittest.TestCase):
             run = shared_run(doc, ref)
             self.assertIsNone(run, f'{label}: docstring shares {run!r} '
                                    f'with the reference')
+
+    def test_backport_extensions(self):
+        # A backport only adds parameters: without them the signature is
+        # stock's.
+        for label, added in EXTENDED_BY_BACKPORTS.items():
+            with self.subTest(label):
+                ours = self.entries[label][0]
+                sig = inspect.signature(ours)
+                params = [p for p in sig.parameters.values()
+                          if p.name not in added]
+                self.assertEqual(len(params),
+                                 len(sig.parameters) - len(added))
+                self.assertEqual(str(sig.replace(parameters=params)),
+                                 STOCK_SIGNATURES[label])
 
     def test_signatures(self):
         for label, (ours, pure, pure_is_method) in self.entries.items():

@@ -11,6 +11,8 @@ server, a uvloop loop) on the C Task when those packages are installed.
 import asyncio
 import contextvars
 import gc
+import subprocess
+import sys
 import types
 import unittest
 import weakref
@@ -18,6 +20,7 @@ from asyncio import tasks
 from test.support import script_helper
 from test.test_asyncio import cfork_helpers
 from test.test_asyncio import utils as test_utils
+from test.test_asyncio.cfork_helpers import OUR_BUILD
 
 
 def tearDownModule():
@@ -25,11 +28,38 @@ def tearDownModule():
 
 
 HAVE_C_TASK = hasattr(tasks, '_CTask')
+# __init__ refuses to start a pending task afresh (gh-142615) on our
+# build, C and Python classes alike; stock 3.11 lets it.
+INIT_ONCE = OUR_BUILD
 
 
 def is_registered(task):
     """Whether task is registered (in tasks._all_tasks)."""
     return task in tasks._all_tasks
+
+
+HANG_SCRIPT = """
+import asyncio, sys
+from asyncio import tasks
+Task = getattr(tasks, sys.argv[1])
+if sys.argv[2] == 'sub':
+    Task = type('Task', (Task,), {})
+async def other():
+    return 'other'
+async def inner():
+    coro = other()
+    try:
+        asyncio.current_task().__init__(coro)
+    finally:
+        coro.close()
+    return 'inner'
+async def main():
+    try:
+        return await Task(inner())
+    except RuntimeError as exc:
+        return f'RuntimeError: {exc}'
+print(asyncio.run(main()))
+"""
 
 
 class TaskEdgeCases:
@@ -287,14 +317,21 @@ class TaskEdgeCases:
     def test_context_freed_while_step_scheduled(self):
         task = None
         calls = []
+        refused = []
 
         class Loop(asyncio.SelectorEventLoop):
             def call_soon(self, callback, *args, context=None):
                 if task is not None and not calls:
                     calls.append(context)
-                    # replaces (and frees) the context being passed to us
-                    task.__init__(fresh(), loop=self,
-                                  context=contextvars.Context())
+                    # replaces (and frees) the context being passed to us,
+                    # where a pending task may be made afresh
+                    coro = fresh()
+                    try:
+                        task.__init__(coro, loop=self,
+                                      context=contextvars.Context())
+                    except RuntimeError as exc:
+                        refused.append(str(exc))
+                        coro.close()
                     gc.collect()
                     self.assertIsInstance(context, contextvars.Context)
                 return super().call_soon(callback, *args, context=context)
@@ -317,6 +354,13 @@ class TaskEdgeCases:
         for _ in range(5):
             test_utils.run_briefly(loop)
         self.assertEqual(len(calls), 1)
+        if INIT_ONCE:
+            self.assertEqual(refused, [
+                '__init__() called again on a pending '
+                + type(task).__name__])
+            self.assertEqual(task.result(), 'first')
+            self.assertEqual(self.errors, [])
+            return
         self.assertEqual(task.result(), 'fresh')
         # the step scheduled for the replaced coroutine finds the task done
         self.assertEqual(len(self.errors), 1)
@@ -348,7 +392,12 @@ class TaskEdgeCases:
 
         async def first():
             # re-initialise the task from inside its own step
-            t.__init__(second(), loop=self.loop)
+            coro = second()
+            try:
+                t.__init__(coro, loop=self.loop)
+            except RuntimeError:
+                coro.close()
+                raise
             await asyncio.sleep(0)
             results.append('first')
             return 1
@@ -356,8 +405,33 @@ class TaskEdgeCases:
         t = self.Task(first(), loop=self.loop)
         for _ in range(6):
             test_utils.run_briefly(self.loop)
-        self.assertIn('second', results)
         self.assertTrue(t.done())
+        if INIT_ONCE:
+            self.assertEqual(results, [])
+            with self.assertRaisesRegex(RuntimeError,
+                                        'called again on a pending'):
+                t.result()
+        else:
+            self.assertIn('second', results)
+
+    def test_init_again_while_awaited_does_not_hang(self):
+        # The task re-initialised from its own coroutine used to drop the
+        # callback of the task awaiting it, and asyncio.run() waited
+        # forever (stock 3.11 does).  Run in a child with a time limit, so
+        # that a hang fails the test instead of stopping the run.
+        if not INIT_ONCE:
+            self.skipTest('3.11 lets __init__ restart a pending task')
+        base = '_CTask' if self.is_c else '_PyTask'
+        kind = 'base' if self.Task is getattr(tasks, base) else 'sub'
+        try:
+            proc = subprocess.run(
+                [sys.executable, '-X', 'faulthandler', '-c', HANG_SCRIPT,
+                 base, kind], capture_output=True, text=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            self.fail('asyncio.run() hangs')
+        self.assertEqual((proc.returncode, proc.stderr), (0, ''))
+        self.assertEqual(proc.stdout.strip(), 'RuntimeError: __init__() '
+                         'called again on a pending Task')
 
     def test_init_again_when_done(self):
         async def coro(x):
@@ -795,7 +869,11 @@ class Loop(asyncio.SelectorEventLoop):
     def call_soon(self, callback, *args, context=None):
         if self.armed and task is not None:
             self.armed = False
-            task.__init__(coro(), loop=self, context=contextvars.Context())
+            fresh = coro()
+            try:
+                task.__init__(fresh, loop=self, context=contextvars.Context())
+            except RuntimeError:    # (refused while the task is pending)
+                fresh.close()
             gc.collect()
         return super().call_soon(callback, *args, context=context)
 async def coro():
