@@ -131,11 +131,23 @@ class OutOfTreeBuildTests(unittest.TestCase):
             f.write('# another comment\n')
         self.assertIn('staged lib/python3.11', make(cwd=self.obj).stdout)
         self.assertIn('# an edit', self.read(EDITED))
+        # Quilt's rule: the edit goes to the last patch of the series that
+        # touches the file, and only there.
+        patch_dir = os.path.join(self.src, 'patches')
+        with open(series) as f:
+            names = [line.strip() for line in f
+                     if line.strip() and not line.startswith('#')]
+        target = EDITED.split('/', 2)[2]  # asyncio/tasks.py
+        owners = []
+        for name in names:
+            with open(os.path.join(patch_dir, name)) as f:
+                if f'/{target}\n' in f.read():
+                    owners.append(name)
+        self.assertTrue(owners)
         patches = run(['grep', '-l', '^+# an edit',
-                       *[os.path.join(self.src, 'patches', n)
-                         for n in os.listdir(os.path.join(self.src, 'patches'))
-                         if n.endswith('.patch')]]).stdout
-        self.assertIn('0003-', patches)
+                       *[os.path.join(patch_dir, n) for n in names]]).stdout
+        self.assertEqual(patches.split(),
+                         [os.path.join(patch_dir, owners[-1])])
 
     def test_4_refresh_names_unowned_edits(self):
         original = self.read(UNPATCHED)
