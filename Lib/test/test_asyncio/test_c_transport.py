@@ -55,7 +55,11 @@ pure-Python class itself, so the harness runs and compares pure against
 pure; HarnessTests show that deliberately wrong classes are caught.
 
 FaultTests run scripted faults on both classes, compare them and check the
-reference against 3.11's documented behaviour; CrashTests run the
+reference against 3.11's documented behaviour; SystemCallFaultTests run
+the random programs again in a child interpreter whose recv(), send() and
+epoll_wait() fail now and then (EINTR with a signal, EAGAIN, partial
+sends; a small library compiled at test time and preloaded), at the same
+calls for both classes; CrashTests run the
 scenarios that could crash a C transport (a transport dropped while the
 loop still holds its reader, a loop closed under it) in a child process
 first.
@@ -72,10 +76,16 @@ import os
 import random
 import re
 import selectors
+import shutil
+import signal
 import socket
 import struct
+import subprocess
+import sys
+import tempfile
 import unittest
 import warnings
+import zlib
 from asyncio import selector_events
 from test.support import script_helper
 from test.test_asyncio import cfork_helpers
@@ -469,6 +479,8 @@ class Run:
         self.transport = transport
         if type(transport) is not self.impl.cls:
             self.wrong_class = type(transport)
+        if INJECTOR is not None:
+            INJECTOR.arm(self, transport.get_extra_info('socket').fileno())
 
     # -- the run -----------------------------------------------------------
 
@@ -477,6 +489,8 @@ class Run:
             stack.enter_context(socket_transport_class(self.impl.cls))
             stack.enter_context(asyncio_log_to(TraceHandler(self)))
             stack.callback(self.tear_down)
+            if INJECTOR is not None:
+                stack.callback(INJECTOR.disarm)
             self.loop = self.make_loop()
             self.connect()
             for action in self.program['actions']:
@@ -1492,6 +1506,309 @@ def add_crash_tests():
 
 
 add_crash_tests()
+
+
+# ---------------------------------------------------------------------------
+# System call faults: the random programs again, in a child interpreter
+# whose recv(), send() and epoll_wait() fail now and then
+
+# Preloaded into the child (LD_PRELOAD), this library makes the system calls
+# of both transports fail from a generator seeded by the program: each
+# class meets the same faults at the same calls, so the traces must still
+# be equal.  recv() and send() fail only on the transport's socket (the
+# peer is the test's), with EINTR after a signal whose handler notes it in
+# the trace (SIGUSR1) or raises (SIGUSR2), or with EAGAIN; send() also
+# sends a single byte or part of what it was given; epoll_wait() fails with
+# EINTR after a signal.
+FAULTS_SOURCE = r'''
+/* Injected system call faults for test_c_transport: recv() and send() on
+   one descriptor, and epoll_wait(), fail with EINTR or EAGAIN or (send)
+   write less than asked, from a seeded generator. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+enum { F_EINTR, F_EAGAIN, F_SHORT, F_RAISE, F_EPOLL, F_KINDS };
+
+static int target = -1;
+static unsigned long long state;
+static int per_mille[F_KINDS];
+static unsigned long counts[F_KINDS];
+
+void
+faults_arm(int fd, unsigned long long seed, int eintr, int eagain,
+           int short_send, int raise_exc, int epoll_eintr)
+{
+    target = fd;
+    state = seed * 2654435761ULL + 1;
+    per_mille[F_EINTR] = eintr;
+    per_mille[F_EAGAIN] = eagain;
+    per_mille[F_SHORT] = short_send;
+    per_mille[F_RAISE] = raise_exc;
+    per_mille[F_EPOLL] = epoll_eintr;
+}
+
+unsigned long
+faults_count(int kind)
+{
+    return kind >= 0 && kind < F_KINDS ? counts[kind] : 0;
+}
+
+static unsigned int
+draw(void)
+{
+    /* xorshift64 */
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return (unsigned int)(state >> 32);
+}
+
+static int
+happens(int kind)
+{
+    if (per_mille[kind] > 0 && (int)(draw() % 1000) < per_mille[kind]) {
+        counts[kind]++;
+        return 1;
+    }
+    return 0;
+}
+
+/* A fault of the socket calls, or 0 for none.  EINTR comes with a signal
+   for the interpreter's handler, as a real one would. */
+static int
+socket_fault(int fd, int sending)
+{
+    if (fd != target || target < 0) {
+        return 0;
+    }
+    if (happens(F_RAISE)) {
+        raise(SIGUSR2);
+        errno = EINTR;
+        return -1;
+    }
+    if (happens(F_EINTR)) {
+        raise(SIGUSR1);
+        errno = EINTR;
+        return -1;
+    }
+    if (happens(F_EAGAIN)) {
+        errno = EAGAIN;
+        return -1;
+    }
+    if (sending && happens(F_SHORT)) {
+        return 1;
+    }
+    return 0;
+}
+
+typedef ssize_t (*recv_fn)(int, void *, size_t, int);
+typedef ssize_t (*send_fn)(int, const void *, size_t, int);
+typedef int (*epoll_wait_fn)(int, struct epoll_event *, int, int);
+
+ssize_t
+recv(int fd, void *buf, size_t len, int flags)
+{
+    static recv_fn real;
+    if (real == NULL) {
+        real = (recv_fn)dlsym(RTLD_NEXT, "recv");
+    }
+    if (socket_fault(fd, 0) < 0) {
+        return -1;
+    }
+    return real(fd, buf, len, flags);
+}
+
+ssize_t
+__recv_chk(int fd, void *buf, size_t len, size_t buflen, int flags)
+{
+    (void)buflen;
+    return recv(fd, buf, len, flags);
+}
+
+ssize_t
+send(int fd, const void *buf, size_t len, int flags)
+{
+    static send_fn real;
+    int fault;
+    if (real == NULL) {
+        real = (send_fn)dlsym(RTLD_NEXT, "send");
+    }
+    fault = socket_fault(fd, 1);
+    if (fault < 0) {
+        return -1;
+    }
+    if (fault > 0 && len > 1) {
+        len = 1 + draw() % (len - 1);
+    }
+    return real(fd, buf, len, flags);
+}
+
+int
+epoll_wait(int epfd, struct epoll_event *events, int maxevents, int timeout)
+{
+    static epoll_wait_fn real;
+    if (real == NULL) {
+        real = (epoll_wait_fn)dlsym(RTLD_NEXT, "epoll_wait");
+    }
+    if (target >= 0 && happens(F_EPOLL)) {
+        raise(SIGUSR1);
+        errno = EINTR;
+        return -1;
+    }
+    return real(epfd, events, maxevents, timeout);
+}
+'''
+
+# Faults per thousand calls, in the order of faults_arm()'s arguments.
+FAULT_KINDS = ('eintr', 'eagain', 'short', 'raise', 'epoll')
+FAULT_RATES = (100, 100, 150, 8, 50)
+FAULT_EXAMPLES = EXAMPLES
+
+# The injector of a child run (run_under_faults()), or None.
+INJECTOR = None
+
+
+class SignalRaised(Exception):
+    pass
+
+
+class Injector:
+    """Arms the preloaded fault library for each run, notes the signals its
+    faults come with, and counts the faults each class met."""
+
+    def __init__(self, library):
+        import ctypes
+        self.lib = ctypes.CDLL(library)
+        self.lib.faults_arm.argtypes = (
+            [ctypes.c_int, ctypes.c_ulonglong] + [ctypes.c_int] * 5)
+        self.lib.faults_arm.restype = None
+        self.lib.faults_count.argtypes = [ctypes.c_int]
+        self.lib.faults_count.restype = ctypes.c_ulong
+        self.run = None
+        self.start = None
+        self.met = collections.defaultdict(collections.Counter)
+        signal.signal(signal.SIGUSR1, self.interrupted)
+        signal.signal(signal.SIGUSR2, self.raising)
+
+    def counts(self):
+        return collections.Counter({
+            kind: self.lib.faults_count(i)
+            for i, kind in enumerate(FAULT_KINDS)})
+
+    def arm(self, run, fd):
+        self.run, self.start = run, self.counts()
+        seed = zlib.crc32(format_program(run.program).encode())
+        self.lib.faults_arm(fd, seed, *FAULT_RATES)
+
+    def disarm(self):
+        self.lib.faults_arm(-1, 0, 0, 0, 0, 0, 0)
+        if self.run is not None:
+            self.met[self.run.impl.name].update(self.counts() - self.start)
+        self.run = None
+
+    def interrupted(self, signum, frame):
+        if self.run is not None:
+            self.run.note('signal')
+
+    def raising(self, signum, frame):
+        if self.run is not None:
+            self.run.note('signal raising')
+        raise SignalRaised('the signal handler raised')
+
+
+class ShortSendBlindTransport(PY_TRANSPORT):
+    """Takes a partial send for a whole one: what a transport that ignored
+    send()'s count would lose."""
+
+    def __init__(self, loop, sock, *args, **kwargs):
+        super().__init__(loop, sock, *args, **kwargs)
+        self._sock = ShortSendBlindSocket(self._sock)
+
+
+class ShortSendBlindSocket:
+
+    def __init__(self, sock):
+        self._wrapped = sock
+
+    def send(self, data):
+        self._wrapped.send(data)
+        return len(data)
+
+    def __getattr__(self, name):
+        return getattr(self._wrapped, name)
+
+
+def run_under_faults(library, examples, candidate_name):
+    """The child's part: the seeded programs with faults, then the faults
+    each class met, on the last line of the output."""
+    global INJECTOR
+    INJECTOR = Injector(library)
+    cand = {'c': C, 'short-send-blind': Impl('short-send-blind',
+                                             ShortSendBlindTransport)}
+    try:
+        check_seeded(PY, cand[candidate_name], examples, shrink_seconds=5)
+    finally:
+        print({name: dict(met) for name, met in INJECTOR.met.items()})
+
+
+FAULT_CHILD = '''
+import sys
+from test.test_asyncio import test_c_transport
+test_c_transport.run_under_faults(sys.argv[1], int(sys.argv[2]), sys.argv[3])
+'''
+
+
+@unittest.skipUnless(sys.platform == 'linux', 'LD_PRELOAD and epoll_wait()')
+class SystemCallFaultTests(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        compiler = shutil.which('cc') or shutil.which('gcc')
+        if compiler is None:
+            raise unittest.SkipTest('no C compiler for the fault library')
+        cls.tmp = tempfile.mkdtemp()
+        source = os.path.join(cls.tmp, 'faults.c')
+        cls.library = os.path.join(cls.tmp, 'faults.so')
+        with open(source, 'w') as f:
+            f.write(FAULTS_SOURCE)
+        subprocess.run([compiler, '-shared', '-fPIC', '-O1', '-o',
+                        cls.library, source, '-ldl'], check=True)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp)
+
+    def run_child(self, candidate_name, examples=FAULT_EXAMPLES):
+        asan = os.environ.get('ASAN_OPTIONS', '')
+        # ASan wants its runtime first in the library list; the fault
+        # library does not replace anything ASan intercepts.
+        return script_helper.run_python_until_end(
+            '-c', FAULT_CHILD, self.library, str(examples), candidate_name,
+            LD_PRELOAD=self.library,
+            ASAN_OPTIONS=(asan + ':' if asan else '')
+            + 'verify_asan_link_order=0')
+
+    def test_c_agrees_with_python_under_faults(self):
+        candidate(self)
+        result, _ = self.run_child('c')
+        out, err = result.out.decode(), result.err.decode()
+        self.assertEqual(result.rc, 0, err)
+        met = ast.literal_eval(out.strip().splitlines()[-1])
+        # Every kind of fault reached the C transport's own system calls.
+        for kind in FAULT_KINDS:
+            self.assertGreater(met['c'].get(kind, 0), 0, (kind, met))
+        self.assertEqual(met['c'], met['py'])
+
+    def test_catches_a_transport_blind_to_partial_sends(self):
+        result, _ = self.run_child('short-send-blind', examples=60)
+        self.assertNotEqual(result.rc, 0, result.out.decode())
+        self.assertIn('disagrees with py', result.err.decode())
 
 
 if __name__ == '__main__':
