@@ -695,7 +695,8 @@ static PyObject *
 future_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
               PyObject *kwnames)
 {
-    return future_cancel_method(self, args, nargs, kwnames, future_cancel_impl);
+    return future_cancel_method(self, args, nargs, kwnames,
+                                future_cancel_impl);
 }
 
 static PyObject *

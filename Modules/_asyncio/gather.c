@@ -330,7 +330,8 @@ gather_ensure_future(asyncio_state *st, PyObject *arg, PyObject *loop,
             /* a closed loop: nobody will await the coroutine */
             PyObject *type, *value, *tb;
             PyErr_Fetch(&type, &value, &tb);
-            PyObject *res = PyObject_CallMethodNoArgs(arg, st->gather.str_close);
+            PyObject *res = PyObject_CallMethodNoArgs(arg,
+                                                      st->gather.str_close);
             if (res == NULL) {
                 _PyErr_ChainExceptions(type, value, tb);
             }
@@ -726,7 +727,8 @@ static PyObject *
 gathering_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                  PyObject *kwnames)
 {
-    return future_cancel_method(self, args, nargs, kwnames, gathering_cancel_impl);
+    return future_cancel_method(self, args, nargs, kwnames,
+                                gathering_cancel_impl);
 }
 
 static int

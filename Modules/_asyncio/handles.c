@@ -171,8 +171,9 @@ handle_new(asyncio_state *st, PyObject *when, PyObject *callback,
            const cb_args *args, PyObject *loop, PyObject *context, int drop,
            int debug)
 {
-    HandleObject *h = handle_alloc(
-        st, when == NULL ? st->handles.HandleType : st->handles.TimerHandleType);
+    HandleObject *h = handle_alloc(st, when == NULL
+                                       ? st->handles.HandleType
+                                       : st->handles.TimerHandleType);
     if (h == NULL) {
         return NULL;
     }
@@ -390,8 +391,7 @@ handle_callback_source(asyncio_state *st, HandleObject *h)
 static int
 handle_report_exception(asyncio_state *st, HandleObject *h)
 {
-    if (PyErr_ExceptionMatches(PyExc_SystemExit)
-        || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+    if (exception_propagates()) {
         return -1;
     }
     PyObject *exc = fetch_exception();

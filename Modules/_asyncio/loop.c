@@ -214,32 +214,7 @@ core_method_is_own(asyncio_state *st, PyObject *loop, int which)
 static PyObject *
 core_field(LoopCoreObject *self, PyObject *value, const char *name)
 {
-    if (value == NULL) {
-        PyErr_Format(PyExc_AttributeError,
-                     "'%.100s' object has no attribute '%s'",
-                     Py_TYPE(self)->tp_name, name);
-        return NULL;
-    }
-    return Py_NewRef(value);
-}
-
-/* bool() of a core field; -1 on error. */
-static int
-core_field_truth(LoopCoreObject *self, PyObject *value, const char *name)
-{
-    if (value == Py_True) {
-        return 1;
-    }
-    if (value == Py_False) {
-        return 0;
-    }
-    PyObject *obj = core_field(self, value, name);
-    if (obj == NULL) {
-        return -1;
-    }
-    int truth = PyObject_IsTrue(obj);
-    Py_DECREF(obj);
-    return truth;
+    return Py_XNewRef(field_value((PyObject *)self, value, name));
 }
 
 /* time.monotonic() */
@@ -280,7 +255,7 @@ core_check_closed(asyncio_state *st, LoopCoreObject *self, int own)
         return drop_result(PyObject_CallMethodNoArgs(
             (PyObject *)self, st->loop.own_names[CORE_CHECK_CLOSED]));
     }
-    int closed = core_field_truth(self, self->closed, "_closed");
+    int closed = field_truth((PyObject *)self, self->closed, "_closed");
     if (closed > 0) {
         PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
         return -1;
@@ -306,7 +281,7 @@ core_schedule_checks(asyncio_state *st, LoopCoreObject *self,
                              (mask >> CORE_CHECK_CLOSED) & 1) < 0) {
         return -1;
     }
-    int on = core_field_truth(self, self->debug, "_debug");
+    int on = field_truth((PyObject *)self, self->debug, "_debug");
     if (on < 0) {
         return -1;
     }
@@ -702,8 +677,8 @@ core_call_at_impl(asyncio_state *st, LoopCoreObject *self, PyObject *when,
         Py_DECREF(timer);
         return NULL;
     }
-    PyObject *res = PyObject_CallFunctionObjArgs(st->loop.heappush, heap, timer,
-                                                 NULL);
+    PyObject *res = PyObject_CallFunctionObjArgs(st->loop.heappush, heap,
+                                                 timer, NULL);
     Py_DECREF(heap);
     if (drop_result(res) < 0) {
         Py_DECREF(timer);
@@ -825,9 +800,9 @@ core_rebuild_timer_heap(asyncio_state *st, LoopCoreObject *self)
     }
     Py_XSETREF(self->scheduled, kept);
     PyObject *zero = PyLong_FromLong(0);
-    rc = zero != NULL
-        ? PyObject_SetAttr((PyObject *)self, st->loop.str_timer_cancelled, zero)
-        : -1;
+    rc = zero != NULL ? PyObject_SetAttr((PyObject *)self,
+                                         st->loop.str_timer_cancelled, zero)
+                      : -1;
     Py_XDECREF(zero);
     return rc;
 }
@@ -887,7 +862,8 @@ core_drop_cancelled_timers(asyncio_state *st, LoopCoreObject *self)
         PyObject *less = count && one ? PyNumber_Subtract(count, one) : NULL;
         Py_XDECREF(count);
         Py_XDECREF(one);
-        int rc = less ? PyObject_SetAttr(loop, st->loop.str_timer_cancelled, less)
+        int rc = less ? PyObject_SetAttr(loop, st->loop.str_timer_cancelled,
+                                         less)
                       : -1;
         Py_XDECREF(less);
         PyObject *timer = rc == 0 ? PyObject_CallOneArg(st->loop.heappop, heap)
@@ -909,9 +885,9 @@ core_drop_cancelled_timers(asyncio_state *st, LoopCoreObject *self)
 static PyObject *
 core_select_timeout(asyncio_state *st, LoopCoreObject *self)
 {
-    int busy = core_field_truth(self, self->ready, "_ready");
+    int busy = field_truth((PyObject *)self, self->ready, "_ready");
     if (busy == 0) {
-        busy = core_field_truth(self, self->stopping, "_stopping");
+        busy = field_truth((PyObject *)self, self->stopping, "_stopping");
     }
     if (busy != 0) {
         return busy < 0 ? NULL : PyLong_FromLong(0);
@@ -1293,12 +1269,16 @@ core_selector_refs(asyncio_state *st, LoopCoreObject *self,
     }
     PyObject *sel = *selector;
     /* an EpollSelector whose select() is its class's own */
-    int epoll = st->loop.epoll_selector_type != NULL
-                && Py_IS_TYPE(sel, (PyTypeObject *)st->loop.epoll_selector_type)
+    PyObject *epoll_type = st->loop.epoll_selector_type;
+    int epoll = epoll_type != NULL
+                && Py_IS_TYPE(sel, (PyTypeObject *)epoll_type)
                 && !core_instance_has(sel, st->loop.str_select);
-    if (epoll
-        && ((*fd_to_key = PyObject_GetAttr(sel, st->loop.str_fd_to_key)) == NULL
-            || (*poller = PyObject_GetAttr(sel, st->loop.str_selector)) == NULL)) {
+    if (epoll) {
+        *fd_to_key = PyObject_GetAttr(sel, st->loop.str_fd_to_key);
+        *poller = *fd_to_key != NULL
+                  ? PyObject_GetAttr(sel, st->loop.str_selector) : NULL;
+    }
+    if (epoll && *poller == NULL) {
         Py_CLEAR(*fd_to_key);
         Py_CLEAR(*selector);
         return -1;
@@ -1376,7 +1356,8 @@ core_move_due_timers(asyncio_state *st, LoopCoreObject *self)
     }
     if (own_time) {
         /* with no timers, reading the clock changes nothing */
-        int timers = core_field_truth(self, self->scheduled, "_scheduled");
+        int timers = field_truth((PyObject *)self, self->scheduled,
+                                 "_scheduled");
         if (timers <= 0) {
             return timers;
         }
@@ -1501,7 +1482,7 @@ core_run_ready(asyncio_state *st, LoopCoreObject *self)
         }
         int rc = core_handle_cancelled(st, handle);
         if (rc == 0) {
-            rc = core_field_truth(self, self->debug, "_debug");
+            rc = field_truth((PyObject *)self, self->debug, "_debug");
             if (rc == 0) {
                 rc = core_handle_run(st, handle);
             }
@@ -1844,7 +1825,7 @@ core_remove_handler(asyncio_state *st, LoopCoreObject *self, int which,
         PyObject *fd = args[0], *res = NULL, *key = NULL, *handlers[2];
         PyObject *old = NULL;
         long mask, bit = which == 0 ? 1 : 2;
-        int closed = core_field_truth(self, self->closed, "_closed");
+        int closed = field_truth((PyObject *)self, self->closed, "_closed");
         if (closed != 0) {
             res = closed < 0 ? NULL : Py_NewRef(Py_False);
             goto done;
@@ -1950,7 +1931,7 @@ core__check_closed(CMETHOD_ARGS)
         return NULL;
     }
     LoopCoreObject *self = (LoopCoreObject *)op;
-    int closed = core_field_truth(self, self->closed, "_closed");
+    int closed = field_truth((PyObject *)self, self->closed, "_closed");
     if (closed > 0) {
         PyErr_SetString(PyExc_RuntimeError, "Event loop is closed");
     }
@@ -2391,7 +2372,7 @@ core_get_debug_shortcut(asyncio_state *st, PyObject *loop)
         return own < 0 ? -1 : LOOP_NOT_CORE;
     }
     LoopCoreObject *self = (LoopCoreObject *)loop;
-    return core_field_truth(self, self->debug, "_debug");
+    return field_truth((PyObject *)self, self->debug, "_debug");
 }
 
 

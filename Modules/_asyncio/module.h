@@ -233,6 +233,41 @@ field_of(PyObject *self, void *offset)
     return (char *)self + (size_t)offset;
 }
 
+/* A C field that stands for the instance attribute `name` (a slot of a
+   pure-Python class, or a member of ours): the value, borrowed, or NULL with
+   the AttributeError reading the attribute gives while it is unset. */
+static inline PyObject *
+field_value(PyObject *self, PyObject *value, const char *name)
+{
+    if (value == NULL) {
+        PyErr_Format(PyExc_AttributeError,
+                     "'%.100s' object has no attribute '%s'",
+                     Py_TYPE(self)->tp_name, name);
+    }
+    return value;
+}
+
+/* bool() of such a field; -1 on error.  The flags' usual values are
+   answered without a call. */
+static inline int
+field_truth(PyObject *self, PyObject *value, const char *name)
+{
+    if (value == Py_False || value == Py_None) {
+        return 0;
+    }
+    if (value == Py_True) {
+        return 1;
+    }
+    if (field_value(self, value, name) == NULL) {
+        return -1;
+    }
+    /* bool() may run code that drops the field */
+    Py_INCREF(value);
+    int truth = PyObject_IsTrue(value);
+    Py_DECREF(value);
+    return truth;
+}
+
 PyObject *get_object_field(PyObject *self, void *offset);
 PyObject *get_flag_field(PyObject *self, void *offset);
 int set_flag_field(PyObject *self, PyObject *val, void *offset);
@@ -286,6 +321,15 @@ typedef struct {
 PyObject *make_fields_subclass(PyObject *module, PyObject *base,
                                const fields_subclass_spec *spec,
                                Py_ssize_t *offset);
+
+/* Whether the pending exception is one asyncio lets propagate rather than
+   report: `except (SystemExit, KeyboardInterrupt): raise`. */
+static inline int
+exception_propagates(void)
+{
+    return PyErr_ExceptionMatches(PyExc_SystemExit)
+           || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt);
+}
 
 PyObject *context_or_copy(PyObject *ctx);
 PyObject *fetch_exception(void);

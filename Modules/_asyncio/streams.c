@@ -40,38 +40,6 @@ writer_fields_of(asyncio_state *st, PyObject *self)
     return (writer_fields *)((char *)self + st->streams.writer_offset);
 }
 
-/* A field standing for the attribute `name`: borrowed, or NULL with the
-   AttributeError reading the attribute gives while it is unset. */
-static PyObject *
-streams_field(PyObject *self, PyObject *value, const char *name)
-{
-    if (value == NULL) {
-        PyErr_Format(PyExc_AttributeError,
-                     "'%.100s' object has no attribute '%s'",
-                     Py_TYPE(self)->tp_name, name);
-    }
-    return value;
-}
-
-/* bool() of a field; -1 on error. */
-static int
-streams_truth(PyObject *self, PyObject *value, const char *name)
-{
-    if (value == Py_False || value == Py_None) {
-        return 0;
-    }
-    if (value == Py_True) {
-        return 1;
-    }
-    if (streams_field(self, value, name) == NULL) {
-        return -1;
-    }
-    Py_INCREF(value);
-    int truth = PyObject_IsTrue(value);
-    Py_DECREF(value);
-    return truth;
-}
-
 /* Set a field to a new reference, dropping the old one last. */
 static inline void
 streams_set(PyObject **field, PyObject *value)
@@ -142,7 +110,7 @@ streams_raise(PyObject *cls, const char *format, ...)
 static Py_ssize_t
 reader_buffer_len(PyObject *self, reader_fields *f)
 {
-    PyObject *buffer = streams_field(self, f->buffer, "_buffer");
+    PyObject *buffer = field_value(self, f->buffer, "_buffer");
     if (buffer == NULL) {
         return -1;
     }
@@ -161,7 +129,7 @@ reader_buffer_len(PyObject *self, reader_fields *f)
 static PyObject *
 reader_buffer_take(PyObject *self, reader_fields *f, Py_ssize_t n)
 {
-    PyObject *buffer = streams_field(self, f->buffer, "_buffer");
+    PyObject *buffer = field_value(self, f->buffer, "_buffer");
     if (buffer == NULL) {
         return NULL;
     }
@@ -193,7 +161,7 @@ static int
 reader_buffer_extend(asyncio_state *st, PyObject *self, reader_fields *f,
                      PyObject *data)
 {
-    PyObject *buffer = streams_field(self, f->buffer, "_buffer");
+    PyObject *buffer = field_value(self, f->buffer, "_buffer");
     if (buffer == NULL) {
         return -1;
     }
@@ -219,7 +187,7 @@ reader_buffer_extend(asyncio_state *st, PyObject *self, reader_fields *f,
 static int
 reader_limit(PyObject *self, reader_fields *f, Py_ssize_t *limit)
 {
-    PyObject *obj = streams_field(self, f->limit, "_limit");
+    PyObject *obj = field_value(self, f->limit, "_limit");
     if (obj == NULL) {
         return -1;
     }
@@ -235,7 +203,7 @@ static int
 reader_wakeup_waiter_impl(asyncio_state *st, PyObject *self)
 {
     reader_fields *f = reader_fields_of(st, self);
-    PyObject *waiter = streams_field(self, f->waiter, "_waiter");
+    PyObject *waiter = field_value(self, f->waiter, "_waiter");
     if (waiter == NULL || waiter == Py_None) {
         return waiter == NULL ? -1 : 0;
     }
@@ -275,7 +243,7 @@ static int
 reader_transport_call(asyncio_state *st, PyObject *self, reader_fields *f,
                       PyObject *name)
 {
-    PyObject *transport = streams_field(self, f->transport, "_transport");
+    PyObject *transport = field_value(self, f->transport, "_transport");
     if (transport == NULL) {
         return -1;
     }
@@ -291,7 +259,7 @@ static int
 reader_maybe_resume_impl(asyncio_state *st, PyObject *self)
 {
     reader_fields *f = reader_fields_of(st, self);
-    int paused = streams_truth(self, f->paused, "_paused");
+    int paused = field_truth(self, f->paused, "_paused");
     if (paused <= 0) {
         return paused;
     }
@@ -321,7 +289,7 @@ static int
 reader_feed_data_impl(asyncio_state *st, PyObject *self, PyObject *data)
 {
     reader_fields *f = reader_fields_of(st, self);
-    int eof = streams_truth(self, f->eof, "_eof");
+    int eof = field_truth(self, f->eof, "_eof");
     if (eof < 0) {
         return -1;
     }
@@ -338,14 +306,14 @@ reader_feed_data_impl(asyncio_state *st, PyObject *self, PyObject *data)
         return -1;
     }
     /* too much buffered: pause the transport, if it can be paused */
-    PyObject *transport = streams_field(self, f->transport, "_transport");
+    PyObject *transport = field_value(self, f->transport, "_transport");
     if (transport == NULL) {
         return -1;
     }
     if (transport == Py_None) {
         return 0;
     }
-    int paused = streams_truth(self, f->paused, "_paused");
+    int paused = field_truth(self, f->paused, "_paused");
     if (paused != 0) {
         return paused;
     }
@@ -419,7 +387,7 @@ reader_exception(CMETHOD_ARGS)
         return NULL;
     }
     reader_fields *f = reader_fields_of(cls_state(cls), op);
-    return Py_XNewRef(streams_field(op, f->exception, "_exception"));
+    return Py_XNewRef(field_value(op, f->exception, "_exception"));
 }
 
 static PyObject *
@@ -430,11 +398,11 @@ reader_at_eof(CMETHOD_ARGS)
     }
     reader_fields *f = reader_fields_of(cls_state(cls), op);
     /* self._eof and not self._buffer */
-    int eof = streams_truth(op, f->eof, "_eof");
+    int eof = field_truth(op, f->eof, "_eof");
     if (eof <= 0) {
         return eof < 0 ? NULL : Py_NewRef(f->eof);
     }
-    int buffered = streams_truth(op, f->buffer, "_buffer");
+    int buffered = field_truth(op, f->buffer, "_buffer");
     return buffered < 0 ? NULL : PyBool_FromLong(!buffered);
 }
 
@@ -511,7 +479,7 @@ op_new(asyncio_state *st, int kind, PyObject *self, PyObject *arg)
 static int
 op_raise_reader_exception(PyObject *self, reader_fields *f)
 {
-    PyObject *exc = streams_field(self, f->exception, "_exception");
+    PyObject *exc = field_value(self, f->exception, "_exception");
     if (exc == NULL) {
         return -1;
     }
@@ -606,7 +574,7 @@ op_readexactly(asyncio_state *st, StreamOpObject *op, PyObject **out)
         return STEP_FAILED;
     }
     if (len < n) {
-        int eof = streams_truth(op->self, f->eof, "_eof");
+        int eof = field_truth(op->self, f->eof, "_eof");
         if (eof != 0) {
             return eof < 0 ? STEP_FAILED : op_incomplete(st, op, f, op->arg);
         }
@@ -657,7 +625,7 @@ op_read(asyncio_state *st, StreamOpObject *op, PyObject *value,
         if (op->blocks == NULL && (op->blocks = PyList_New(0)) == NULL) {
             return STEP_FAILED;
         }
-        PyObject *limit = streams_field(op->self, f->limit, "_limit");
+        PyObject *limit = field_value(op->self, f->limit, "_limit");
         if (limit == NULL) {
             return STEP_FAILED;
         }
@@ -667,8 +635,8 @@ op_read(asyncio_state *st, StreamOpObject *op, PyObject *value,
         return *out != NULL ? STEP_AWAIT : STEP_FAILED;
     }
     if (op->awaiting == AWAIT_NOTHING) {
-        int buffered = streams_truth(op->self, f->buffer, "_buffer");
-        int eof = buffered == 0 ? streams_truth(op->self, f->eof, "_eof")
+        int buffered = field_truth(op->self, f->buffer, "_buffer");
+        int eof = buffered == 0 ? field_truth(op->self, f->eof, "_eof")
                                 : 0;
         if (buffered < 0 || eof < 0) {
             return STEP_FAILED;
@@ -746,7 +714,7 @@ op_readuntil(asyncio_state *st, StreamOpObject *op, PyObject **out)
         }
         /* a whole separator may have come with the EOF: EOF is looked at
            after the buffer */
-        int eof = streams_truth(op->self, f->eof, "_eof");
+        int eof = field_truth(op->self, f->eof, "_eof");
         if (eof != 0) {
             return eof < 0 ? STEP_FAILED
                            : op_incomplete(st, op, f, Py_None);
@@ -810,7 +778,7 @@ op_readline_failed(asyncio_state *st, StreamOpObject *op, PyObject **out)
     PyObject *saved = PyErr_GetHandledException();
     PyErr_SetHandledException(exc);
     reader_fields *f = reader_fields_of(st, op->self);
-    PyObject *buffer = Py_XNewRef(streams_field(op->self, f->buffer,
+    PyObject *buffer = Py_XNewRef(field_value(op->self, f->buffer,
                                                 "_buffer"));
     PyObject *consumed = buffer != NULL
         ? PyObject_GetAttrString(exc, "consumed") : NULL;
@@ -863,7 +831,7 @@ op_wait(asyncio_state *st, StreamOpObject *op, PyObject **out)
         return STEP_DONE;
     }
     reader_fields *f = reader_fields_of(st, op->self);
-    PyObject *waiter = streams_field(op->self, f->waiter, "_waiter");
+    PyObject *waiter = field_value(op->self, f->waiter, "_waiter");
     if (waiter == NULL) {
         return STEP_FAILED;
     }
@@ -873,7 +841,7 @@ op_wait(asyncio_state *st, StreamOpObject *op, PyObject **out)
                      "waiting for incoming data", op->arg);
         return STEP_FAILED;
     }
-    int eof = streams_truth(op->self, f->eof, "_eof");
+    int eof = field_truth(op->self, f->eof, "_eof");
     if (eof < 0) {
         return STEP_FAILED;
     }
@@ -882,7 +850,7 @@ op_wait(asyncio_state *st, StreamOpObject *op, PyObject **out)
         return STEP_FAILED;
     }
     /* waiting while paused would never end: resume reading */
-    int paused = streams_truth(op->self, f->paused, "_paused");
+    int paused = field_truth(op->self, f->paused, "_paused");
     if (paused < 0) {
         return STEP_FAILED;
     }
@@ -893,7 +861,7 @@ op_wait(asyncio_state *st, StreamOpObject *op, PyObject **out)
             return STEP_FAILED;
         }
     }
-    PyObject *loop = streams_field(op->self, f->loop, "_loop");
+    PyObject *loop = field_value(op->self, f->loop, "_loop");
     if (loop == NULL) {
         return STEP_FAILED;
     }
@@ -921,7 +889,7 @@ op_drain(asyncio_state *st, StreamOpObject *op, PyObject **out)
         return STEP_DONE;
     }
     if (op->awaiting == AWAIT_NOTHING) {
-        PyObject *reader = streams_field(op->self, f->reader, "_reader");
+        PyObject *reader = field_value(op->self, f->reader, "_reader");
         if (reader == NULL) {
             return STEP_FAILED;
         }
@@ -930,7 +898,7 @@ op_drain(asyncio_state *st, StreamOpObject *op, PyObject **out)
             if (ss->ReaderType != NULL
                 && PyObject_TypeCheck(reader, ss->ReaderType)
                 && streams_own(st, reader, READER_EXCEPTION)) {
-                exc = Py_XNewRef(streams_field(
+                exc = Py_XNewRef(field_value(
                     reader, reader_fields_of(st, reader)->exception,
                     "_exception"));
             }
@@ -950,7 +918,7 @@ op_drain(asyncio_state *st, StreamOpObject *op, PyObject **out)
             }
             Py_DECREF(exc);
         }
-        PyObject *transport = streams_field(op->self, f->transport,
+        PyObject *transport = field_value(op->self, f->transport,
                                             "_transport");
         if (transport == NULL) {
             return STEP_FAILED;
@@ -975,7 +943,7 @@ op_drain(asyncio_state *st, StreamOpObject *op, PyObject **out)
             return *out != NULL ? STEP_AWAIT : STEP_FAILED;
         }
     }
-    PyObject *protocol = streams_field(op->self, f->protocol, "_protocol");
+    PyObject *protocol = field_value(op->self, f->protocol, "_protocol");
     if (protocol == NULL) {
         return STEP_FAILED;
     }
@@ -1556,7 +1524,7 @@ writer_write(CMETHOD_ARGS)
     }
     asyncio_state *st = cls_state(cls);
     writer_fields *f = writer_fields_of(st, op);
-    PyObject *transport = streams_field(op, f->transport, "_transport");
+    PyObject *transport = field_value(op, f->transport, "_transport");
     if (transport == NULL) {
         return NULL;
     }

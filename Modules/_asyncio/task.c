@@ -454,8 +454,7 @@ task_handle_error(asyncio_state *st, TaskObject *task)
         Py_XSETREF(fut->fut_cancelled_exc, exc);
         return future_cancel_impl(st, fut, NULL) < 0 ? -1 : 0;
     }
-    int reraise = PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)
-                  || PyErr_ExceptionMatches(PyExc_SystemExit);
+    int reraise = exception_propagates();
     PyObject *exc = fetch_exception();
     if (exc == NULL) {
         return -1;

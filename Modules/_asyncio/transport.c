@@ -47,38 +47,6 @@ transport_slot(PyObject *self, Py_ssize_t offset)
     return *(PyObject **)((char *)self + offset);
 }
 
-/* A field standing for the attribute `name`: borrowed, or NULL with the
-   AttributeError reading the attribute gives while it is unset. */
-static PyObject *
-transport_field(PyObject *self, PyObject *value, const char *name)
-{
-    if (value == NULL) {
-        PyErr_Format(PyExc_AttributeError,
-                     "'%.100s' object has no attribute '%s'",
-                     Py_TYPE(self)->tp_name, name);
-    }
-    return value;
-}
-
-/* bool() of a field; -1 on error. */
-static int
-transport_truth(PyObject *self, PyObject *value, const char *name)
-{
-    if (value == Py_False || value == Py_None) {
-        return 0;
-    }
-    if (value == Py_True) {
-        return 1;
-    }
-    if (transport_field(self, value, name) == NULL) {
-        return -1;
-    }
-    Py_INCREF(value);
-    int truth = PyObject_IsTrue(value);
-    Py_DECREF(value);
-    return truth;
-}
-
 
 /* ---------- Errors ---------- */
 
@@ -94,8 +62,7 @@ transport_error_kind(void)
         PyErr_Clear();
         return 1;
     }
-    if (PyErr_ExceptionMatches(PyExc_SystemExit)
-        || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+    if (exception_propagates()) {
         return -1;
     }
     return 0;
@@ -157,8 +124,7 @@ transport_fatal_error(asyncio_state *st, PyObject *self,
 static int
 transport_failed(asyncio_state *st, PyObject *self, const char *message)
 {
-    if (PyErr_ExceptionMatches(PyExc_SystemExit)
-        || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+    if (exception_propagates()) {
         return -1;
     }
     return transport_fatal_error(st, self, message);
@@ -378,7 +344,7 @@ transport_call(PyObject *obj, PyObject *name, PyObject *arg)
 static inline int
 transport_conn_lost(PyObject *self, transport_fields *f)
 {
-    return transport_truth(self, f->conn_lost, "_conn_lost");
+    return field_truth(self, f->conn_lost, "_conn_lost");
 }
 
 /* protocol.<name>(arg), the protocol read at the time of the call: its
@@ -387,7 +353,7 @@ static PyObject *
 transport_protocol_call(PyObject *self, transport_fields *f, PyObject *name,
                         PyObject *arg)
 {
-    PyObject *protocol = transport_field(self, f->protocol, "_protocol");
+    PyObject *protocol = field_value(self, f->protocol, "_protocol");
     if (protocol == NULL) {
         return NULL;
     }
@@ -406,7 +372,7 @@ transport_read_data(asyncio_state *st, PyObject *self)
     if (lost != 0) {
         return lost < 0 ? -1 : 0;
     }
-    PyObject *sock = transport_field(self, f->sock, "_sock");
+    PyObject *sock = field_value(self, f->sock, "_sock");
     if (sock == NULL) {
         return -1;
     }
@@ -473,7 +439,7 @@ transport_read_buffered(asyncio_state *st, PyObject *self)
         return transport_failed(
             st, self, "Fatal error: protocol.get_buffer() call failed.");
     }
-    PyObject *sock = transport_field(self, f->sock, "_sock");
+    PyObject *sock = field_value(self, f->sock, "_sock");
     Py_ssize_t n = -1;
     int again = 0;
     if (sock != NULL) {
@@ -536,7 +502,7 @@ transport__read_ready(CMETHOD_ARGS)
     }
     asyncio_state *st = cls_state(cls);
     transport_fields *f = transport_fields_of(st, op);
-    PyObject *cb = transport_field(op, f->read_ready_cb, "_read_ready_cb");
+    PyObject *cb = field_value(op, f->read_ready_cb, "_read_ready_cb");
     if (cb == NULL) {
         return NULL;
     }
@@ -567,8 +533,8 @@ transport_loop_writer(asyncio_state *st, PyObject *self, PyObject *name,
 {
     transport_fields *f = transport_fields_of(st, self);
     PyObject *loop = transport_slot(self, st->transport.loop_offset);
-    if (transport_field(self, loop, "_loop") == NULL
-        || transport_field(self, f->sock_fd, "_sock_fd") == NULL) {
+    if (field_value(self, loop, "_loop") == NULL
+        || field_value(self, f->sock_fd, "_sock_fd") == NULL) {
         return -1;
     }
     PyObject *stack[3] = {Py_NewRef(loop), Py_NewRef(f->sock_fd), NULL};
@@ -641,7 +607,7 @@ transport_buffer_extend(asyncio_state *st, PyObject *self,
                         transport_fields *f, PyObject *data,
                         Py_buffer *view, Py_ssize_t start)
 {
-    PyObject *buffer = transport_field(self, f->buffer, "_buffer");
+    PyObject *buffer = field_value(self, f->buffer, "_buffer");
     if (buffer == NULL) {
         return -1;
     }
@@ -663,8 +629,8 @@ transport_buffer_extend(asyncio_state *st, PyObject *self,
     }
     int rc = -1;
     if (rest != NULL) {
-        rc = drop_result(PyObject_CallMethodOneArg(buffer, st->transport.str_extend,
-                                                   rest));
+        rc = drop_result(PyObject_CallMethodOneArg(
+            buffer, st->transport.str_extend, rest));
         Py_DECREF(rest);
     }
     Py_DECREF(buffer);
@@ -704,7 +670,7 @@ transport_write_impl(asyncio_state *st, PyObject *self, PyObject *data)
         }
         return -1;
     }
-    int eof = transport_truth(self, f->eof, "_eof");
+    int eof = field_truth(self, f->eof, "_eof");
     if (eof != 0) {
         if (eof > 0) {
             PyErr_SetString(PyExc_RuntimeError,
@@ -712,7 +678,7 @@ transport_write_impl(asyncio_state *st, PyObject *self, PyObject *data)
         }
         return -1;
     }
-    if (transport_field(self, f->empty_waiter, "_empty_waiter") == NULL) {
+    if (field_value(self, f->empty_waiter, "_empty_waiter") == NULL) {
         return -1;
     }
     if (f->empty_waiter != Py_None) {
@@ -728,7 +694,7 @@ transport_write_impl(asyncio_state *st, PyObject *self, PyObject *data)
     if (lost != 0) {
         return lost < 0 ? -1 : transport_write_lost(st, self, f);
     }
-    int buffered = transport_truth(self, f->buffer, "_buffer");
+    int buffered = field_truth(self, f->buffer, "_buffer");
     if (buffered < 0) {
         return -1;
     }
@@ -740,7 +706,7 @@ transport_write_impl(asyncio_state *st, PyObject *self, PyObject *data)
     Py_ssize_t start = 0;
     if (!buffered) {
         /* the pure code's optimisation: try to send at once */
-        PyObject *sock = transport_field(self, f->sock, "_sock");
+        PyObject *sock = field_value(self, f->sock, "_sock");
         if (sock == NULL) {
             rc = -1;
             goto done;
@@ -807,7 +773,7 @@ transport_write_done(asyncio_state *st, PyObject *self, transport_fields *f)
     if (transport_loop_writer(st, self, ts->str_remove_writer, 0) < 0) {
         return -1;
     }
-    PyObject *waiter = transport_field(self, f->empty_waiter,
+    PyObject *waiter = field_value(self, f->empty_waiter,
                                        "_empty_waiter");
     if (waiter == NULL) {
         return -1;
@@ -817,16 +783,16 @@ transport_write_done(asyncio_state *st, PyObject *self, transport_fields *f)
                                       Py_None)) < 0) {
         return -1;
     }
-    int closing = transport_truth(self, f->closing, "_closing");
+    int closing = field_truth(self, f->closing, "_closing");
     if (closing != 0) {
         return closing < 0 ? -1 : drop_result(transport_call(
             self, ts->str_call_connection_lost, Py_None));
     }
-    int eof = transport_truth(self, f->eof, "_eof");
+    int eof = field_truth(self, f->eof, "_eof");
     if (eof <= 0) {
         return eof;
     }
-    PyObject *sock = transport_field(self, f->sock, "_sock");
+    PyObject *sock = field_value(self, f->sock, "_sock");
     if (sock == NULL) {
         return -1;
     }
@@ -855,8 +821,7 @@ transport_write_failed(asyncio_state *st, PyObject *self,
                        transport_fields *f)
 {
     transport_state *ts = &st->transport;
-    if (PyErr_ExceptionMatches(PyExc_SystemExit)
-        || PyErr_ExceptionMatches(PyExc_KeyboardInterrupt)) {
+    if (exception_propagates()) {
         return -1;
     }
     PyObject *exc = fetch_exception();
@@ -866,7 +831,7 @@ transport_write_failed(asyncio_state *st, PyObject *self,
     PyObject *saved = transport_handling(exc);
     int rc = transport_loop_writer(st, self, ts->str_remove_writer, 0);
     if (rc == 0) {
-        PyObject *buffer = transport_field(self, f->buffer, "_buffer");
+        PyObject *buffer = field_value(self, f->buffer, "_buffer");
         rc = buffer == NULL ? -1 : drop_result(
             transport_call(buffer, ts->str_clear, NULL));
     }
@@ -875,7 +840,7 @@ transport_write_failed(asyncio_state *st, PyObject *self,
             st, self, exc, "Fatal write error on socket transport");
     }
     if (rc == 0) {
-        PyObject *waiter = transport_field(self, f->empty_waiter,
+        PyObject *waiter = field_value(self, f->empty_waiter,
                                            "_empty_waiter");
         if (waiter == NULL) {
             rc = -1;
@@ -896,7 +861,7 @@ static int
 transport_write_ready_impl(asyncio_state *st, PyObject *self)
 {
     transport_fields *f = transport_fields_of(st, self);
-    int buffered = transport_truth(self, f->buffer, "_buffer");
+    int buffered = field_truth(self, f->buffer, "_buffer");
     if (buffered < 0) {
         return -1;
     }
@@ -908,7 +873,7 @@ transport_write_ready_impl(asyncio_state *st, PyObject *self)
     if (lost != 0) {
         return lost < 0 ? -1 : 0;
     }
-    PyObject *sock = Py_XNewRef(transport_field(self, f->sock, "_sock"));
+    PyObject *sock = Py_XNewRef(field_value(self, f->sock, "_sock"));
     PyObject *buffer = Py_NewRef(f->buffer);
     if (sock == NULL) {
         Py_DECREF(buffer);
@@ -931,7 +896,7 @@ transport_write_ready_impl(asyncio_state *st, PyObject *self)
     int rc = 0;
     if (n > 0) {
         /* del self._buffer[:n] */
-        buffer = transport_field(self, f->buffer, "_buffer");
+        buffer = field_value(self, f->buffer, "_buffer");
         if (buffer == NULL) {
             return -1;
         }
@@ -947,7 +912,7 @@ transport_write_ready_impl(asyncio_state *st, PyObject *self)
                self, st->transport.str_maybe_resume_protocol)) < 0) {
         return -1;
     }
-    buffered = transport_truth(self, f->buffer, "_buffer");
+    buffered = field_truth(self, f->buffer, "_buffer");
     if (buffered != 0) {
         return buffered < 0 ? -1 : 0;
     }
