@@ -288,11 +288,8 @@ class Run:
 
     def settle(self):
         """Run the loop until nothing is ready."""
-        for _ in range(transport_tests.SETTLE_LIMIT):
-            transport_tests.spin(self.loop)
-            if not transport_tests.has_work(self.loop):
-                return
-        self.note('unsettled')
+        if not transport_tests.settle(self.loop):
+            self.note('unsettled')
 
     def connect(self):
         mode = self.program['mode']

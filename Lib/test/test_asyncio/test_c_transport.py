@@ -71,6 +71,7 @@ import asyncio
 import collections
 import contextlib
 import gc
+import itertools
 import logging
 import os
 import random
@@ -180,6 +181,16 @@ def spin(loop):
 def has_work(loop):
     # _ready and _selector are what the loop's own _run_once() looks at.
     return bool(loop._ready) or bool(loop._selector.select(0))
+
+
+def settle(loop):
+    """Run *loop* until nothing is ready; false if it still had work after
+    SETTLE_LIMIT iterations."""
+    for _ in range(SETTLE_LIMIT):
+        spin(loop)
+        if not has_work(loop):
+            return True
+    return False
 
 
 # ---------------------------------------------------------------------------
@@ -573,11 +584,8 @@ class Run:
     def settle(self):
         """Run the loop until nothing is ready, the way the program's steps
         are separated."""
-        for _ in range(SETTLE_LIMIT):
-            spin(self.loop)
-            if not has_work(self.loop):
-                return
-        self.note('unsettled')
+        if not settle(self.loop):
+            self.note('unsettled')
 
     def call(self, label, method, *args):
         """Call a transport method and note what it returned or raised."""
@@ -661,44 +669,38 @@ class Run:
         else:
             self.note('peer recv', data)
 
+    def peer_reads(self, size, limit=None, between=None):
+        """The peer reads chunks of up to *size* bytes until EOF, an error
+        or *limit* reads, calling *between* before each: the bytes and how
+        the reading ended."""
+        chunks = []
+        reads = itertools.count() if limit is None else range(limit)
+        for _ in reads:
+            if between is not None:
+                between()
+            try:
+                chunk = self.peer.recv(size)
+            except OSError as exc:
+                return b''.join(chunks), describe(exc)
+            if not chunk:
+                return b''.join(chunks), 'EOF'
+            chunks.append(chunk)
+        return b''.join(chunks), 'limit'
+
     def do_drain(self):
         """The peer reads all there is, up to EOF or an error."""
         if self.peer is None:
             self.note('drain', 'no peer')
             return
-        chunks = []
-        while True:
-            try:
-                chunk = self.peer.recv(65536)
-            except OSError as exc:
-                end = describe(exc)
-                break
-            if not chunk:
-                end = 'EOF'
-                break
-            chunks.append(chunk)
-        self.note('peer drain', b''.join(chunks), end)
+        self.note('peer drain', *self.peer_reads(65536))
 
     def do_pump(self):
         """The peer reads as the transport writes, until it stops."""
         if self.peer is None:
             self.note('pump', 'no peer')
             return
-        chunks = []
-        for _ in range(PUMP_LIMIT):
-            self.settle()
-            try:
-                chunk = self.peer.recv(1 << 20)
-            except OSError as exc:
-                end = describe(exc)
-                break
-            if not chunk:
-                end = 'EOF'
-                break
-            chunks.append(chunk)
-        else:
-            end = 'limit'
-        self.note('peer pump', b''.join(chunks), end)
+        self.note('peer pump', *self.peer_reads(1 << 20, PUMP_LIMIT,
+                                                  between=self.settle))
 
     def do_shut_wr(self):
         if self.peer is None:
@@ -1331,13 +1333,6 @@ class Collecting(asyncio.Protocol):
 
     def connection_lost(self, exc):
         self.trace.append(('lost', describe(exc)))
-
-
-def settle(loop):
-    for _ in range(SETTLE_LIMIT):
-        spin(loop)
-        if not has_work(loop):
-            return
 
 
 def crash_dropped_with_reader(cls, trace):
