@@ -157,13 +157,15 @@ transport_plain_fd(asyncio_state *st, PyObject *sock)
 
 /* recv(), or send() when `out`, on a non-blocking descriptor, retried
    after a signal as the socket methods do (PEP 475): the count, or -1 with
-   an exception set, or -2 (no exception) for "would block". */
+   an exception set, or -2 (no exception) for "would block".  A large
+   transfer lets other threads run meanwhile when `shared_buf` is 0; a
+   buffer other threads may use too (the scratch buffer) keeps the GIL. */
 static Py_ssize_t
-transport_syscall(int fd, char *buf, Py_ssize_t len, int out)
+transport_syscall(int fd, char *buf, Py_ssize_t len, int out, int shared_buf)
 {
     for (;;) {
         ssize_t n;
-        if (len > TRANSPORT_GIL_FREE_SIZE) {
+        if (len > TRANSPORT_GIL_FREE_SIZE && !shared_buf) {
             Py_BEGIN_ALLOW_THREADS
             n = out ? send(fd, buf, (size_t)len, MSG_DONTWAIT)
                     : recv(fd, buf, (size_t)len, MSG_DONTWAIT);
@@ -198,7 +200,9 @@ transport_syscall(int fd, char *buf, Py_ssize_t len, int out)
    scratch buffer and copies what came.  Copying is cheaper than the
    allocation only for small reads: a connection whose last read brought
    more than TRANSPORT_SCRATCH_READ bytes (bulk data) reads straight into
-   the bytes, as socket.recv() does. */
+   the bytes, as socket.recv() does.  The scratch buffer serves every
+   transport of the interpreter, in whatever thread its loop runs: it is
+   read into, and copied out of, without letting go of the GIL. */
 #define TRANSPORT_SCRATCH_READ 4096
 
 static PyObject *
@@ -229,7 +233,7 @@ transport_recv_plain(asyncio_state *st, transport_fields *f, int fd,
     else {
         buf = ts->scratch;
     }
-    Py_ssize_t n = transport_syscall(fd, buf, len, 0);
+    Py_ssize_t n = transport_syscall(fd, buf, len, 0, !bulk);
     if (n < 0) {
         Py_XDECREF(data);
         *again = n == -2;
@@ -280,7 +284,7 @@ transport_recv_into(asyncio_state *st, PyObject *sock, PyObject *buf,
     int fd = transport_plain_fd(st, sock);
     Py_buffer view;
     if (fd >= 0 && PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE) == 0) {
-        Py_ssize_t n = transport_syscall(fd, view.buf, view.len, 0);
+        Py_ssize_t n = transport_syscall(fd, view.buf, view.len, 0, 0);
         PyBuffer_Release(&view);
         *again = n == -2;
         return n < 0 ? -1 : n;
@@ -310,7 +314,7 @@ transport_send(asyncio_state *st, PyObject *sock, PyObject *data,
 #if TRANSPORT_SYSCALLS
     int fd = view != NULL ? transport_plain_fd(st, sock) : -1;
     if (fd >= 0) {
-        Py_ssize_t n = transport_syscall(fd, view->buf, view->len, 1);
+        Py_ssize_t n = transport_syscall(fd, view->buf, view->len, 1, 0);
         *again = n == -2;
         return n < 0 ? -1 : n;
     }

@@ -84,6 +84,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import unittest
 import warnings
 import zlib
@@ -1501,6 +1502,60 @@ def add_crash_tests():
 
 
 add_crash_tests()
+
+
+@requires_c
+class ThreadTests(unittest.TestCase):
+    """Loops in several threads, each with its own connection."""
+
+    ROUNDS = 2000
+    MESSAGE = 200
+
+    def receive_in_a_loop(self, mark, results):
+        async def main():
+            loop = asyncio.get_running_loop()
+            local, peer = socket.socketpair()
+            peer.setblocking(False)
+            got = bytearray()
+
+            class Receiver(asyncio.Protocol):
+                def data_received(self, data):
+                    got.extend(data)
+
+            transport, _ = await loop.create_connection(Receiver, sock=local)
+            try:
+                for _ in range(self.ROUNDS):
+                    peer.send(mark * self.MESSAGE)
+                    # one turn to read it, one for the other threads
+                    await asyncio.sleep(0)
+                    await asyncio.sleep(0)
+                for _ in range(SETTLE_LIMIT):
+                    if len(got) >= self.ROUNDS * self.MESSAGE:
+                        break
+                    await asyncio.sleep(0)
+            finally:
+                transport.close()
+                peer.close()
+            return type(transport), bytes(got)
+        results[mark] = asyncio.run(main())
+
+    def test_reads_keep_their_bytes(self):
+        # Every transport's small reads go through one scratch buffer; a
+        # loop in another thread must not get, or overwrite, its bytes.
+        candidate(self)
+        results = {}
+        threads = [threading.Thread(target=self.receive_in_a_loop,
+                                    args=(mark, results))
+                   for mark in (b'A', b'B', b'C', b'D')]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self.assertEqual(len(results), len(threads))
+        for mark, (cls, got) in results.items():
+            self.assertIs(cls, C_TRANSPORT)
+            self.assertEqual(got.count(mark), len(got), mark)
+            self.assertEqual(got, mark * (self.ROUNDS * self.MESSAGE))
 
 
 # ---------------------------------------------------------------------------
