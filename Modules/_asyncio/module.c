@@ -411,13 +411,20 @@ make_fields_subclass(PyObject *module, PyObject *base,
             start + (Py_ssize_t)(i * sizeof(PyObject *)), 0, NULL};
     }
     spec->members[spec->nfields] = (PyMemberDef){NULL};
-    PyType_Slot slots[] = {
+    /* The optional slots go last: a zero slot id ends the list. */
+    PyType_Slot slots[6] = {
         {Py_tp_doc, (void *)spec->doc},
         {Py_tp_methods, spec->methods},
         {Py_tp_members, spec->members},
-        {spec->tp_new != NULL ? Py_tp_new : 0, (void *)spec->tp_new},
-        {0, NULL},
     };
+    int nslots = 3;
+    if (spec->tp_new != NULL) {
+        slots[nslots++] = (PyType_Slot){Py_tp_new, (void *)spec->tp_new};
+    }
+    if (spec->tp_init != NULL) {
+        slots[nslots++] = (PyType_Slot){Py_tp_init, (void *)spec->tp_init};
+    }
+    slots[nslots] = (PyType_Slot){0, NULL};
     PyType_Spec type_spec = {
         .name = spec->name,
         .basicsize = (int)(start + (Py_ssize_t)spec->size),

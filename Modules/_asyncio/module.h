@@ -316,6 +316,7 @@ typedef struct {
     PyMemberDef *members;
     PyMethodDef *methods;
     newfunc tp_new;               /* NULL: the base's */
+    initproc tp_init;             /* NULL: the base's */
 } fields_subclass_spec;
 
 PyObject *make_fields_subclass(PyObject *module, PyObject *base,

@@ -1,16 +1,18 @@
 /*
- * The socket transport's data path: _SelectorSocketTransport.
+ * The socket transport's data path: _SelectorSocketTransport, and the
+ * selector loop's accepting of connections.
  *
  * asyncio.selector_events hands its pure-Python _SelectorSocketTransport
  * to _socket_transport_type(), which makes a subclass of it.  The subclass
  * replaces the methods a connection runs for every read and write
  * (_read_ready, _read_ready__data_received, _read_ready__get_buffer,
- * write, _write_ready) and keeps the attributes they read in C fields,
- * which Python code, the inherited methods included, sees as ordinary
- * attributes (members of the type).  Everything else, construction,
- * close(), abort(), repr(), get_extra_info(), flow control limits, EOF and
- * the way a connection is lost, stays the pure class's, and so behaves as
- * it does; a subclass that overrides a method gets its override called.
+ * write, _write_ready) and once in its life (the constructor, close,
+ * _call_connection_lost, _add_reader), and keeps the attributes they read
+ * in C fields, which Python code, the inherited methods included, sees as
+ * ordinary attributes (members of the type).  Everything else, abort(),
+ * repr(), get_extra_info(), flow control limits, EOF and errors, stays
+ * the pure class's, and so behaves as it does; a subclass that overrides
+ * a method gets its override called.
  *
  * A plain socket.socket is read and written with recv() and send() on its
  * file descriptor, with MSG_DONTWAIT (a transport's socket is non-blocking;
@@ -47,6 +49,20 @@ transport_slot(PyObject *self, Py_ssize_t offset)
     return *(PyObject **)((char *)self + offset);
 }
 
+/* getattr(getattr(selector_events, modname), name): what the pure code
+   reads through a module global of selector_events (constants.X,
+   base_events.X, ...), read as it does, at the time of the call. */
+static PyObject *
+transport_global(transport_state *ts, PyObject *modname, PyObject *name)
+{
+    PyObject *mod = PyObject_GetAttr(ts->py_module, modname);
+    if (mod == NULL) {
+        return NULL;
+    }
+    PyObject *res = PyObject_GetAttr(mod, name);
+    Py_DECREF(mod);
+    return res;
+}
 
 /* ---------- Errors ---------- */
 
@@ -577,10 +593,8 @@ transport_write_lost(asyncio_state *st, PyObject *self,
                      transport_fields *f)
 {
     transport_state *ts = &st->transport;
-    PyObject *constants = PyObject_GetAttrString(ts->py_module, "constants");
-    PyObject *limit = constants != NULL ? PyObject_GetAttrString(
-        constants, "LOG_THRESHOLD_FOR_CONNLOST_WRITES") : NULL;
-    Py_XDECREF(constants);
+    PyObject *limit = transport_global(ts, ts->str_constants,
+                                       ts->str_log_threshold);
     if (limit == NULL) {
         return -1;
     }
@@ -933,6 +947,961 @@ transport__write_ready(CMETHOD_ARGS)
 }
 
 
+/* ---------- Construction ----------
+ *
+ * The pure class's constructor runs _SelectorSocketTransport.__init__,
+ * _SelectorTransport.__init__, _FlowControlMixin.__init__ and
+ * BaseTransport.__init__, and in them set_protocol(),
+ * _set_write_buffer_limits() and base_events._set_nodelay(), whose
+ * socket.family and socket.type convert ints to enums: a fifth of what a
+ * connection costs when it carries one request.  transport_tp_init() does
+ * the same steps in the same order, with the same calls of whatever may
+ * run Python code (the socket's and the protocol's methods, the extra
+ * mapping, trsock.TransportSocket, server._attach(), loop._transports,
+ * loop.call_soon()), for the type itself called with positional
+ * arguments, as the loop calls it, while the type's __init__,
+ * set_protocol, _set_write_buffer_limits and _buffer_factory and
+ * base_events._set_nodelay are those the type was made with.  Otherwise
+ * (a subclass, keywords, something replaced) the pure __init__ runs. */
+
+/* Store value (a new reference) in the slot at offset. */
+static inline void
+transport_set_slot(PyObject *self, Py_ssize_t offset, PyObject *value)
+{
+    PyObject **slot = (PyObject **)((char *)self + offset);
+    Py_XSETREF(*slot, value);
+}
+
+/* 1 when the C constructor may serve self, 0 when the pure one must. */
+static int
+transport_init_in_c(transport_state *ts, PyObject *self, PyObject *args,
+                    PyObject *kwds)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    return tp == ts->TransportType
+           && (kwds == NULL || PyDict_GET_SIZE(kwds) == 0)
+           && nargs >= 3 && nargs <= 6
+           && ts->py_init != NULL && ts->py_set_protocol != NULL
+           && ts->py_set_write_buffer_limits != NULL
+           && ts->py_buffer_factory != NULL
+           && _PyType_Lookup(tp->tp_base, ts->str_init) == ts->py_init
+           && _PyType_Lookup(tp, ts->str_set_protocol)
+              == ts->py_set_protocol
+           && _PyType_Lookup(tp, ts->str_set_write_buffer_limits)
+              == ts->py_set_write_buffer_limits
+           && _PyType_Lookup(tp, ts->str_buffer_factory)
+              == ts->py_buffer_factory;
+}
+
+/* The pure class's __init__(self, *args, **kwds), as it is now. */
+static int
+transport_init_pure(transport_state *ts, PyObject *self, PyObject *args,
+                    PyObject *kwds)
+{
+    PyObject *init = _PyType_Lookup(ts->TransportType->tp_base,
+                                    ts->str_init);
+    if (init == NULL) {
+        PyErr_Format(PyExc_TypeError, "%R has no __init__",
+                     ts->TransportType->tp_base);
+        return -1;
+    }
+    Py_INCREF(init);
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    PyObject *full = PyTuple_New(nargs + 1);
+    if (full == NULL) {
+        Py_DECREF(init);
+        return -1;
+    }
+    PyTuple_SET_ITEM(full, 0, Py_NewRef(self));
+    for (Py_ssize_t i = 0; i < nargs; i++) {
+        PyTuple_SET_ITEM(full, i + 1, Py_NewRef(PyTuple_GET_ITEM(args, i)));
+    }
+    PyObject *res = PyObject_Call(init, full, kwds);
+    Py_DECREF(full);
+    Py_DECREF(init);
+    return drop_result(res);
+}
+
+/* extra[key] = sock.<method>(), or None when the call raises OSError. */
+static int
+transport_store_address(PyObject *extra, PyObject *key, PyObject *sock,
+                        PyObject *method)
+{
+    PyObject *addr = PyObject_CallMethodNoArgs(sock, method);
+    if (addr == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_OSError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        addr = Py_NewRef(Py_None);
+    }
+    int rc = PyObject_SetItem(extra, key, addr);
+    Py_DECREF(addr);
+    return rc;
+}
+
+/* The int a getter of _socket.socket gives for sock; -1 with an exception
+   set on error. */
+static long
+transport_socket_int(PyObject *getter, PyObject *sock)
+{
+    PyObject *v = Py_TYPE(getter)->tp_descr_get(getter, sock, NULL);
+    if (v == NULL) {
+        return -1;
+    }
+    long res = PyLong_AsLong(v);
+    Py_DECREF(v);
+    return res;
+}
+
+/* base_events._set_nodelay(sock): turn Nagle's algorithm off on a TCP
+   socket.  The function's own work when it is still the one the type was
+   made with and sock is a plain socket; else a call of it. */
+static int
+transport_set_nodelay(transport_state *ts, PyObject *sock)
+{
+    PyObject *fn = transport_global(ts, ts->str_base_events,
+                                    ts->str_set_nodelay);
+    if (fn == NULL) {
+        return -1;
+    }
+    if (fn != ts->py_set_nodelay
+        || !Py_IS_TYPE(sock, (PyTypeObject *)ts->socket_type)) {
+        int rc = drop_result(PyObject_CallOneArg(fn, sock));
+        Py_DECREF(fn);
+        return rc;
+    }
+    Py_DECREF(fn);
+    if (ts->nodelay_args == NULL) {
+        return 0;
+    }
+    long family = transport_socket_int(ts->sock_family, sock);
+    if (family == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (family != ts->af_inet && family != ts->af_inet6) {
+        return 0;
+    }
+    long type = transport_socket_int(ts->sock_type, sock);
+    if (type == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    long proto = type != ts->sock_stream ? -1
+                 : transport_socket_int(ts->sock_proto, sock);
+    if (proto == -1 && PyErr_Occurred()) {
+        return -1;
+    }
+    if (type != ts->sock_stream || proto != ts->ipproto_tcp) {
+        return 0;
+    }
+    PyObject *stack[4] = {
+        sock,
+        PyTuple_GET_ITEM(ts->nodelay_args, 0),
+        PyTuple_GET_ITEM(ts->nodelay_args, 1),
+        PyTuple_GET_ITEM(ts->nodelay_args, 2),
+    };
+    return drop_result(PyObject_VectorcallMethod(
+        ts->str_setsockopt, stack, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+        NULL));
+}
+
+/* set_protocol(protocol), the pure class's: the read callback for the kind
+   of protocol, then _protocol and _protocol_connected. */
+static int
+transport_set_protocol(transport_state *ts, PyObject *self,
+                       transport_fields *f, PyObject *protocol)
+{
+    PyObject *cls = transport_global(ts, ts->str_protocols,
+                                     ts->str_buffered_protocol);
+    if (cls == NULL) {
+        return -1;
+    }
+    int buffered = PyObject_IsInstance(protocol, cls);
+    Py_DECREF(cls);
+    if (buffered < 0) {
+        return -1;
+    }
+    PyObject *cb = PyObject_GetAttr(self, buffered
+                                    ? ts->str_read_ready_get_buffer
+                                    : ts->str_read_ready_data);
+    if (cb == NULL) {
+        return -1;
+    }
+    Py_XSETREF(f->read_ready_cb, cb);
+    Py_XSETREF(f->protocol, Py_NewRef(protocol));
+    return PyObject_SetAttr(self, ts->str_protocol_connected, Py_True);
+}
+
+/* self._loop.call_soon(fn, *args), the loop read at the time of the call,
+   as the pure constructor reads it. */
+static int
+transport_call_soon(asyncio_state *st, PyObject *self, PyObject *fn,
+                    PyObject *arg1, PyObject *arg2)
+{
+    PyObject *loop = transport_slot(self, st->transport.loop_offset);
+    if (loop == NULL) {
+        PyErr_Format(PyExc_AttributeError,
+                     "'%.100s' object has no attribute '_loop'",
+                     Py_TYPE(self)->tp_name);
+        return -1;
+    }
+    if (arg2 == NULL) {
+        Py_INCREF(loop);
+        int rc = loop_call_soon(st, loop, fn, arg1, NULL);
+        Py_DECREF(loop);
+        return rc;
+    }
+    PyObject *stack[4] = {loop, fn, arg1, arg2};
+    Py_INCREF(loop);
+    int rc = drop_result(PyObject_VectorcallMethod(
+        st->str_call_soon, stack, 4 | PY_VECTORCALL_ARGUMENTS_OFFSET,
+        NULL));
+    Py_DECREF(loop);
+    return rc;
+}
+
+/* The part of _SelectorTransport.__init__ after _FlowControlMixin's:
+   extra, the socket and its descriptor, the protocol, the server, the
+   buffer and the flags, and the loop's map of transports. */
+static int
+transport_init_selector(transport_state *ts, PyObject *self,
+                        transport_fields *f, PyObject *loop, PyObject *sock,
+                        PyObject *protocol, PyObject *extra,
+                        PyObject *server)
+{
+    PyObject *wrapper_cls = transport_global(ts, ts->str_trsock,
+                                             ts->str_transport_socket);
+    PyObject *wrapper = wrapper_cls != NULL
+        ? PyObject_CallOneArg(wrapper_cls, sock) : NULL;
+    Py_XDECREF(wrapper_cls);
+    if (wrapper == NULL) {
+        return -1;
+    }
+    int rc = PyObject_SetItem(extra, ts->str_socket, wrapper);
+    Py_DECREF(wrapper);
+    if (rc < 0 || transport_store_address(extra, ts->str_sockname, sock,
+                                          ts->str_getsockname) < 0) {
+        return -1;
+    }
+    int has_peer = PySequence_Contains(extra, ts->str_peername);
+    if (has_peer < 0
+        || (!has_peer
+            && transport_store_address(extra, ts->str_peername, sock,
+                                       ts->str_getpeername) < 0)) {
+        return -1;
+    }
+    Py_XSETREF(f->sock, Py_NewRef(sock));
+    PyObject *fd = PyObject_CallMethodNoArgs(sock, ts->str_fileno);
+    if (fd == NULL) {
+        return -1;
+    }
+    Py_XSETREF(f->sock_fd, fd);
+    if (PyObject_SetAttr(self, ts->str_protocol_connected, Py_False) < 0
+        || transport_set_protocol(ts, self, f, protocol) < 0
+        || PyObject_SetAttr(self, ts->str_server, server) < 0) {
+        return -1;
+    }
+    PyObject *buffer = PyByteArray_FromStringAndSize(NULL, 0);
+    if (buffer == NULL) {
+        return -1;
+    }
+    Py_XSETREF(f->buffer, buffer);
+    Py_XSETREF(f->conn_lost, PyLong_FromLong(0));
+    Py_XSETREF(f->closing, Py_NewRef(Py_False));
+    if (server != Py_None && drop_result(PyObject_CallMethodNoArgs(
+                                 server, ts->str_attach)) < 0) {
+        return -1;
+    }
+    PyObject *transports = PyObject_GetAttr(loop, ts->str_transports);
+    if (transports == NULL) {
+        return -1;
+    }
+    /* _sock_fd, read again: server._attach() may have changed it */
+    fd = field_value(self, f->sock_fd, "_sock_fd");
+    Py_XINCREF(fd);
+    rc = fd != NULL ? PyObject_SetItem(transports, fd, self) : -1;
+    Py_XDECREF(fd);
+    Py_DECREF(transports);
+    return rc;
+}
+
+/* __init__(loop, sock, protocol, waiter=None, extra=None, server=None) */
+static int
+transport_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
+{
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return -1;
+    }
+    transport_state *ts = &st->transport;
+    if (!transport_init_in_c(ts, self, args, kwds)) {
+        return transport_init_pure(ts, self, args, kwds);
+    }
+    Py_ssize_t nargs = PyTuple_GET_SIZE(args);
+    PyObject *loop = PyTuple_GET_ITEM(args, 0);
+    PyObject *sock = PyTuple_GET_ITEM(args, 1);
+    PyObject *protocol = PyTuple_GET_ITEM(args, 2);
+    PyObject *waiter = nargs > 3 ? PyTuple_GET_ITEM(args, 3) : Py_None;
+    PyObject *extra = nargs > 4 ? PyTuple_GET_ITEM(args, 4) : Py_None;
+    PyObject *server = nargs > 5 ? PyTuple_GET_ITEM(args, 5) : Py_None;
+    transport_fields *f = transport_fields_of(st, self);
+
+    Py_XSETREF(f->read_ready_cb, Py_NewRef(Py_None));
+    /* BaseTransport and _FlowControlMixin: the extra mapping, the loop,
+       and the default write buffer limits */
+    extra = extra == Py_None ? PyDict_New() : Py_NewRef(extra);
+    if (extra == NULL) {
+        return -1;
+    }
+    transport_set_slot(self, ts->extra_offset, Py_NewRef(extra));
+    transport_set_slot(self, ts->loop_offset, Py_NewRef(loop));
+    transport_set_slot(self, ts->protocol_paused_offset,
+                       Py_NewRef(Py_False));
+    transport_set_slot(self, ts->high_water_offset,
+                       Py_NewRef(ts->high_water));
+    transport_set_slot(self, ts->low_water_offset, Py_NewRef(ts->low_water));
+    int rc = transport_init_selector(ts, self, f, loop, sock, protocol,
+                                     extra, server);
+    Py_DECREF(extra);
+    if (rc < 0) {
+        return -1;
+    }
+    /* _SelectorSocketTransport's own */
+    Py_XSETREF(f->eof, Py_NewRef(Py_False));
+    Py_XSETREF(f->paused, Py_NewRef(Py_False));
+    Py_XSETREF(f->empty_waiter, Py_NewRef(Py_None));
+    PyObject *sock_now = field_value(self, f->sock, "_sock");
+    Py_XINCREF(sock_now);
+    rc = sock_now != NULL ? transport_set_nodelay(ts, sock_now) : -1;
+    Py_XDECREF(sock_now);
+    if (rc < 0) {
+        return -1;
+    }
+    /* the protocol hears of the connection before reading starts, and the
+       waiter after that */
+    PyObject *proto = field_value(self, f->protocol, "_protocol");
+    PyObject *made = proto != NULL
+        ? PyObject_GetAttr(proto, ts->str_connection_made) : NULL;
+    if (made == NULL) {
+        return -1;
+    }
+    rc = transport_call_soon(st, self, made, self, NULL);
+    Py_DECREF(made);
+    if (rc < 0) {
+        return -1;
+    }
+    PyObject *add_reader = PyObject_GetAttr(self, ts->str_add_reader);
+    PyObject *read_ready = add_reader != NULL
+        ? PyObject_GetAttr(self, ts->str_read_ready) : NULL;
+    PyObject *fd = read_ready != NULL
+        ? field_value(self, f->sock_fd, "_sock_fd") : NULL;
+    Py_XINCREF(fd);
+    rc = fd != NULL
+         ? transport_call_soon(st, self, add_reader, fd, read_ready) : -1;
+    Py_XDECREF(fd);
+    Py_XDECREF(read_ready);
+    Py_XDECREF(add_reader);
+    if (rc < 0 || waiter == Py_None) {
+        return rc;
+    }
+    PyObject *set_result = transport_global(
+        ts, ts->str_futures, ts->str_set_result_unless_cancelled);
+    if (set_result == NULL) {
+        return -1;
+    }
+    rc = transport_call_soon(st, self, set_result, waiter, Py_None);
+    Py_DECREF(set_result);
+    return rc;
+}
+
+
+/* ---------- Closing ----------
+ *
+ * close() and _call_connection_lost(), which every connection runs once,
+ * and _add_reader(), through which a new connection starts reading: the
+ * pure classes' methods (_SelectorTransport's, and _SelectorSocketTransport's
+ * _call_connection_lost() around its base's), without their frames. */
+
+/* close(): stop reading; unless the write buffer still holds data (then
+   _write_ready() finishes the close once it is sent), the connection is
+   lost in the next loop iteration. */
+static PyObject *
+transport_close(CMETHOD_ARGS)
+{
+    if (check_no_args("close", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = cls_state(cls);
+    transport_state *ts = &st->transport;
+    transport_fields *f = transport_fields_of(st, op);
+    int closing = field_truth(op, f->closing, "_closing");
+    if (closing != 0) {
+        return closing < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    Py_XSETREF(f->closing, Py_NewRef(Py_True));
+    if (transport_loop_writer(st, op, ts->str_remove_reader, 0) < 0) {
+        return NULL;
+    }
+    int pending = field_truth(op, f->buffer, "_buffer");
+    if (pending != 0) {
+        return pending < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *lost = field_value(op, f->conn_lost, "_conn_lost");
+    PyObject *one = lost != NULL ? PyLong_FromLong(1) : NULL;
+    PyObject *more = one != NULL ? PyNumber_InPlaceAdd(lost, one) : NULL;
+    Py_XDECREF(one);
+    if (more == NULL) {
+        return NULL;
+    }
+    Py_XSETREF(f->conn_lost, more);
+    if (transport_loop_writer(st, op, ts->str_remove_writer, 0) < 0) {
+        return NULL;
+    }
+    PyObject *cb = PyObject_GetAttr(op, ts->str_call_connection_lost);
+    if (cb == NULL) {
+        return NULL;
+    }
+    int rc = transport_call_soon(st, op, cb, Py_None, NULL);
+    Py_DECREF(cb);
+    return none_or_error(rc);
+}
+
+/* The finally clause of _SelectorTransport._call_connection_lost(): the
+   socket is closed, the transport lets go of it, of the protocol and of
+   the loop, and detaches from its server. */
+static int
+transport_release(transport_state *ts, PyObject *self, transport_fields *f)
+{
+    PyObject *sock = field_value(self, f->sock, "_sock");
+    if (sock == NULL) {
+        return -1;
+    }
+    Py_INCREF(sock);
+    int rc = drop_result(PyObject_CallMethodNoArgs(sock, ts->str_close));
+    Py_DECREF(sock);
+    if (rc < 0) {
+        return -1;
+    }
+    Py_XSETREF(f->sock, Py_NewRef(Py_None));
+    Py_XSETREF(f->protocol, Py_NewRef(Py_None));
+    transport_set_slot(self, ts->loop_offset, Py_NewRef(Py_None));
+    PyObject *server = PyObject_GetAttr(self, ts->str_server);
+    if (server == NULL) {
+        return -1;
+    }
+    if (server != Py_None) {
+        rc = drop_result(PyObject_CallMethodNoArgs(server, ts->str_detach));
+        if (rc == 0) {
+            rc = PyObject_SetAttr(self, ts->str_server, Py_None);
+        }
+    }
+    Py_DECREF(server);
+    return rc;
+}
+
+/* _call_connection_lost(exc): the protocol hears of it (if it heard of the
+   connection), then the transport lets go of everything; a sendfile()
+   waiting for the buffer to empty learns that it never will. */
+static PyObject *
+transport__call_connection_lost(CMETHOD_ARGS)
+{
+    static const char *const names[] = {"exc"};
+    PyObject *exc;
+    if (parse_args("_call_connection_lost", args, PyVectorcall_NARGS(nargsf),
+                   kwnames, names, 1, 1, 1, &exc) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = cls_state(cls);
+    transport_state *ts = &st->transport;
+    transport_fields *f = transport_fields_of(st, op);
+    int rc = call_truth(PyObject_GetAttr(op, ts->str_protocol_connected));
+    if (rc > 0) {
+        rc = drop_result(transport_protocol_call(
+            op, f, ts->str_connection_lost, exc));
+    }
+    /* try: ... finally: release, the finally's error taking the place of
+       the try's with it as its context, as in Python */
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    if (transport_release(ts, op, f) < 0) {
+        if (type != NULL) {
+            _PyErr_ChainExceptions(type, value, tb);
+        }
+        return NULL;
+    }
+    if (type != NULL) {
+        PyErr_Restore(type, value, tb);
+        return NULL;
+    }
+    PyObject *waiter = field_value(op, f->empty_waiter, "_empty_waiter");
+    if (waiter == NULL) {
+        return NULL;
+    }
+    if (waiter == Py_None) {
+        Py_RETURN_NONE;
+    }
+    Py_INCREF(waiter);
+    PyObject *err = PyObject_CallFunction(PyExc_ConnectionError, "s",
+                                          "Connection is closed by peer");
+    rc = err == NULL ? -1 : drop_result(transport_call(
+        waiter, ts->str_set_exception, err));
+    Py_XDECREF(err);
+    Py_DECREF(waiter);
+    return none_or_error(rc);
+}
+
+/* _add_reader(fd, callback, *args): self._loop._add_reader(fd, callback,
+   *args), unless the transport is closing. */
+static PyObject *
+transport__add_reader(CMETHOD_ARGS)
+{
+    static const char *const names[] = {"fd", "callback"};
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    PyObject *given[2];
+    if (nargs < 2 || (kwnames != NULL && PyTuple_GET_SIZE(kwnames) != 0)) {
+        /* fd and callback by keyword (then there are no *args), or an
+           error of the arguments */
+        if (nargs > 2) {
+            PyErr_Format(PyExc_TypeError,
+                         "_add_reader() got an unexpected keyword "
+                         "argument '%U'", PyTuple_GET_ITEM(kwnames, 0));
+            return NULL;
+        }
+        if (parse_args("_add_reader", args, nargs, kwnames, names, 2, 2, 2,
+                       given) < 0) {
+            return NULL;
+        }
+        args = given;
+        nargs = 2;
+    }
+    asyncio_state *st = cls_state(cls);
+    transport_fields *f = transport_fields_of(st, op);
+    int closing = field_truth(op, f->closing, "_closing");
+    if (closing != 0) {
+        return closing < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *loop = transport_slot(op, st->transport.loop_offset);
+    if (field_value(op, loop, "_loop") == NULL) {
+        return NULL;
+    }
+    /* the loop takes the place of self in front of the arguments */
+    PyObject **stack = PyMem_New(PyObject *, nargs + 1);
+    if (stack == NULL) {
+        return PyErr_NoMemory();
+    }
+    stack[0] = loop;
+    memcpy(stack + 1, args, nargs * sizeof(PyObject *));
+    Py_INCREF(loop);
+    PyObject *res = PyObject_VectorcallMethod(st->transport.str_add_reader,
+                                              stack, nargs + 1, NULL);
+    Py_DECREF(loop);
+    PyMem_Free(stack);
+    return none_or_error(drop_result(res));
+}
+
+/* ---------- Accepting connections ----------
+ *
+ * BaseSelectorEventLoop._accept_connection(), a method of
+ * _SelectorLoopCore (see loop.c): the listening socket is readable, so
+ * accept up to `backlog` connections and start a task of the loop's
+ * _accept_connection2() for each, as the pure method does.  A plain
+ * listening socket.socket is accepted as socket.socket.accept() does it,
+ * but with the socket's family and type read as ints (the method converts
+ * them to enums for the new socket's constructor, which stores ints), and
+ * the accept queue running dry ends the loop without a Python frame to
+ * catch the BlockingIOError. */
+
+/* The pure module is imported: it made the transport type, which loaded
+   what the methods here use. */
+static int
+accept_ready(transport_state *ts)
+{
+    if (ts->py_module == NULL) {
+        PyObject *mod = PyImport_ImportModule("asyncio.selector_events");
+        if (mod == NULL) {
+            return -1;
+        }
+        Py_DECREF(mod);
+        if (ts->py_module == NULL) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "asyncio.selector_events made no socket "
+                            "transport class");
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* `*first, *second = pair` as an assignment unpacks (new references):
+   0, or -1 with the statement's error. */
+static int
+accept_unpack2(PyObject *pair, PyObject **first, PyObject **second)
+{
+    if (PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2) {
+        *first = Py_NewRef(PyTuple_GET_ITEM(pair, 0));
+        *second = Py_NewRef(PyTuple_GET_ITEM(pair, 1));
+        return 0;
+    }
+    PyObject *it = PyObject_GetIter(pair);
+    if (it == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)
+            && Py_TYPE(pair)->tp_iter == NULL && !PySequence_Check(pair)) {
+            PyErr_Format(PyExc_TypeError,
+                         "cannot unpack non-iterable %.200s object",
+                         Py_TYPE(pair)->tp_name);
+        }
+        return -1;
+    }
+    PyObject *items[3] = {NULL, NULL, NULL};
+    int n = 0;
+    while (n < 3 && (items[n] = PyIter_Next(it)) != NULL) {
+        n++;
+    }
+    Py_DECREF(it);
+    if (!PyErr_Occurred()) {
+        if (n < 2) {
+            PyErr_Format(PyExc_ValueError,
+                         "not enough values to unpack (expected 2, got %d)",
+                         n);
+        }
+        else if (n > 2) {
+            PyErr_SetString(PyExc_ValueError,
+                            "too many values to unpack (expected 2)");
+        }
+    }
+    if (PyErr_Occurred()) {
+        for (int i = 0; i < n; i++) {
+            Py_DECREF(items[i]);
+        }
+        return -1;
+    }
+    *first = items[0];
+    *second = items[1];
+    return 0;
+}
+
+/* socket.socket.accept() of a plain socket: the new socket.socket, made
+   from _accept()'s descriptor with sock's family, type and proto; and,
+   while there is no default timeout, blocking if sock has a timeout
+   (so that it does not inherit a platform's non-blocking flag). */
+static PyObject *
+accept_plain(transport_state *ts, PyObject *sock, PyObject **addr)
+{
+    PyObject *pair = PyObject_CallMethodNoArgs(sock, ts->str__accept);
+    if (pair == NULL) {
+        return NULL;
+    }
+    PyObject *fd;
+    int rc = accept_unpack2(pair, &fd, addr);
+    Py_DECREF(pair);
+    if (rc < 0) {
+        return NULL;
+    }
+    PyObject *stack[4] = {NULL, NULL, NULL, fd};
+    PyObject *conn = NULL;
+    stack[0] = Py_TYPE(ts->sock_family)->tp_descr_get(ts->sock_family,
+                                                      sock, NULL);
+    stack[1] = stack[0] != NULL
+        ? Py_TYPE(ts->sock_type)->tp_descr_get(ts->sock_type, sock, NULL)
+        : NULL;
+    stack[2] = stack[1] != NULL
+        ? Py_TYPE(ts->sock_proto)->tp_descr_get(ts->sock_proto, sock, NULL)
+        : NULL;
+    if (stack[2] != NULL) {
+        conn = PyObject_Vectorcall(ts->socket_type, stack, 3, ts->kw_fileno);
+    }
+    for (int i = 0; i < 4; i++) {
+        Py_XDECREF(stack[i]);
+    }
+    PyObject *fn = conn != NULL
+        ? PyObject_GetAttr(ts->socket_module, ts->str_getdefaulttimeout)
+        : NULL;
+    PyObject *deftimeout = fn != NULL ? PyObject_CallNoArgs(fn) : NULL;
+    Py_XDECREF(fn);
+    int block = 0;
+    if (deftimeout == Py_None) {
+        block = call_truth(PyObject_CallMethodNoArgs(sock,
+                                                     ts->str_gettimeout));
+    }
+    else if (deftimeout == NULL) {
+        block = -1;
+    }
+    Py_XDECREF(deftimeout);
+    if (block > 0) {
+        block = drop_result(PyObject_CallMethodOneArg(
+            conn, ts->str_setblocking, Py_True));
+    }
+    if (block < 0) {
+        Py_CLEAR(conn);
+        Py_CLEAR(*addr);
+    }
+    return conn;
+}
+
+/* conn, addr = sock.accept(): new references, or -1 on error. */
+static int
+accept_one(transport_state *ts, PyObject *sock, PyObject **conn,
+           PyObject **addr)
+{
+    *conn = *addr = NULL;
+    if (Py_IS_TYPE(sock, (PyTypeObject *)ts->socket_type)) {
+        *conn = accept_plain(ts, sock, addr);
+        return *conn != NULL ? 0 : -1;
+    }
+    PyObject *pair = PyObject_CallMethodNoArgs(sock, ts->str_accept);
+    if (pair == NULL) {
+        return -1;
+    }
+    int rc = accept_unpack2(pair, conn, addr);
+    Py_DECREF(pair);
+    return rc;
+}
+
+/* if self._debug: logger.debug("%r got a new connection from %r: %r",
+   server, addr, conn) */
+static int
+accept_log(transport_state *ts, PyObject *self, PyObject *server,
+           PyObject *addr, PyObject *conn)
+{
+    int debug = call_truth(PyObject_GetAttr(self, ts->str_debug_attr));
+    if (debug <= 0) {
+        return debug;
+    }
+    PyObject *logger = PyObject_GetAttrString(ts->py_module, "logger");
+    if (logger == NULL) {
+        return -1;
+    }
+    int rc = drop_result(PyObject_CallMethod(
+        logger, "debug", "sOOO", "%r got a new connection from %r: %r",
+        server, addr, conn));
+    Py_DECREF(logger);
+    return rc;
+}
+
+/* 1 when the errno of exc says the process or the system ran out of
+   descriptors or memory, 0 when not, -1 on error. */
+static int
+accept_out_of_resources(PyObject *exc)
+{
+    PyObject *code = PyObject_GetAttrString(exc, "errno");
+    if (code == NULL) {
+        return -1;
+    }
+    int res = 0;
+    if (PyLong_Check(code)) {
+        long value = PyLong_AsLong(code);
+        if (value == -1 && PyErr_Occurred()) {
+            PyErr_Clear();   /* too large: not one of them */
+        }
+        res = 0
+#ifdef EMFILE
+              || value == EMFILE
+#endif
+#ifdef ENFILE
+              || value == ENFILE
+#endif
+#ifdef ENOBUFS
+              || value == ENOBUFS
+#endif
+#ifdef ENOMEM
+              || value == ENOMEM
+#endif
+              ;
+    }
+    Py_DECREF(code);
+    return res;
+}
+
+/* Out of resources: report exc to the loop's exception handler, stop
+   accepting on sock, and start again after ACCEPT_RETRY_DELAY. */
+static int
+accept_pause(transport_state *ts, PyObject *self, PyObject *exc,
+             PyObject *const *a)
+{
+    PyObject *sock = a[1];
+    PyObject *wrapper_cls = transport_global(ts, ts->str_trsock,
+                                             ts->str_transport_socket);
+    PyObject *wrapper = wrapper_cls != NULL
+        ? PyObject_CallOneArg(wrapper_cls, sock) : NULL;
+    Py_XDECREF(wrapper_cls);
+    PyObject *context = wrapper != NULL
+        ? Py_BuildValue("{sssOsO}",
+                        "message", "socket.accept() out of system resource",
+                        "exception", exc, "socket", wrapper)
+        : NULL;
+    Py_XDECREF(wrapper);
+    if (context == NULL
+        || drop_result(PyObject_CallMethod(
+               self, "call_exception_handler", "O", context)) < 0) {
+        Py_XDECREF(context);
+        return -1;
+    }
+    Py_DECREF(context);
+    PyObject *fd = PyObject_CallMethodNoArgs(sock, ts->str_fileno);
+    int rc = fd != NULL ? drop_result(PyObject_CallMethodOneArg(
+                              self, ts->str_remove_reader, fd)) : -1;
+    Py_XDECREF(fd);
+    if (rc < 0) {
+        return -1;
+    }
+    PyObject *delay = transport_global(ts, ts->str_constants,
+                                       ts->str_accept_retry_delay);
+    PyObject *start = delay != NULL
+        ? PyObject_GetAttrString(self, "_start_serving") : NULL;
+    rc = start == NULL ? -1 : drop_result(PyObject_CallMethod(
+        self, "call_later", "OOOOOOOOO", delay, start, a[0], a[1], a[2],
+        a[3], a[4], a[5], a[6]));
+    Py_XDECREF(start);
+    Py_XDECREF(delay);
+    return rc;
+}
+
+/* The pure method's except clauses, for the error set: 1 when the accept
+   queue is empty (stop, return None), 0 when handled (go on), -1 when
+   the error propagates. */
+static int
+accept_failed(transport_state *ts, PyObject *self, PyObject *const *a)
+{
+    if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
+        || PyErr_ExceptionMatches(PyExc_InterruptedError)
+        || PyErr_ExceptionMatches(PyExc_ConnectionAbortedError)) {
+        PyErr_Clear();
+        return 1;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_OSError)) {
+        return -1;
+    }
+    PyObject *exc = fetch_exception();
+    int out = accept_out_of_resources(exc);
+    if (out == 0) {
+        /* raise: the event loop will catch, log and ignore it */
+        PyObject *tb = PyException_GetTraceback(exc);
+        PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc, tb);
+        return -1;
+    }
+    int rc = out < 0 ? -1 : accept_pause(ts, self, exc, a);
+    Py_DECREF(exc);
+    return rc;
+}
+
+/* self.create_task(self._accept_connection2(protocol_factory, conn,
+   {'peername': addr}, sslcontext, server, ssl_handshake_timeout,
+   ssl_shutdown_timeout)) */
+static int
+accept_start(transport_state *ts, PyObject *self, PyObject *conn,
+             PyObject *addr, PyObject *const *a)
+{
+    PyObject *extra = PyDict_New();
+    if (extra == NULL || PyDict_SetItem(extra, ts->str_peername, addr) < 0) {
+        Py_XDECREF(extra);
+        return -1;
+    }
+    PyObject *stack[8] = {self, a[0], conn, extra, a[2], a[3], a[5], a[6]};
+    PyObject *coro = PyObject_VectorcallMethod(
+        ts->str_accept_connection2, stack,
+        8 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(extra);
+    if (coro == NULL) {
+        return -1;
+    }
+    int rc = drop_result(PyObject_CallMethodOneArg(self, ts->str_create_task,
+                                                   coro));
+    Py_DECREF(coro);
+    return rc;
+}
+
+/* The arguments after protocol_factory and sock, with the pure method's
+   defaults: new references in a[2:7]. */
+static int
+accept_defaults(transport_state *ts, PyObject **a)
+{
+    PyObject *defaults[5] = {Py_None, Py_None, NULL, NULL, NULL};
+    for (int i = 2; i < 7; i++) {
+        if (a[i] != NULL) {
+            Py_INCREF(a[i]);
+        }
+        else if (i == 4) {
+            a[i] = PyLong_FromLong(100);
+        }
+        else if (i >= 5) {
+            a[i] = transport_global(ts, ts->str_constants,
+                                    i == 5 ? ts->str_ssl_handshake_timeout
+                                           : ts->str_ssl_shutdown_timeout);
+        }
+        else {
+            a[i] = Py_NewRef(defaults[i - 2]);
+        }
+        if (a[i] == NULL) {
+            for (int j = 2; j < i; j++) {
+                Py_DECREF(a[j]);
+            }
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static PyObject *
+accept_loop(transport_state *ts, PyObject *self, PyObject *const *a)
+{
+    Py_ssize_t backlog = PyNumber_AsSsize_t(a[4], NULL);
+    if (backlog == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < backlog; i++) {
+        PyObject *conn, *addr;
+        int rc = accept_one(ts, a[1], &conn, &addr);
+        if (rc == 0) {
+            rc = accept_log(ts, self, a[3], addr, conn);
+        }
+        if (rc == 0) {
+            rc = drop_result(PyObject_CallMethodOneArg(
+                conn, ts->str_setblocking, Py_False));
+        }
+        if (rc < 0) {
+            Py_XDECREF(conn);
+            Py_XDECREF(addr);
+            rc = accept_failed(ts, self, a);
+            if (rc != 0) {
+                return rc > 0 ? Py_NewRef(Py_None) : NULL;
+            }
+            continue;
+        }
+        rc = accept_start(ts, self, conn, addr, a);
+        Py_DECREF(conn);
+        Py_DECREF(addr);
+        if (rc < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+transport_accept_connection(CMETHOD_ARGS)
+{
+    static const char *const names[] = {
+        "protocol_factory", "sock", "sslcontext", "server", "backlog",
+        "ssl_handshake_timeout", "ssl_shutdown_timeout",
+    };
+    PyObject *a[7];
+    if (parse_args("_accept_connection", args, PyVectorcall_NARGS(nargsf),
+                   kwnames, names, 7, 7, 2, a) < 0) {
+        return NULL;
+    }
+    transport_state *ts = &cls_state(cls)->transport;
+    if (accept_ready(ts) < 0 || accept_defaults(ts, a) < 0) {
+        return NULL;
+    }
+    PyObject *res = accept_loop(ts, op, a);
+    for (int i = 2; i < 7; i++) {
+        Py_DECREF(a[i]);
+    }
+    return res;
+}
+
+
 /* ---------- The type ---------- */
 
 static PyMethodDef transport_methods[] = {
@@ -955,6 +1924,20 @@ static PyMethodDef transport_methods[] = {
             PyDoc_STR("_read_ready__get_buffer($self, /)\n--\n\n"
                       "Receive into protocol.get_buffer(-1), then report "
                       "the count to\nprotocol.buffer_updated().")),
+    CMETHOD("close", transport_close,
+            PyDoc_STR("close($self, /)\n--\n\n"
+                      "Close the transport: stop reading, and once the "
+                      "write buffer is\nsent, lose the connection "
+                      "(connection_lost(None)).")),
+    CMETHOD("_call_connection_lost", transport__call_connection_lost,
+            PyDoc_STR("_call_connection_lost($self, /, exc)\n--\n\n"
+                      "Tell the protocol the connection is lost, close "
+                      "the socket and let\ngo of the protocol, the loop "
+                      "and the server.")),
+    CMETHOD("_add_reader", transport__add_reader,
+            PyDoc_STR("_add_reader($self, /, fd, callback, *args)\n--\n\n"
+                      "Have the loop call callback(*args) when fd is "
+                      "readable, unless the\ntransport is closing.")),
     CMETHOD("_write_ready", transport__write_ready,
             PyDoc_STR("_write_ready($self, /)\n--\n\n"
                       "The socket is writable: send what the write buffer "
@@ -1010,24 +1993,139 @@ transport_slot_offset(PyObject *tp, const char *name)
     return offset;
 }
 
-/* socket.socket and _socket.socket.fileno. */
+/* socket.<name> as a C long in *out: 1, or 0 when the module has no
+   such name, -1 on error. */
+static int
+transport_socket_constant(PyObject *socket_module, const char *name,
+                          long *out)
+{
+    PyObject *v = PyObject_GetAttrString(socket_module, name);
+    if (v == NULL) {
+        if (!PyErr_ExceptionMatches(PyExc_AttributeError)) {
+            return -1;
+        }
+        PyErr_Clear();
+        return 0;
+    }
+    *out = PyLong_AsLong(v);
+    Py_DECREF(v);
+    return *out == -1 && PyErr_Occurred() ? -1 : 1;
+}
+
+/* What _set_nodelay() looks at and does: ts->nodelay_args stays NULL when
+   the socket module lacks any of the constants (as the function then does
+   nothing or fails, the C constructor calls it instead: see
+   transport_set_nodelay()). */
+static int
+transport_load_nodelay(transport_state *ts, PyObject *socket_module,
+                       PyObject *base)
+{
+    Py_XSETREF(ts->sock_family, PyObject_GetAttrString(base, "family"));
+    Py_XSETREF(ts->sock_type, ts->sock_family != NULL
+               ? PyObject_GetAttrString(base, "type") : NULL);
+    Py_XSETREF(ts->sock_proto, ts->sock_type != NULL
+               ? PyObject_GetAttrString(base, "proto") : NULL);
+    if (ts->sock_proto == NULL) {
+        return -1;
+    }
+    long nodelay = 0;
+    int found = 1;
+    const struct {
+        const char *name;
+        long *out;
+    } wanted[] = {
+        {"AF_INET", &ts->af_inet},
+        {"AF_INET6", &ts->af_inet6},
+        {"SOCK_STREAM", &ts->sock_stream},
+        {"IPPROTO_TCP", &ts->ipproto_tcp},
+        {"TCP_NODELAY", &nodelay},
+    };
+    for (size_t i = 0; i < Py_ARRAY_LENGTH(wanted) && found == 1; i++) {
+        found = transport_socket_constant(socket_module, wanted[i].name,
+                                          wanted[i].out);
+    }
+    if (found <= 0) {
+        return found;
+    }
+    Py_XSETREF(ts->nodelay_args,
+               Py_BuildValue("(lli)", ts->ipproto_tcp, nodelay, 1));
+    return ts->nodelay_args != NULL ? 0 : -1;
+}
+
+/* socket.socket, _socket.socket.fileno and what _set_nodelay() needs. */
 static int
 transport_load_socket(transport_state *ts)
 {
     if (ts->socket_type != NULL) {
         return 0;
     }
-    PyObject *sock = import_attr("socket", "socket");
+    PyObject *socket_module = PyImport_ImportModule("socket");
+    PyObject *sock = socket_module != NULL
+        ? PyObject_GetAttrString(socket_module, "socket") : NULL;
     PyObject *base = sock != NULL ? import_attr("_socket", "socket") : NULL;
     PyObject *fileno = base != NULL ? PyObject_GetAttrString(base, "fileno")
                                     : NULL;
+    int rc = fileno != NULL
+             ? transport_load_nodelay(ts, socket_module, base) : -1;
     Py_XDECREF(base);
-    if (fileno == NULL) {
+    if (rc < 0) {
+        Py_XDECREF(socket_module);
+        Py_XDECREF(fileno);
         Py_XDECREF(sock);
+        return -1;
+    }
+    Py_XSETREF(ts->socket_module, socket_module);
+    ts->kw_fileno = Py_BuildValue("(s)", "fileno");
+    if (ts->kw_fileno == NULL) {
+        Py_DECREF(fileno);
+        Py_DECREF(sock);
         return -1;
     }
     ts->socket_type = sock;
     ts->sock_fileno = fileno;
+    return 0;
+}
+
+/* What the pure constructor runs (see transport_init_in_c()), as base has
+   it now, and the slots it sets. */
+static int
+transport_load_constructor(transport_state *ts, PyObject *base)
+{
+    ts->extra_offset = transport_slot_offset(base, "_extra");
+    ts->high_water_offset = ts->extra_offset < 0 ? -1 :
+        transport_slot_offset(base, "_high_water");
+    ts->low_water_offset = ts->high_water_offset < 0 ? -1 :
+        transport_slot_offset(base, "_low_water");
+    if (ts->low_water_offset < 0) {
+        return -1;
+    }
+    PyTypeObject *tp = (PyTypeObject *)base;
+    PyObject *init = _PyType_Lookup(tp, ts->str_init);
+    PyObject *set_protocol = _PyType_Lookup(tp, ts->str_set_protocol);
+    PyObject *limits = _PyType_Lookup(tp, ts->str_set_write_buffer_limits);
+    PyObject *factory = _PyType_Lookup(tp, ts->str_buffer_factory);
+    PyObject *nodelay = transport_global(ts, ts->str_base_events,
+                                         ts->str_set_nodelay);
+    if (nodelay == NULL) {
+        return -1;
+    }
+    if (ts->high_water == NULL) {
+        ts->high_water = PyLong_FromLong(64 * 1024);
+        ts->low_water = PyLong_FromLong(16 * 1024);
+        if (ts->high_water == NULL || ts->low_water == NULL) {
+            Py_DECREF(nodelay);
+            return -1;
+        }
+    }
+    /* factory must be bytearray for the C constructor to make one; a
+       lookup that fails leaves NULL, which no later lookup matches */
+    Py_XSETREF(ts->py_init, Py_XNewRef(init));
+    Py_XSETREF(ts->py_set_protocol, Py_XNewRef(set_protocol));
+    Py_XSETREF(ts->py_set_write_buffer_limits, Py_XNewRef(limits));
+    Py_XSETREF(ts->py_buffer_factory,
+               factory == (PyObject *)&PyByteArray_Type
+               ? Py_NewRef(factory) : NULL);
+    Py_XSETREF(ts->py_set_nodelay, nodelay);
     return 0;
 }
 
@@ -1062,6 +2160,9 @@ transport__socket_transport_type(PyObject *module, PyObject *base)
         return NULL;
     }
     Py_XSETREF(ts->py_module, py_module);
+    if (transport_load_constructor(ts, base) < 0) {
+        return NULL;
+    }
     PyObject *resume = _PyType_Lookup((PyTypeObject *)base,
                                       ts->str_maybe_resume_protocol);
     if (resume == NULL) {
@@ -1078,6 +2179,7 @@ transport__socket_transport_type(PyObject *module, PyObject *base)
         .members = ts->members,
         .methods = transport_methods,
         .tp_new = transport_tp_new,
+        .tp_init = transport_tp_init,
     };
     Py_ssize_t offset;
     PyObject *type = make_fields_subclass(module, base, &spec, &offset);
@@ -1111,14 +2213,41 @@ static PyMethodDef transport_functions[] = {
 
 /* ---------- The part ---------- */
 
+/* _SelectorLoopCore._accept_connection: the loop part made the type,
+   this part gives it the method (a loop core without the transports has
+   none, and the pure method stays then). */
+static PyMethodDef transport_accept_def = CMETHOD(
+    "_accept_connection", transport_accept_connection,
+    PyDoc_STR("_accept_connection($self, /, protocol_factory, sock,"
+              " sslcontext=None, server=None,\n"
+              "                   backlog=100, ssl_handshake_timeout=60.0,\n"
+              "                   ssl_shutdown_timeout=30.0)\n"
+              "--\n\n"
+              "The listening socket is readable: accept up to backlog "
+              "connections,\neach served by a task of "
+              "_accept_connection2()."));
+
 static int
 transport_exec(PyObject *module, asyncio_state *st)
 {
+    PyTypeObject *core = st->loop.SelectorLoopCoreType;
+    PyObject *descr = PyDescr_NewMethod(core, &transport_accept_def);
+    if (descr == NULL) {
+        return -1;
+    }
+    int rc = PyObject_SetAttrString((PyObject *)core,
+                                    transport_accept_def.ml_name, descr);
+    Py_DECREF(descr);
+    if (rc < 0) {
+        return -1;
+    }
     return PyModule_AddFunctions(module, transport_functions);
 }
 
 static const asyncio_name transport_names[] = {
+    ASYNCIO_NAME(transport.str_add_reader, "_add_reader"),
     ASYNCIO_NAME(transport.str_add_writer, "_add_writer"),
+    ASYNCIO_NAME(transport.str_attach, "_attach"),
     ASYNCIO_NAME(transport.str_buffer_updated, "buffer_updated"),
     ASYNCIO_NAME(transport.str_call_connection_lost,
                  "_call_connection_lost"),
@@ -1131,6 +2260,8 @@ static const asyncio_name transport_names[] = {
                  "_maybe_pause_protocol"),
     ASYNCIO_NAME(transport.str_maybe_resume_protocol,
                  "_maybe_resume_protocol"),
+    ASYNCIO_NAME(transport.str_log_threshold,
+                 "LOG_THRESHOLD_FOR_CONNLOST_WRITES"),
     ASYNCIO_NAME(transport.str_max_size, "max_size"),
     ASYNCIO_NAME(transport.str_on_eof, "_read_ready__on_eof"),
     ASYNCIO_NAME(transport.str_recv, "recv"),
@@ -1141,6 +2272,53 @@ static const asyncio_name transport_names[] = {
     ASYNCIO_NAME(transport.str_set_result, "set_result"),
     ASYNCIO_NAME(transport.str_shutdown, "shutdown"),
     ASYNCIO_NAME(transport.str_write_ready, "_write_ready"),
+    ASYNCIO_NAME(transport.str_base_events, "base_events"),
+    ASYNCIO_NAME(transport.str_buffer_factory, "_buffer_factory"),
+    ASYNCIO_NAME(transport.str_buffered_protocol, "BufferedProtocol"),
+    ASYNCIO_NAME(transport.str_connection_made, "connection_made"),
+    ASYNCIO_NAME(transport.str_fileno, "fileno"),
+    ASYNCIO_NAME(transport.str_futures, "futures"),
+    ASYNCIO_NAME(transport.str_getpeername, "getpeername"),
+    ASYNCIO_NAME(transport.str_getsockname, "getsockname"),
+    ASYNCIO_NAME(transport.str_init, "__init__"),
+    ASYNCIO_NAME(transport.str_peername, "peername"),
+    ASYNCIO_NAME(transport.str_protocol_connected, "_protocol_connected"),
+    ASYNCIO_NAME(transport.str_protocols, "protocols"),
+    ASYNCIO_NAME(transport.str_read_ready, "_read_ready"),
+    ASYNCIO_NAME(transport.str_read_ready_data,
+                 "_read_ready__data_received"),
+    ASYNCIO_NAME(transport.str_read_ready_get_buffer,
+                 "_read_ready__get_buffer"),
+    ASYNCIO_NAME(transport.str_server, "_server"),
+    ASYNCIO_NAME(transport.str_set_nodelay, "_set_nodelay"),
+    ASYNCIO_NAME(transport.str_set_protocol, "set_protocol"),
+    ASYNCIO_NAME(transport.str_set_result_unless_cancelled,
+                 "_set_result_unless_cancelled"),
+    ASYNCIO_NAME(transport.str_set_write_buffer_limits,
+                 "_set_write_buffer_limits"),
+    ASYNCIO_NAME(transport.str_setsockopt, "setsockopt"),
+    ASYNCIO_NAME(transport.str_socket, "socket"),
+    ASYNCIO_NAME(transport.str_sockname, "sockname"),
+    ASYNCIO_NAME(transport.str_transport_socket, "TransportSocket"),
+    ASYNCIO_NAME(transport.str_transports, "_transports"),
+    ASYNCIO_NAME(transport.str_trsock, "trsock"),
+    ASYNCIO_NAME(transport.str_close, "close"),
+    ASYNCIO_NAME(transport.str_connection_lost, "connection_lost"),
+    ASYNCIO_NAME(transport.str_detach, "_detach"),
+    ASYNCIO_NAME(transport.str__accept, "_accept"),
+    ASYNCIO_NAME(transport.str_accept, "accept"),
+    ASYNCIO_NAME(transport.str_accept_connection2, "_accept_connection2"),
+    ASYNCIO_NAME(transport.str_accept_retry_delay, "ACCEPT_RETRY_DELAY"),
+    ASYNCIO_NAME(transport.str_constants, "constants"),
+    ASYNCIO_NAME(transport.str_create_task, "create_task"),
+    ASYNCIO_NAME(transport.str_debug_attr, "_debug"),
+    ASYNCIO_NAME(transport.str_getdefaulttimeout, "getdefaulttimeout"),
+    ASYNCIO_NAME(transport.str_gettimeout, "gettimeout"),
+    ASYNCIO_NAME(transport.str_remove_reader, "_remove_reader"),
+    ASYNCIO_NAME(transport.str_setblocking, "setblocking"),
+    ASYNCIO_NAME(transport.str_ssl_handshake_timeout,
+                 "SSL_HANDSHAKE_TIMEOUT"),
+    ASYNCIO_NAME(transport.str_ssl_shutdown_timeout, "SSL_SHUTDOWN_TIMEOUT"),
 };
 
 static const size_t transport_refs[] = {
@@ -1149,6 +2327,19 @@ static const size_t transport_refs[] = {
     ASYNCIO_OFFSET(transport.socket_type),
     ASYNCIO_OFFSET(transport.sock_fileno),
     ASYNCIO_OFFSET(transport.py_module),
+    ASYNCIO_OFFSET(transport.py_init),
+    ASYNCIO_OFFSET(transport.py_set_protocol),
+    ASYNCIO_OFFSET(transport.py_set_write_buffer_limits),
+    ASYNCIO_OFFSET(transport.py_buffer_factory),
+    ASYNCIO_OFFSET(transport.py_set_nodelay),
+    ASYNCIO_OFFSET(transport.high_water),
+    ASYNCIO_OFFSET(transport.low_water),
+    ASYNCIO_OFFSET(transport.sock_family),
+    ASYNCIO_OFFSET(transport.sock_type),
+    ASYNCIO_OFFSET(transport.sock_proto),
+    ASYNCIO_OFFSET(transport.nodelay_args),
+    ASYNCIO_OFFSET(transport.socket_module),
+    ASYNCIO_OFFSET(transport.kw_fileno),
 };
 
 static void

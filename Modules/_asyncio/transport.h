@@ -35,6 +35,38 @@ typedef struct {
     /* the pure class's _maybe_resume_protocol, which does nothing while the
        protocol is not paused: the data path skips the call then */
     PyObject *py_maybe_resume_protocol;
+    /* Construction (see transport_tp_init()).  The slots of the pure
+       class it sets besides _loop and _protocol_paused: */
+    Py_ssize_t extra_offset;
+    Py_ssize_t high_water_offset;
+    Py_ssize_t low_water_offset;
+    /* what the pure constructor runs, as the type was made with: while
+       the type still has them, construction runs in C */
+    PyObject *py_init;
+    PyObject *py_set_protocol;
+    PyObject *py_set_write_buffer_limits;
+    PyObject *py_buffer_factory;
+    PyObject *py_set_nodelay;     /* base_events._set_nodelay */
+    /* the default write buffer limits, 64 KiB and 16 KiB */
+    PyObject *high_water;
+    PyObject *low_water;
+    /* _set_nodelay()'s work on a plain socket: _socket.socket's family,
+       type and proto getters (ints, without socket.socket's conversions
+       to enums), the values it looks for, and setsockopt()'s arguments;
+       nodelay_args is NULL when the platform has no TCP_NODELAY */
+    PyObject *sock_family;
+    PyObject *sock_type;
+    PyObject *sock_proto;
+    long af_inet;
+    long af_inet6;
+    long sock_stream;
+    long ipproto_tcp;
+    PyObject *nodelay_args;       /* (IPPROTO_TCP, TCP_NODELAY, 1) */
+    /* accepting: the socket module (getdefaulttimeout() is read from it
+       at the time of the call, as socket.accept() does) and ("fileno",) */
+    PyObject *socket_module;
+    PyObject *kw_fileno;
+
     /* the members, which the type keeps a copy of */
     PyMemberDef members[TRANSPORT_NFIELDS + 1];
 
@@ -50,7 +82,9 @@ typedef struct {
     char *scratch;
     Py_ssize_t scratch_size;
 
+    PyObject *str_add_reader;
     PyObject *str_add_writer;
+    PyObject *str_attach;
     PyObject *str_buffer_updated;
     PyObject *str_call_connection_lost;
     PyObject *str_clear;
@@ -60,6 +94,7 @@ typedef struct {
     PyObject *str_get_buffer;
     PyObject *str_maybe_pause_protocol;
     PyObject *str_maybe_resume_protocol;
+    PyObject *str_log_threshold;
     PyObject *str_max_size;
     PyObject *str_on_eof;
     PyObject *str_recv;
@@ -70,6 +105,51 @@ typedef struct {
     PyObject *str_set_result;
     PyObject *str_shutdown;
     PyObject *str_write_ready;
+    /* construction */
+    PyObject *str_base_events;
+    PyObject *str_buffer_factory;
+    PyObject *str_buffered_protocol;
+    PyObject *str_connection_made;
+    PyObject *str_fileno;
+    PyObject *str_futures;
+    PyObject *str_getpeername;
+    PyObject *str_getsockname;
+    PyObject *str_init;
+    PyObject *str_peername;
+    PyObject *str_protocol_connected;
+    PyObject *str_protocols;
+    PyObject *str_read_ready;
+    PyObject *str_read_ready_data;
+    PyObject *str_read_ready_get_buffer;
+    PyObject *str_server;
+    PyObject *str_set_nodelay;
+    PyObject *str_set_protocol;
+    PyObject *str_set_result_unless_cancelled;
+    PyObject *str_set_write_buffer_limits;
+    PyObject *str_setsockopt;
+    PyObject *str_socket;
+    PyObject *str_sockname;
+    PyObject *str_transport_socket;
+    PyObject *str_transports;
+    PyObject *str_trsock;
+    /* closing */
+    PyObject *str_close;
+    PyObject *str_connection_lost;
+    PyObject *str_detach;
+    /* accepting */
+    PyObject *str__accept;
+    PyObject *str_accept;
+    PyObject *str_accept_connection2;
+    PyObject *str_accept_retry_delay;
+    PyObject *str_constants;
+    PyObject *str_create_task;
+    PyObject *str_debug_attr;
+    PyObject *str_getdefaulttimeout;
+    PyObject *str_gettimeout;
+    PyObject *str_remove_reader;
+    PyObject *str_setblocking;
+    PyObject *str_ssl_handshake_timeout;
+    PyObject *str_ssl_shutdown_timeout;
 } transport_state;
 
 extern const asyncio_part transport_part;

@@ -59,7 +59,9 @@ reference against 3.11's documented behaviour; SystemCallFaultTests run
 the random programs again in a child interpreter whose recv(), send() and
 epoll_wait() fail now and then (EINTR with a signal, EAGAIN, partial
 sends; a small library compiled at test time and preloaded), at the same
-calls for both classes; CrashTests run the
+calls for both classes; ConstructionTests and ClosingTests compare what
+the C constructor, close(), _call_connection_lost() and _add_reader()
+leave, call and raise with the pure methods'; CrashTests run the
 scenarios that could crash a C transport (a transport dropped while the
 loop still holds its reader, a loop closed under it) in a child process
 first.
@@ -85,6 +87,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import types
 import unittest
 import warnings
 import zlib
@@ -1477,6 +1480,472 @@ def run_in_child(name, impl_name):
     rc, out, err = script_helper.assert_python_ok(
         '-c', CHILD.format(name=name, impl=impl_name))
     return ast.literal_eval(out.decode().strip().splitlines()[-1])
+
+
+# ---------------------------------------------------------------------------
+# Construction
+
+class StubServer:
+    """What a transport's constructor calls of its server: _attach()."""
+
+    def __init__(self, log, fail=False):
+        self.log, self.fail = log, fail
+
+    def _attach(self):
+        self.log.append('attach')
+        if self.fail:
+            raise RuntimeError('attach failed')
+
+
+class FailingMapping(dict):
+    """An extra mapping that refuses one key."""
+
+    def __setitem__(self, key, value):
+        if key == 'sockname':
+            raise KeyError('no sockname here')
+        super().__setitem__(key, value)
+
+
+# The attributes a socket transport's constructor sets, in the instance
+# dict, in the pure class's slots and in the C class's fields.
+CONSTRUCTED = ('_extra', '_loop', '_protocol_paused', '_high_water',
+               '_low_water', '_sock', '_sock_fd', '_protocol', '_buffer',
+               '_conn_lost', '_closing', '_eof', '_paused', '_empty_waiter',
+               '_read_ready_cb', '_protocol_connected', '_server')
+
+
+class Labels:
+    """Describes values so that two runs with different objects compare:
+    the objects a test made are named, methods by their object and name."""
+
+    def __init__(self, **named):
+        self.named = {id(obj): name for name, obj in named.items()
+                      if obj is not None}
+
+    def __call__(self, value):
+        if id(value) in self.named:
+            return self.named[id(value)]
+        if isinstance(value, BaseException):
+            return describe(value)
+        if isinstance(value, (types.MethodType, types.BuiltinMethodType)):
+            # bound methods, of Python or C functions
+            return ('method', self(value.__self__), value.__name__)
+        if type(value).__name__ == 'TransportSocket':
+            return ('TransportSocket', self(value._sock))
+        if isinstance(value, dict):
+            return (type(value).__name__,
+                    sorted((k, self(v)) for k, v in value.items()))
+        if isinstance(value, (bool, int, str, bytes, bytearray, tuple,
+                              type(None))):
+            return (type(value).__name__, value)
+        return (getattr(value, '__qualname__', type(value).__name__),)
+
+
+def construction_state(transport, loop, labels):
+    """What a constructor left behind: the attributes, the loop's map of
+    transports and what it scheduled."""
+    attrs = {}
+    for name in CONSTRUCTED:
+        try:
+            attrs[name] = labels(getattr(transport, name))
+        except AttributeError:
+            attrs[name] = '<unset>'
+    registered = {fd: labels(t) for fd, t in
+                  getattr(loop, '_transports', {}).items()}
+    scheduled = [(labels(h._callback), [labels(a) for a in h._args])
+                 for h in loop._ready]
+    return attrs, registered, scheduled
+
+
+@requires_c
+class ConstructionTests(unittest.TestCase):
+    """The C class builds its transports in C (the pure constructor's
+    steps, in their order): what that leaves, what it calls and how it
+    fails must be the pure constructor's."""
+
+    def setUp(self):
+        candidate(self)
+
+    def new_loop(self):
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        return loop
+
+    def tcp_socket(self):
+        server = socket.create_server(('127.0.0.1', 0))
+        self.addCleanup(server.close)
+        sock = socket.create_connection(server.getsockname())
+        self.addCleanup(sock.close)
+        peer, _ = server.accept()
+        self.addCleanup(peer.close)
+        sock.setblocking(False)
+        return sock
+
+    def unix_socket(self):
+        sock, peer = socket.socketpair()
+        self.addCleanup(sock.close)
+        self.addCleanup(peer.close)
+        sock.setblocking(False)
+        return sock
+
+    def mock_socket(self, **config):
+        sock = mock.Mock(socket.socket)
+        sock.fileno.return_value = 7
+        sock.configure_mock(**config)
+        return sock
+
+    def construct(self, cls, sock, make_args, init=None):
+        """Build a transport of cls on sock with a fresh loop: what the
+        constructor raised, and what it left.  The socket is not closed:
+        the other class gets it next."""
+        loop = self.new_loop()
+        log = []
+        protocol_cls, waiter, extra, server = make_args(loop, log)
+        protocol = protocol_cls()
+        args = (loop, sock, protocol, waiter, extra, server)
+        while args and args[-1] is None and len(args) > 3:
+            args = args[:-1]
+        labels = Labels(loop=loop, sock=sock, protocol=protocol,
+                        waiter=waiter, extra=extra, server=server)
+        transport = cls.__new__(cls)
+        labels.named[id(transport)] = 'transport'
+        error = None
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', ResourceWarning)
+            try:
+                (init or cls.__init__)(transport, *args)
+            except Exception as exc:
+                error = describe(exc)
+            state = construction_state(transport, loop, labels)
+            # Neither __del__ nor the loop's close may close the socket.
+            transport._sock = None
+            loop._ready.clear()
+        return error, state, log
+
+    def assert_same(self, sock, make_args, py_cls=None, c_cls=None):
+        expected = self.construct(py_cls or PY_TRANSPORT, sock, make_args)
+        actual = self.construct(c_cls or C_TRANSPORT, sock, make_args)
+        self.assertEqual(actual, expected)
+        return actual
+
+    CASES = {
+        'protocol': lambda loop, log: (asyncio.Protocol, None, None, None),
+        'buffered, all arguments': lambda loop, log: (
+            asyncio.BufferedProtocol, loop.create_future(),
+            {'peername': ('10.0.0.1', 80), 'spare': 1}, StubServer(log)),
+        'waiter, extra': lambda loop, log: (
+            asyncio.Protocol, loop.create_future(), {}, None),
+    }
+
+    def test_same_state_as_pure(self):
+        for kind in ('tcp', 'unix', 'mock'):
+            sock = getattr(self, f'{kind}_socket')()
+            for name, make_args in self.CASES.items():
+                with self.subTest(socket=kind, case=name):
+                    error, state, log = self.assert_same(sock, make_args)
+                    self.assertIsNone(error)
+                    attrs, registered, scheduled = state
+                    self.assertEqual(registered,
+                                     {attrs['_sock_fd'][1]: 'transport'})
+                    self.assertEqual(
+                        [cb[0][2] if cb[0][0] == 'method' else cb[0][0]
+                         for cb in scheduled][:2],
+                        ['connection_made', '_add_reader'])
+                    self.assertEqual(log, ['attach'] if 'all' in name
+                                     else [])
+
+    def test_c_constructor_runs(self):
+        # The cases above must go through the C constructor, not through
+        # the pure one the C class falls back to: the pure
+        # _SelectorTransport.__init__ is not called.
+        sock = self.unix_socket()
+        base = selector_events._SelectorTransport
+        with mock.patch.object(base, '__init__', autospec=True,
+                               side_effect=base.__init__) as init:
+            self.construct(C_TRANSPORT, sock, self.CASES['protocol'])
+            self.assertEqual(init.call_count, 0)
+            self.construct(PY_TRANSPORT, sock, self.CASES['protocol'])
+            self.assertEqual(init.call_count, 1)
+
+    def test_failures(self):
+        def with_extra(extra):
+            return lambda loop, log: (asyncio.Protocol, None, extra, None)
+
+        def failing_server(loop, log):
+            return asyncio.Protocol, None, None, StubServer(log, fail=True)
+
+        def closed_loop(loop, log):
+            loop.close()
+            return asyncio.Protocol, loop.create_future(), None, None
+
+        def no_transports(loop, log):
+            del loop._transports
+            return asyncio.Protocol, None, None, None
+
+        cases = [
+            ('getsockname OSError', dict(
+                **{'getsockname.side_effect': OSError(9, 'bad')}),
+             self.CASES['protocol']),
+            ('getpeername OSError', dict(
+                **{'getpeername.side_effect': OSError(107, 'no peer')}),
+             self.CASES['protocol']),
+            ('getsockname ValueError', dict(
+                **{'getsockname.side_effect': ValueError('odd')}),
+             self.CASES['protocol']),
+            ('fileno raises', dict(
+                **{'fileno.side_effect': OSError(9, 'closed')}),
+             self.CASES['protocol']),
+            ('extra refuses', {}, with_extra(FailingMapping())),
+            ('extra not a mapping', {}, with_extra(42)),
+            ('attach raises', {}, failing_server),
+            ('loop closed', {}, closed_loop),
+            ('loop without _transports', {}, no_transports),
+        ]
+        for name, config, make_args in cases:
+            with self.subTest(name):
+                error, state, log = self.assert_same(
+                    self.mock_socket(**config), make_args)
+                if name.endswith('OSError'):
+                    self.assertIsNone(error)
+                else:
+                    self.assertIsNotNone(error)
+
+    def test_nodelay(self):
+        sock = self.tcp_socket()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 0)
+        self.construct(C_TRANSPORT, sock, self.CASES['protocol'])
+        self.assertTrue(sock.getsockopt(socket.IPPROTO_TCP,
+                                        socket.TCP_NODELAY))
+        # not a TCP socket: nothing to set, nothing raised
+        error, _, _ = self.construct(C_TRANSPORT, self.unix_socket(),
+                                     self.CASES['protocol'])
+        self.assertIsNone(error)
+
+    def test_replaced_functions_are_called(self):
+        # What the pure constructor reads from its module at the time of
+        # the call is read so by the C one too.
+        for target in ('base_events._set_nodelay', 'trsock.TransportSocket',
+                       'futures._set_result_unless_cancelled'):
+            module, name = target.split('.')
+            with self.subTest(target):
+                sock = self.tcp_socket()
+                orig = getattr(getattr(selector_events, module), name)
+                with mock.patch.object(getattr(selector_events, module),
+                                       name, side_effect=orig) as fake:
+                    _, state, _ = self.construct(
+                        C_TRANSPORT, sock,
+                        self.CASES['buffered, all arguments'])
+                if name == '_set_result_unless_cancelled':
+                    # scheduled, not called, during construction
+                    self.assertEqual(fake.call_count, 0)
+                    self.assertEqual(state[2][2], (
+                        ('MagicMock',), ['waiter', ('NoneType', None)]))
+                else:
+                    fake.assert_called_once()
+                    self.assertIs(fake.call_args.args[0], sock)
+
+    def test_replaced_methods_are_called(self):
+        log = []
+
+        def set_protocol(self, protocol):
+            log.append(type(self).__name__)
+            orig(self, protocol)
+
+        orig = PY_TRANSPORT.set_protocol
+        sock = self.unix_socket()
+        with mock.patch.object(PY_TRANSPORT, 'set_protocol', set_protocol):
+            self.assert_same(sock, self.CASES['protocol'])
+        self.assertEqual(log, [PY_TRANSPORT.__name__, C_TRANSPORT.__name__])
+
+    def test_subclasses(self):
+        def subclass(base):
+            class Sub(base):
+                def __init__(self, *args, **kwargs):
+                    self.log = ['init']
+                    super().__init__(*args, **kwargs)
+
+                def set_protocol(self, protocol):
+                    self.log.append('set_protocol')
+                    super().set_protocol(protocol)
+
+            return Sub
+
+        sock = self.unix_socket()
+        py_sub, c_sub = subclass(PY_TRANSPORT), subclass(C_TRANSPORT)
+        self.assert_same(sock, self.CASES['buffered, all arguments'],
+                         py_sub, c_sub)
+        loop = self.new_loop()
+        transport = c_sub(loop, sock, asyncio.Protocol())
+        self.assertEqual(transport.log, ['init', 'set_protocol'])
+        transport._sock = None
+
+    def test_arguments(self):
+        sock = self.unix_socket()
+        keywords = lambda cls: lambda self, loop, sock, protocol, *rest: (
+            cls.__init__(self, loop, sock=sock, protocol=protocol,
+                         **dict(zip(('waiter', 'extra', 'server'), rest))))
+        expected = self.construct(PY_TRANSPORT, sock,
+                                  self.CASES['buffered, all arguments'],
+                                  init=keywords(PY_TRANSPORT))
+        actual = self.construct(C_TRANSPORT, sock,
+                                self.CASES['buffered, all arguments'],
+                                init=keywords(C_TRANSPORT))
+        self.assertEqual(actual, expected)
+        self.assertIsNone(actual[0])
+        loop = self.new_loop()
+        for args, kwargs in [((), {}), ((loop,), {}),
+                             ((loop, sock, None, None, None, None, None), {}),
+                             ((loop, sock, asyncio.Protocol()), {'x': 1})]:
+            with self.subTest(args=len(args), kwargs=kwargs):
+                errors = []
+                for cls in (PY_TRANSPORT, C_TRANSPORT):
+                    with self.assertRaises(TypeError) as cm:
+                        cls(*args, **kwargs)
+                    errors.append(str(cm.exception))
+                self.assertEqual(errors[0], errors[1])
+
+
+@requires_c
+class ClosingTests(unittest.TestCase):
+    """close(), _call_connection_lost() and _add_reader() of the C class
+    (the random programs run them on real connections): their failures and
+    what they leave, against the pure class's."""
+
+    def setUp(self):
+        candidate(self)
+
+    def run_both(self, scenario, server=False, waiter=False):
+        """scenario(transport, sock, protocol) on a transport of each class
+        over a mock socket: what it returned or raised (with the
+        exception's context), the state left and the calls made."""
+        results = []
+        for cls in (PY_TRANSPORT, C_TRANSPORT):
+            loop = asyncio.new_event_loop()
+            self.addCleanup(loop.close)
+            log = []
+            sock = mock.Mock(socket.socket)
+            sock.fileno.return_value = 7
+            sock.close.side_effect = lambda: log.append('sock.close')
+            protocol = mock.Mock(asyncio.Protocol)
+            stub = StubServer(log) if server else None
+            if stub is not None:
+                stub._detach = lambda: log.append('detach')
+            transport = cls(loop, sock, protocol, None, None, stub)
+            loop._ready.clear()
+            if waiter:
+                transport._empty_waiter = loop.create_future()
+            labels = Labels(loop=loop, sock=sock, protocol=protocol,
+                            server=stub, transport=transport)
+            try:
+                outcome = ('returned', labels(scenario(transport, sock,
+                                                       protocol)))
+            except Exception as exc:
+                outcome = ('raised', describe(exc),
+                           describe(exc.__context__))
+            state = construction_state(transport, loop, labels)
+            if waiter:
+                w = transport._empty_waiter
+                state += (w.done() and describe(w.exception()),)
+            calls = [(name, [labels(a) for a in args])
+                     for name, args, _ in protocol.mock_calls]
+            results.append((outcome, state, log, calls))
+            transport._sock = None
+        self.assertEqual(results[0], results[1])
+        return results[0]
+
+    def test_close(self):
+        def close_twice(transport, sock, protocol):
+            transport.close()
+            transport.close()
+        outcome, (attrs, _, scheduled), _, _ = self.run_both(close_twice)
+        self.assertEqual(attrs['_closing'], ('bool', True))
+        self.assertEqual(attrs['_conn_lost'], ('int', 1))
+        self.assertEqual(scheduled, [(('method', 'transport',
+                                       '_call_connection_lost'),
+                                      [('NoneType', None)])])
+
+    def test_close_with_buffered_data(self):
+        def close(transport, sock, protocol):
+            transport._buffer.extend(b'unsent')
+            transport.close()
+        _, (attrs, _, scheduled), _, _ = self.run_both(close)
+        self.assertEqual(attrs['_conn_lost'], ('int', 0))
+        self.assertEqual(scheduled, [])
+
+    def test_connection_lost(self):
+        def lose(transport, sock, protocol):
+            transport._call_connection_lost(ConnectionResetError('reset'))
+        outcome, (attrs, _, _), log, calls = self.run_both(lose, server=True)
+        self.assertEqual(log, ['attach', 'sock.close', 'detach'])
+        self.assertEqual(len(calls), 1)
+        for name in ('_sock', '_protocol', '_loop', '_server'):
+            self.assertEqual(attrs[name], ('NoneType', None), name)
+
+    def test_connection_lost_with_waiter(self):
+        def lose(transport, sock, protocol):
+            transport._call_connection_lost(None)
+        result = self.run_both(lose, waiter=True)
+        self.assertEqual(result[1][-1], ('ConnectionError',
+                                         'Connection is closed by peer'))
+
+    def test_connection_lost_failures(self):
+        def protocol_raises(transport, sock, protocol):
+            protocol.connection_lost.side_effect = ValueError('protocol')
+            transport._call_connection_lost(None)
+
+        def both_raise(transport, sock, protocol):
+            protocol.connection_lost.side_effect = ValueError('protocol')
+            sock.close.side_effect = OSError('close')
+            transport._call_connection_lost(None)
+
+        def detach_raises(transport, sock, protocol):
+            transport._server._detach = mock.Mock(
+                side_effect=RuntimeError('detach'))
+            transport._call_connection_lost(None)
+
+        def not_connected(transport, sock, protocol):
+            transport._protocol_connected = False
+            transport._call_connection_lost(None)
+
+        outcome = self.run_both(protocol_raises, waiter=True)[0]
+        self.assertEqual(outcome, ('raised', ('ValueError', 'protocol'),
+                                   None))
+        outcome = self.run_both(both_raise)[0]
+        self.assertEqual(outcome, ('raised', ('OSError', 'close'),
+                                   ('ValueError', 'protocol')))
+        outcome = self.run_both(detach_raises, server=True)[0]
+        self.assertEqual(outcome[:2], ('raised', ('RuntimeError', 'detach')))
+        calls = self.run_both(not_connected)[3]
+        self.assertEqual(calls, [])
+
+    def test_add_reader(self):
+        def add(transport, sock, protocol):
+            seen = []
+            transport._loop._add_reader = (
+                lambda *args: seen.append(args) or 'handle')
+            results = [transport._add_reader(7, print, 'a', 'b'),
+                       transport._add_reader(fd=7, callback=print)]
+            transport._closing = True
+            results.append(transport._add_reader(7, print))
+            return results, seen
+
+        def bad_calls(transport, sock, protocol):
+            errors = []
+            for args, kwargs in [((), {}), ((7,), {}),
+                                 ((7, print, 1), {'fd': 7}),
+                                 ((7, print, 1), {'x': 1}),
+                                 ((7,), {'x': 1})]:
+                try:
+                    transport._add_reader(*args, **kwargs)
+                except TypeError as exc:
+                    errors.append(type(exc).__name__)
+            return errors
+
+        outcome = self.run_both(add)[0]
+        self.assertEqual(outcome, ('returned', ('tuple', (
+            [None, None, None], [(7, print, 'a', 'b'), (7, print)]))))
+        outcome = self.run_both(bad_calls)[0]
+        self.assertEqual(outcome, ('returned', ('list',)))
 
 
 @requires_c
