@@ -367,6 +367,27 @@ transport_conn_lost(PyObject *self, transport_fields *f)
     return field_truth(self, f->conn_lost, "_conn_lost");
 }
 
+/* self._conn_lost += 1 */
+static int
+transport_count_lost(PyObject *self, transport_fields *f)
+{
+    PyObject *lost = field_value(self, f->conn_lost, "_conn_lost");
+    if (lost == NULL) {
+        return -1;
+    }
+    /* held: an __iadd__ may assign _conn_lost */
+    Py_INCREF(lost);
+    PyObject *one = PyLong_FromLong(1);
+    PyObject *more = one != NULL ? PyNumber_InPlaceAdd(lost, one) : NULL;
+    Py_XDECREF(one);
+    Py_DECREF(lost);
+    if (more == NULL) {
+        return -1;
+    }
+    Py_XSETREF(f->conn_lost, more);
+    return 0;
+}
+
 /* protocol.<name>(arg), the protocol read at the time of the call: its
    result, or NULL with the exception raised. */
 static PyObject *
@@ -600,6 +621,7 @@ transport_write_lost(asyncio_state *st, PyObject *self,
     }
     PyObject *lost = Py_NewRef(f->conn_lost);
     int over = PyObject_RichCompareBool(lost, limit, Py_GE);
+    Py_DECREF(lost);
     Py_DECREF(limit);
     if (over > 0) {
         PyObject *logger = PyObject_GetAttrString(ts->py_module, "logger");
@@ -607,15 +629,7 @@ transport_write_lost(asyncio_state *st, PyObject *self,
             logger, "warning", "s", "socket.send() raised exception."));
         Py_XDECREF(logger);
     }
-    PyObject *one = over >= 0 ? PyLong_FromLong(1) : NULL;
-    PyObject *more = one != NULL ? PyNumber_InPlaceAdd(lost, one) : NULL;
-    Py_XDECREF(one);
-    Py_DECREF(lost);
-    if (more == NULL) {
-        return -1;
-    }
-    Py_XSETREF(f->conn_lost, more);
-    return 0;
+    return over < 0 ? -1 : transport_count_lost(self, f);
 }
 
 /* self._buffer.extend(data[start:]); view is data's buffer when data is a
@@ -1281,8 +1295,12 @@ transport_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
     /* the protocol hears of the connection before reading starts, and the
        waiter after that */
     PyObject *proto = field_value(self, f->protocol, "_protocol");
-    PyObject *made = proto != NULL
-        ? PyObject_GetAttr(proto, ts->str_connection_made) : NULL;
+    if (proto == NULL) {
+        return -1;
+    }
+    Py_INCREF(proto);
+    PyObject *made = PyObject_GetAttr(proto, ts->str_connection_made);
+    Py_DECREF(proto);
     if (made == NULL) {
         return -1;
     }
@@ -1347,15 +1365,8 @@ transport_close(CMETHOD_ARGS)
     if (pending != 0) {
         return pending < 0 ? NULL : Py_NewRef(Py_None);
     }
-    PyObject *lost = field_value(op, f->conn_lost, "_conn_lost");
-    PyObject *one = lost != NULL ? PyLong_FromLong(1) : NULL;
-    PyObject *more = one != NULL ? PyNumber_InPlaceAdd(lost, one) : NULL;
-    Py_XDECREF(one);
-    if (more == NULL) {
-        return NULL;
-    }
-    Py_XSETREF(f->conn_lost, more);
-    if (transport_loop_writer(st, op, ts->str_remove_writer, 0) < 0) {
+    if (transport_count_lost(op, f) < 0
+        || transport_loop_writer(st, op, ts->str_remove_writer, 0) < 0) {
         return NULL;
     }
     PyObject *cb = PyObject_GetAttr(op, ts->str_call_connection_lost);
