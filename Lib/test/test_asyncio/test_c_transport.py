@@ -170,10 +170,15 @@ TIMING_RECORDS = ('poll ', 'Executing ', 'Get address info ')
 
 
 def describe(exc):
-    """What a trace records of an exception: its type and message."""
+    """What a trace records of an exception: its type and message.  The C
+    class's C name (tp_name) is '_asyncio._SelectorSocketTransport', which
+    is what an AttributeError on one of its instances says, from Python
+    code as from C; the pure class's is '_SelectorSocketTransport'."""
     if exc is None:
         return None
-    return (type(exc).__name__, str(exc))
+    return (type(exc).__name__,
+            str(exc).replace("'_asyncio._SelectorSocketTransport'",
+                             "'_SelectorSocketTransport'"))
 
 
 def spin(loop):
@@ -1709,6 +1714,32 @@ class ConstructionTests(unittest.TestCase):
                     self.assertIsNone(error)
                 else:
                     self.assertIsNotNone(error)
+
+    def test_reentrant_transports_map(self):
+        # The loop's map of transports gets the transport half-built: a
+        # map that changes what the rest of the constructor reads.
+        class Evil(dict):
+            def __init__(self, change):
+                self.change = change
+
+            def __setitem__(self, fd, transport):
+                super().__setitem__(fd, transport)
+                self.change(transport)
+
+        changes = {
+            'protocol dropped': lambda t: setattr(t, '_protocol', None),
+            'socket dropped': lambda t: setattr(t, '_sock', None),
+            'loop dropped': lambda t: setattr(t, '_loop', None),
+            'loop deleted': lambda t: delattr(t, '_loop'),
+            'descriptor deleted': lambda t: delattr(t, '_sock_fd'),
+            'closing': lambda t: setattr(t, '_closing', True),
+        }
+        for name, change in changes.items():
+            def make_args(loop, log, change=change):
+                loop._transports = Evil(change)
+                return asyncio.Protocol, loop.create_future(), None, None
+            with self.subTest(name):
+                self.assert_same(self.mock_socket(), make_args)
 
     def test_nodelay(self):
         sock = self.tcp_socket()
