@@ -779,7 +779,7 @@ op_readline_failed(asyncio_state *st, StreamOpObject *op, PyObject **out)
     PyErr_SetHandledException(exc);
     reader_fields *f = reader_fields_of(st, op->self);
     PyObject *buffer = Py_XNewRef(field_value(op->self, f->buffer,
-                                                "_buffer"));
+                                              "_buffer"));
     PyObject *consumed = buffer != NULL
         ? PyObject_GetAttrString(exc, "consumed") : NULL;
     int rc = -1;
@@ -919,7 +919,7 @@ op_drain(asyncio_state *st, StreamOpObject *op, PyObject **out)
             Py_DECREF(exc);
         }
         PyObject *transport = field_value(op->self, f->transport,
-                                            "_transport");
+                                          "_transport");
         if (transport == NULL) {
             return STEP_FAILED;
         }

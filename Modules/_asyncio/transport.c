@@ -64,6 +64,7 @@ transport_global(transport_state *ts, PyObject *modname, PyObject *name)
     return res;
 }
 
+
 /* ---------- Errors ---------- */
 
 /* After a failed socket call: 1 when it only means "not now"
@@ -567,10 +568,11 @@ transport__read_ready(CMETHOD_ARGS)
 
 /* ---------- Writing ---------- */
 
-/* self._loop.<name>(self._sock_fd[, self._write_ready]) */
+/* self._loop.<name>(self._sock_fd[, self._write_ready]): the loop's
+   _add_writer(), _remove_writer() and _remove_reader() for the socket */
 static int
-transport_loop_writer(asyncio_state *st, PyObject *self, PyObject *name,
-                      int add)
+transport_loop_fd_call(asyncio_state *st, PyObject *self, PyObject *name,
+                       int add)
 {
     transport_fields *f = transport_fields_of(st, self);
     PyObject *loop = transport_slot(self, st->transport.loop_offset);
@@ -766,7 +768,7 @@ transport_write_impl(asyncio_state *st, PyObject *self, PyObject *data)
             }
         }
         /* not all was written: register the write handler */
-        rc = transport_loop_writer(st, self, ts->str_add_writer, 1);
+        rc = transport_loop_fd_call(st, self, ts->str_add_writer, 1);
         if (rc < 0) {
             goto done;
         }
@@ -802,7 +804,7 @@ static int
 transport_write_done(asyncio_state *st, PyObject *self, transport_fields *f)
 {
     transport_state *ts = &st->transport;
-    if (transport_loop_writer(st, self, ts->str_remove_writer, 0) < 0) {
+    if (transport_loop_fd_call(st, self, ts->str_remove_writer, 0) < 0) {
         return -1;
     }
     PyObject *waiter = field_value(self, f->empty_waiter,
@@ -861,7 +863,7 @@ transport_write_failed(asyncio_state *st, PyObject *self,
         return -1;
     }
     PyObject *saved = transport_handling(exc);
-    int rc = transport_loop_writer(st, self, ts->str_remove_writer, 0);
+    int rc = transport_loop_fd_call(st, self, ts->str_remove_writer, 0);
     if (rc == 0) {
         PyObject *buffer = field_value(self, f->buffer, "_buffer");
         rc = buffer == NULL ? -1 : drop_result(
@@ -1151,10 +1153,7 @@ transport_call_soon(asyncio_state *st, PyObject *self, PyObject *fn,
                     PyObject *arg1, PyObject *arg2)
 {
     PyObject *loop = transport_slot(self, st->transport.loop_offset);
-    if (loop == NULL) {
-        PyErr_Format(PyExc_AttributeError,
-                     "'%.100s' object has no attribute '_loop'",
-                     Py_TYPE(self)->tp_name);
+    if (field_value(self, loop, "_loop") == NULL) {
         return -1;
     }
     if (arg2 == NULL) {
@@ -1355,7 +1354,7 @@ transport_close(CMETHOD_ARGS)
         return closing < 0 ? NULL : Py_NewRef(Py_None);
     }
     Py_XSETREF(f->closing, Py_NewRef(Py_True));
-    if (transport_loop_writer(st, op, ts->str_remove_reader, 0) < 0) {
+    if (transport_loop_fd_call(st, op, ts->str_remove_reader, 0) < 0) {
         return NULL;
     }
     int pending = field_truth(op, f->buffer, "_buffer");
@@ -1363,7 +1362,7 @@ transport_close(CMETHOD_ARGS)
         return pending < 0 ? NULL : Py_NewRef(Py_None);
     }
     if (transport_count_lost(op, f) < 0
-        || transport_loop_writer(st, op, ts->str_remove_writer, 0) < 0) {
+        || transport_loop_fd_call(st, op, ts->str_remove_writer, 0) < 0) {
         return NULL;
     }
     PyObject *cb = PyObject_GetAttr(op, ts->str_call_connection_lost);
@@ -1824,28 +1823,18 @@ accept_start(transport_state *ts, PyObject *self, PyObject *conn,
 static int
 accept_defaults(transport_state *ts, PyObject **a)
 {
-    PyObject *defaults[5] = {Py_None, Py_None, NULL, NULL, NULL};
-    for (int i = 2; i < 7; i++) {
-        if (a[i] != NULL) {
-            Py_INCREF(a[i]);
+    a[2] = Py_NewRef(a[2] != NULL ? a[2] : Py_None);
+    a[3] = Py_NewRef(a[3] != NULL ? a[3] : Py_None);
+    a[4] = a[4] != NULL ? Py_NewRef(a[4]) : PyLong_FromLong(100);
+    a[5] = a[5] != NULL ? Py_NewRef(a[5]) : transport_global(
+        ts, ts->str_constants, ts->str_ssl_handshake_timeout);
+    a[6] = a[6] != NULL ? Py_NewRef(a[6]) : transport_global(
+        ts, ts->str_constants, ts->str_ssl_shutdown_timeout);
+    if (a[4] == NULL || a[5] == NULL || a[6] == NULL) {
+        for (int i = 2; i < 7; i++) {
+            Py_CLEAR(a[i]);
         }
-        else if (i == 4) {
-            a[i] = PyLong_FromLong(100);
-        }
-        else if (i >= 5) {
-            a[i] = transport_global(ts, ts->str_constants,
-                                    i == 5 ? ts->str_ssl_handshake_timeout
-                                           : ts->str_ssl_shutdown_timeout);
-        }
-        else {
-            a[i] = Py_NewRef(defaults[i - 2]);
-        }
-        if (a[i] == NULL) {
-            for (int j = 2; j < i; j++) {
-                Py_DECREF(a[j]);
-            }
-            return -1;
-        }
+        return -1;
     }
     return 0;
 }
