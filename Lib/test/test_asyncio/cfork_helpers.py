@@ -1,7 +1,8 @@
 """Helpers shared by the fork's tests of the C module (test_c_future,
 test_c_task, test_c_differential, test_c_gather, test_c_handle,
-test_c_loop_core).  Not a test module itself."""
+test_c_loop_core, test_c_eager).  Not a test module itself."""
 
+import asyncio
 import sys
 import time
 
@@ -45,6 +46,20 @@ def shrink(program, smaller_programs, still_fails, seconds):
                 program, shrunk = smaller, True
                 break
     return program
+
+
+class LoopCases:
+    """A mixin for test_utils.TestCase: setUp() makes self.loop, a new
+    event loop set as the current one, whose exception handler appends
+    the contexts it gets to self.errors."""
+
+    def setUp(self):
+        super().setUp()
+        self.loop = asyncio.new_event_loop()
+        self.set_event_loop(self.loop)
+        self.errors = []
+        self.loop.set_exception_handler(
+            lambda loop, context: self.errors.append(context))
 
 
 class ChildScenarioCases:

@@ -26,6 +26,7 @@ import types
 import unittest
 from asyncio import tasks
 from test.test_asyncio import utils as test_utils
+from test.test_asyncio import cfork_helpers
 from test.test_asyncio.cfork_helpers import OUR_BUILD
 
 HAVE_EAGER = hasattr(asyncio, 'eager_task_factory')
@@ -56,16 +57,11 @@ def bare_yield():
     yield
 
 
-class EagerCases:
+class EagerCases(cfork_helpers.LoopCases):
     Task = None
 
     def setUp(self):
         super().setUp()
-        self.loop = asyncio.new_event_loop()
-        self.set_event_loop(self.loop)
-        self.errors = []
-        self.loop.set_exception_handler(
-            lambda loop, context: self.errors.append(context))
         self.loop.set_task_factory(
             asyncio.create_eager_task_factory(self.Task))
 

@@ -62,16 +62,8 @@ print(asyncio.run(main()))
 """
 
 
-class TaskEdgeCases:
+class TaskEdgeCases(cfork_helpers.LoopCases):
     Task = None
-
-    def setUp(self):
-        super().setUp()
-        self.loop = asyncio.new_event_loop()
-        self.set_event_loop(self.loop)
-        self.errors = []
-        self.loop.set_exception_handler(
-            lambda loop, context: self.errors.append(context))
 
     @property
     def is_c(self):
