@@ -30,12 +30,43 @@ future_state_name(asyncio_state *st, FutureObject *fut)
     return st->future.state_names[fut->fut_state];
 }
 
+/* Make the first callback and its context the objects they stand for
+   where the future kept them in a smaller form (see FutureObject): the
+   wakeup callable of the task, the copy of a context.  0, or -1 on
+   error. */
+static int
+future_realize_callback0(asyncio_state *st, FutureObject *fut)
+{
+    if (fut->fut_wakes0) {
+        PyObject *cb = st->future.make_wakeup(st, fut->fut_callback0);
+        if (cb == NULL) {
+            return -1;
+        }
+        fut->fut_wakes0 = 0;
+        Py_SETREF(fut->fut_callback0, cb);
+    }
+    return context_realize(&fut->fut_context0, &fut->fut_vars0);
+}
+
+/* Drop the first callback. */
+static void
+future_clear_callback0(FutureObject *fut)
+{
+    fut->fut_wakes0 = 0;
+    Py_CLEAR(fut->fut_callback0);
+    Py_CLEAR(fut->fut_context0);
+    Py_CLEAR(fut->fut_vars0);
+}
+
 /* Ask the loop to call every callback, dropping them from the future.
    The callbacks are moved out first so that whatever the loop does
    (including re-entering this future) cannot touch what we iterate. */
 static int
 future_schedule_callbacks(asyncio_state *st, FutureObject *fut)
 {
+    if (future_realize_callback0(st, fut) < 0) {
+        return -1;
+    }
     PyObject *cb0 = fut->fut_callback0;
     PyObject *ctx0 = fut->fut_context0;
     PyObject *list = fut->fut_callbacks;
@@ -141,8 +172,7 @@ done:
 static void
 future_clear_state(FutureObject *fut)
 {
-    Py_CLEAR(fut->fut_callback0);
-    Py_CLEAR(fut->fut_context0);
+    future_clear_callback0(fut);
     Py_CLEAR(fut->fut_callbacks);
     Py_CLEAR(fut->fut_result);
     Py_CLEAR(fut->fut_exception);
@@ -431,16 +461,28 @@ future_add_done_callback_impl(asyncio_state *st, FutureObject *fut,
         return loop_call_soon(st, fut->fut_loop, fn, (PyObject *)fut,
                          ctx != NULL ? ctx : Py_None);
     }
-    ctx = context_or_copy(ctx);
-    if (ctx == NULL) {
-        return -1;
-    }
     if (fut->fut_callback0 == NULL
         && (fut->fut_callbacks == NULL
             || PyList_GET_SIZE(fut->fut_callbacks) == 0)) {
+        PyObject *vars = NULL;
+        if (ctx == NULL || ctx == Py_None) {
+            vars = context_current_vars();
+        }
+        if (vars == NULL) {
+            ctx = context_or_copy(ctx);
+            if (ctx == NULL) {
+                return -1;
+            }
+        }
+        fut->fut_wakes0 = 0;
         fut->fut_callback0 = Py_NewRef(fn);
-        fut->fut_context0 = ctx;
+        fut->fut_context0 = vars == NULL ? ctx : NULL;
+        fut->fut_vars0 = vars;
         return 0;
+    }
+    ctx = context_or_copy(ctx);
+    if (ctx == NULL) {
+        return -1;
     }
     if (fut->fut_callbacks == NULL) {
         fut->fut_callbacks = PyList_New(0);
@@ -462,13 +504,39 @@ future_add_done_callback_impl(asyncio_state *st, FutureObject *fut,
     return rc;
 }
 
+int
+future_add_wakeup(asyncio_state *st, FutureObject *fut, PyObject *task,
+                  PyObject *ctx)
+{
+    if (fut->fut_state == STATE_PENDING && fut->fut_loop != NULL
+        && fut->fut_callback0 == NULL
+        && (fut->fut_callbacks == NULL
+            || PyList_GET_SIZE(fut->fut_callbacks) == 0)) {
+        fut->fut_wakes0 = 1;
+        fut->fut_callback0 = Py_NewRef(task);
+        fut->fut_context0 = Py_NewRef(ctx);
+        return 0;
+    }
+    PyObject *wakeup = st->future.make_wakeup(st, task);
+    if (wakeup == NULL) {
+        return -1;
+    }
+    int rc = future_add_done_callback_impl(st, fut, wakeup, ctx);
+    Py_DECREF(wakeup);
+    return rc;
+}
+
 /* Remove every callback equal to fn.  Comparisons run arbitrary code that
    may add, remove or schedule callbacks, so we hold references to what we
    compare and re-read sizes on every step. */
 static Py_ssize_t
-future_remove_done_callback_impl(FutureObject *fut, PyObject *fn)
+future_remove_done_callback_impl(asyncio_state *st, FutureObject *fut,
+                                 PyObject *fn)
 {
     Py_ssize_t removed = 0;
+    if (future_realize_callback0(st, fut) < 0) {
+        return -1;
+    }
     if (fut->fut_callback0 != NULL) {
         PyObject *cb = Py_NewRef(fut->fut_callback0);
         int eq = PyObject_RichCompareBool(cb, fn, Py_EQ);
@@ -477,8 +545,7 @@ future_remove_done_callback_impl(FutureObject *fut, PyObject *fn)
             return -1;
         }
         if (eq && fut->fut_callback0 == cb) {
-            Py_CLEAR(fut->fut_callback0);
-            Py_CLEAR(fut->fut_context0);
+            future_clear_callback0(fut);
             removed++;
         }
         Py_DECREF(cb);
@@ -661,7 +728,11 @@ future_remove_done_callback(PyObject *self, PyObject *fn)
         raise_uninitialized();
         return NULL;
     }
-    Py_ssize_t n = future_remove_done_callback_impl(fut, fn);
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = future_remove_done_callback_impl(st, fut, fn);
     if (n < 0) {
         return NULL;
     }
@@ -856,6 +927,10 @@ static PyObject *
 future_get_callbacks(PyObject *self, void *Py_UNUSED(c))
 {
     FutureObject *fut = (FutureObject *)self;
+    asyncio_state *st = state_of(self);
+    if (st == NULL || future_realize_callback0(st, fut) < 0) {
+        return NULL;
+    }
     PyObject *res = PyList_New(0);
     if (res == NULL) {
         return NULL;
@@ -896,6 +971,7 @@ future_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(fut->fut_loop);
     Py_VISIT(fut->fut_callback0);
     Py_VISIT(fut->fut_context0);
+    Py_VISIT(fut->fut_vars0);
     Py_VISIT(fut->fut_callbacks);
     Py_VISIT(fut->fut_result);
     Py_VISIT(fut->fut_exception);

@@ -9,11 +9,20 @@ typedef enum {
 typedef struct {
     PyObject_HEAD
     PyObject *fut_loop;
-    /* The first callback lives in two fields, the others in fut_callbacks
+    /* The first callback lives in these fields, the others in fut_callbacks
        as a flat list [fn, ctx, fn, ctx, ...]; a future awaited by one task
-       then needs no list.  The list is never shared with Python code. */
+       then needs no list.  The list is never shared with Python code.
+       The first callback may be kept in a smaller form until the loop is
+       to call it or Python code reads it (future_realize_callback0()):
+       when fut_wakes0 is set, fut_callback0 is a task whose wakeup the
+       callback is (future_add_wakeup()); when fut_vars0 is set, the
+       context is a copy of the one add_done_callback() ran in, to be made
+       of these variables (see context_realize()), and fut_context0 is
+       NULL.  A task waiting for a future then costs no object of its
+       own. */
     PyObject *fut_callback0;
     PyObject *fut_context0;
+    PyObject *fut_vars0;
     PyObject *fut_callbacks;
     PyObject *fut_result;
     PyObject *fut_exception;
@@ -26,6 +35,7 @@ typedef struct {
     fut_state fut_state;
     int fut_log_tb;
     int fut_blocking;
+    int fut_wakes0;
 } FutureObject;
 
 /* How many classes of the module are futures whose instances of the exact
@@ -42,6 +52,8 @@ typedef struct {
     PyTypeObject *native[FUTURE_NATIVE_TYPES];
     /* await iterators kept for reuse; see freelist_new() */
     freelist iter_freelist;
+    /* the wakeup callable of a task, new reference (the task part's) */
+    PyObject *(*make_wakeup)(asyncio_state *st, PyObject *task);
     PyObject *repr_info;          /* base_futures._future_repr_info */
     PyObject *str_repr_info;
     PyObject *state_names[3];     /* "PENDING", "CANCELLED", "FINISHED" */
@@ -76,6 +88,9 @@ int future_set_exception_obj(asyncio_state *st, FutureObject *fut,
 int future_cancel_impl(asyncio_state *st, FutureObject *fut, PyObject *msg);
 int future_add_done_callback_impl(asyncio_state *st, FutureObject *fut,
                                   PyObject *fn, PyObject *ctx);
+/* add_done_callback(<task's wakeup>, context=ctx) */
+int future_add_wakeup(asyncio_state *st, FutureObject *fut, PyObject *task,
+                      PyObject *ctx);
 PyObject *future_make_cancelled_error_impl(asyncio_state *st,
                                            FutureObject *fut);
 PyObject *future_make_cancelled_error(asyncio_state *st, FutureObject *fut);

@@ -16,7 +16,6 @@
  */
 
 #include "module.h"
-#include "internal/pycore_context.h"   /* PyContext.ctx_vars */
 
 /* The freelist of exact Handles (see freelist_at()). */
 static freelist *
@@ -120,10 +119,8 @@ handle_set_context(HandleObject *h, PyObject *context)
         h->h_context = Py_NewRef(context);
         return 0;
     }
-    PyContext *current = (PyContext *)PyThreadState_Get()->context;
-    if (current != NULL) {
-        /* a HAMT never changes: setting a variable makes a new one */
-        h->h_vars = Py_NewRef((PyObject *)current->ctx_vars);
+    h->h_vars = context_current_vars();
+    if (h->h_vars != NULL) {
         return 0;
     }
     h->h_context = PyContext_CopyCurrent();
@@ -135,14 +132,8 @@ handle_set_context(HandleObject *h, PyObject *context)
 static PyObject *
 handle_context(HandleObject *h)
 {
-    if (h->h_vars != NULL) {
-        PyObject *ctx = PyContext_New();
-        if (ctx == NULL) {
-            return NULL;
-        }
-        Py_SETREF(((PyContext *)ctx)->ctx_vars, (PyHamtObject *)h->h_vars);
-        h->h_vars = NULL;
-        Py_XSETREF(h->h_context, ctx);
+    if (context_realize(&h->h_context, &h->h_vars) < 0) {
+        return NULL;
     }
     return new_ref_or_none(h->h_context);
 }

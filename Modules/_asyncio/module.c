@@ -4,6 +4,7 @@
  */
 
 #include "module.h"
+#include "internal/pycore_context.h"   /* PyContext.ctx_vars */
 
 static struct PyModuleDef asyncio_module;
 
@@ -499,6 +500,59 @@ context_or_copy(PyObject *ctx)
         return PyContext_CopyCurrent();
     }
     return Py_NewRef(ctx);
+}
+
+/* A copy of the current context is a new Context holding the variables
+   the current one has (a HAMT, which never changes: setting a variable
+   makes a new one).  What keeps such a copy for later may keep just those
+   variables, and make the Context only when it is used: one object fewer
+   meanwhile, for the garbage collector to go over.
+
+   context_current_vars(): a new reference to the current context's
+   variables, or NULL (no exception) when the thread has no context yet;
+   then copy with context_or_copy(). */
+PyObject *
+context_current_vars(void)
+{
+    PyContext *current = (PyContext *)PyThreadState_Get()->context;
+    if (current == NULL) {
+        return NULL;
+    }
+    return Py_NewRef((PyObject *)current->ctx_vars);
+}
+
+/* ctx's variables (a new reference) when ctx is a Context that nothing
+   but its one owner holds -- no other reference, no weak reference, not
+   entered -- so that the owner may keep them in its place; else NULL. */
+PyObject *
+context_vars_if_sole(PyObject *ctx)
+{
+    PyContext *c = (PyContext *)ctx;
+    if (!PyContext_CheckExact(ctx) || Py_REFCNT(ctx) != 1
+        || c->ctx_weakreflist != NULL || c->ctx_entered) {
+        return NULL;
+    }
+    return Py_NewRef((PyObject *)c->ctx_vars);
+}
+
+/* For an object that keeps in *vars the variables of a context copy in
+   place of the Context in *ctx: make that Context now, the one a copy made
+   when the variables were read would be, and drop the variables.  0 (also
+   when *vars is NULL), or -1 on error with both fields unchanged. */
+int
+context_realize(PyObject **ctx, PyObject **vars)
+{
+    if (*vars == NULL) {
+        return 0;
+    }
+    PyObject *made = PyContext_New();
+    if (made == NULL) {
+        return -1;
+    }
+    Py_SETREF(((PyContext *)made)->ctx_vars, (PyHamtObject *)*vars);
+    *vars = NULL;
+    Py_XSETREF(*ctx, made);
+    return 0;
 }
 
 /* Fetch the current exception as a normalized instance whose

@@ -22,9 +22,9 @@
 #ifndef ASYNCIO_MODULE_H
 #define ASYNCIO_MODULE_H
 
-/* Handles read a context's variables (handles.c), which only the core's
-   internal headers declare; built as a shared module, the module says it
-   is part of the core itself. */
+/* Handles, futures and tasks keep a context's variables in place of a copy
+   of it (module.c), which only the core's internal headers declare; built
+   as a shared module, the module says it is part of the core itself. */
 #if !defined(Py_BUILD_CORE_BUILTIN) && !defined(Py_BUILD_CORE_MODULE)
 #  define Py_BUILD_CORE_MODULE 1
 #endif
@@ -333,6 +333,9 @@ exception_propagates(void)
 }
 
 PyObject *context_or_copy(PyObject *ctx);
+PyObject *context_current_vars(void);
+int context_realize(PyObject **ctx, PyObject **vars);
+PyObject *context_vars_if_sole(PyObject *ctx);
 PyObject *fetch_exception(void);
 void raise_instance(PyObject *exc);
 PyObject *new_exception_v(PyObject *cls, const char *fmt, va_list vargs);

@@ -124,6 +124,14 @@ task_callback_new(asyncio_state *st, TaskObject *task, int kind)
     return (PyObject *)cb;
 }
 
+/* The task's __wakeup, for a future that kept just the task (see
+   future_add_wakeup()). */
+static PyObject *
+task_make_wakeup(asyncio_state *st, PyObject *task)
+{
+    return task_callback_new(st, (TaskObject *)task, TASK_CB_WAKEUP);
+}
+
 static PyObject *
 task_callback_get_qualname(PyObject *self, void *Py_UNUSED(c))
 {
@@ -332,27 +340,25 @@ task_handle_future(asyncio_state *st, TaskObject *task, PyObject *loop,
                                    "Task cannot await on itself: %R",
                                    (PyObject *)task);
     }
-    PyObject *wakeup = task_callback_new(st, task, TASK_CB_WAKEUP);
-    if (wakeup == NULL) {
-        return -1;
-    }
     int rc;
     PyObject *ctx = Py_NewRef(task->task_context);
     if (native) {
         ((FutureObject *)result)->fut_blocking = 0;
-        rc = future_add_done_callback_impl(st, (FutureObject *)result,
-                                           wakeup, ctx);
+        rc = future_add_wakeup(st, (FutureObject *)result,
+                               (PyObject *)task, ctx);
     }
     else {
-        rc = PyObject_SetAttr(result, st->str_blocking, Py_False);
+        PyObject *wakeup = task_callback_new(st, task, TASK_CB_WAKEUP);
+        rc = wakeup != NULL ? PyObject_SetAttr(result, st->str_blocking,
+                                               Py_False) : -1;
         if (rc == 0) {
             PyObject *stack[3] = {result, wakeup, ctx};
             rc = drop_result(PyObject_VectorcallMethod(
                 st->str_add_done_callback, stack, 2, st->kw_context));
         }
+        Py_XDECREF(wakeup);
     }
     Py_DECREF(ctx);
-    Py_DECREF(wakeup);
     if (rc < 0) {
         return -1;
     }
@@ -625,6 +631,16 @@ is_coroutine(asyncio_state *st, PyObject *coro)
 
 #define TASK_EAGER_MAX_DEPTH 1000
 
+/* How deeply eager steps nest in this thread.  The limit is about the
+   thread's C stack, so the count is the thread's, whichever interpreter
+   or module instance runs on it; a C thread-local is read without a
+   call. */
+#ifdef _MSC_VER
+static __declspec(thread) unsigned int task_eager_depth;
+#else
+static _Thread_local unsigned int task_eager_depth;
+#endif
+
 /* A RecursionError for a task whose eager step would nest too deep: a
    new reference, NULL with an exception set on error. */
 static PyObject *
@@ -709,6 +725,24 @@ task_loop_is_running(asyncio_state *st, PyObject *loop)
                                                 st->task.str_is_running));
 }
 
+/* A task done in its eager step needs its context no more but for
+   get_context(), and the eager tasks of a gather() or a TaskGroup stay
+   alive, done, until the last of their siblings is: when nothing else
+   holds the Context (no reference, no weak reference, not entered), the
+   task keeps only its variables.  That is one object fewer per task for
+   every collection of the garbage collector to go over. */
+static void
+task_keep_vars(TaskObject *task)
+{
+    if (task->task_context == NULL) {
+        return;
+    }
+    task->task_context_vars = context_vars_if_sole(task->task_context);
+    if (task->task_context_vars != NULL) {
+        Py_CLEAR(task->task_context);
+    }
+}
+
 /* What the eager step leaves to undo, in reverse order: make prev
    current again, let a finished task go, leave the context.  Each part
    runs even if one before failed; the last error is the one raised, as
@@ -754,16 +788,14 @@ task_eager_start(asyncio_state *st, TaskObject *task)
     PyObject *loop = Py_NewRef(task->task_future.fut_loop);
     PyObject *coro = Py_NewRef(task->task_coro);
     PyObject *prev, *too_deep = NULL;
-    Py_tss_t *key = &st->task.eager_depth;
-    uintptr_t depth = (uintptr_t)PyThread_tss_get(key);
     int rc = 0;
-    if (depth >= TASK_EAGER_MAX_DEPTH) {
+    int counted = task_eager_depth < TASK_EAGER_MAX_DEPTH;
+    if (counted) {
+        task_eager_depth++;
+    }
+    else {
         too_deep = task_eager_too_deep();
         rc = too_deep != NULL ? 0 : -1;
-    }
-    else if (PyThread_tss_set(key, (void *)(depth + 1)) != 0) {
-        PyErr_NoMemory();
-        rc = -1;
     }
     if (rc == 0) {
         rc = register_task(st, (PyObject *)task);
@@ -797,15 +829,17 @@ task_eager_start(asyncio_state *st, TaskObject *task)
         (void)PyContext_Exit(ctx);
         PyErr_Restore(et, ev, etb);
     }
-    if (too_deep == NULL) {
-        /* (setting a value the thread has already cannot fail) */
-        (void)PyThread_tss_set(key, (void *)depth);
+    if (counted) {
+        task_eager_depth--;
     }
     Py_XDECREF(too_deep);
     Py_DECREF(coro);
     Py_DECREF(loop);
-    Py_DECREF(task);
     Py_DECREF(ctx);
+    if (task->task_future.fut_state != STATE_PENDING) {
+        task_keep_vars(task);
+    }
+    Py_DECREF(task);
     return rc;
 }
 
@@ -987,6 +1021,7 @@ task_init_impl(asyncio_state *st, TaskObject *task, PyObject *coro,
         return -1;
     }
     Py_XSETREF(task->task_context, context);
+    Py_CLEAR(task->task_context_vars);
     Py_XSETREF(task->task_coro, Py_NewRef(coro));
 
     /* eager_start only counts while the loop runs: a task made before
@@ -1016,7 +1051,11 @@ task_get_coro(PyObject *self, PyObject *Py_UNUSED(arg))
 static PyObject *
 task_get_context(PyObject *self, PyObject *Py_UNUSED(arg))
 {
-    return new_ref_or_none(((TaskObject *)self)->task_context);
+    TaskObject *task = (TaskObject *)self;
+    if (context_realize(&task->task_context, &task->task_context_vars) < 0) {
+        return NULL;
+    }
+    return new_ref_or_none(task->task_context);
 }
 
 static PyObject *
@@ -1176,6 +1215,7 @@ task_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(task->task_coro);
     Py_VISIT(task->task_name);
     Py_VISIT(task->task_context);
+    Py_VISIT(task->task_context_vars);
     return future_traverse(self, visit, arg);
 }
 
@@ -1188,6 +1228,7 @@ task_clear(PyObject *self)
     Py_CLEAR(task->task_coro);
     Py_CLEAR(task->task_name);
     Py_CLEAR(task->task_context);
+    Py_CLEAR(task->task_context_vars);
     return future_clear(self);
 }
 
@@ -1416,10 +1457,7 @@ task_exec(PyObject *module, asyncio_state *st)
     if (ts->TaskCallbackType == NULL) {
         return -1;
     }
-    if (PyThread_tss_create(&ts->eager_depth) != 0) {
-        PyErr_NoMemory();
-        return -1;
-    }
+    st->future.make_wakeup = task_make_wakeup;
     ts->kw_msg = Py_BuildValue("(s)", "msg");
     if (ts->kw_msg == NULL
         || future_add_native_type(st, ts->TaskType) < 0) {
@@ -1446,9 +1484,6 @@ static void
 task_part_free(asyncio_state *st)
 {
     Py_CLEAR(st->task.kw_msg);
-    if (PyThread_tss_is_created(&st->task.eager_depth)) {
-        PyThread_tss_delete(&st->task.eager_depth);
-    }
 }
 
 static const asyncio_name task_names[] = {

@@ -6,6 +6,10 @@ typedef struct {
     PyObject *task_coro;
     PyObject *task_name;        /* NULL: "Task-<task_name_num>", made lazily */
     PyObject *task_context;
+    /* A task done in its eager step keeps, in place of its context when
+       nothing else holds that, the context's variables (see
+       task_keep_vars()); get_context() makes the Context again. */
+    PyObject *task_context_vars;
     unsigned long long task_name_num;
     int task_must_cancel;
     int task_log_destroy_pending;
@@ -23,8 +27,6 @@ typedef struct {
     freelist callback_freelist;
     /* counter behind the default task names "Task-N" */
     unsigned long long name_counter;
-    /* how deeply eager steps nest in each thread (see task_eager_start()) */
-    Py_tss_t eager_depth;
     /* whether the last loop whose is_running() was read without a call
        was running, and the versions of its type and dict then */
     int running;

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import types
 import unittest
+import weakref
 from asyncio import tasks
 from test.test_asyncio import utils as test_utils
 from test.test_asyncio import cfork_helpers
@@ -481,6 +482,43 @@ class EagerCases(cfork_helpers.LoopCases):
             fut.set_result(None)
             self.assertEqual(await w, ['parent', 'child'])
             self.assertEqual(var.get(), 'parent again')
+        contextvars.Context().run(self.run_main, main)
+
+    def test_context_of_a_done_task(self):
+        # get_context() of a task done in its eager step: one Context, the
+        # same on every call, holding what the coroutine set; a Context the
+        # coroutine kept a reference or a weak reference to is still the
+        # task's.
+        var = contextvars.ContextVar('var', default='unset')
+        held = {}
+
+        async def child(hold):
+            var.set('child')
+            ctx = asyncio.current_task().get_context()
+            if hold == 'ref':
+                held[hold] = ctx
+            elif hold == 'weak':
+                held[hold] = weakref.ref(ctx)
+            return hold
+
+        async def main():
+            var.set('parent')
+            done = {hold: self.loop.create_task(child(hold))
+                    for hold in ('none', 'ref', 'weak')}
+            for hold, t in done.items():
+                self.assertEqual(t.result(), hold)
+                ctx = t.get_context()
+                self.assertIsInstance(ctx, contextvars.Context)
+                self.assertIs(t.get_context(), ctx)
+                self.assertEqual(ctx[var], 'child')
+                self.assertEqual(ctx.run(var.get), 'child')
+            self.assertIs(done['ref'].get_context(), held['ref'])
+            self.assertIs(done['weak'].get_context(), held['weak']())
+            self.assertEqual(var.get(), 'parent')
+            # what the context is given by get_context() stays in it
+            ctx = done['none'].get_context()
+            ctx.run(var.set, 'later')
+            self.assertEqual(done['none'].get_context()[var], 'later')
         contextvars.Context().run(self.run_main, main)
 
     def test_context_in_use(self):
@@ -950,6 +988,57 @@ class CSubEagerTests(EagerCases, test_utils.TestCase):
     if HAVE_C_TASK:
         class Task(tasks._CTask):
             pass
+
+
+@unittest.skipUnless(HAVE_C_TASK, 'requires the C Task')
+class CDoneTaskContextTests(cfork_helpers.LoopCases, test_utils.TestCase):
+    """A C task done in its eager step keeps its context's variables in
+    place of the Context when nothing else holds that (get_context() makes
+    it again): in a tree of eager tasks, where a gather() holds its done
+    children until the last is done, one object fewer per task for the
+    garbage collector."""
+
+    def contexts(self, obj):
+        return [r for r in gc.get_referents(obj)
+                if isinstance(r, contextvars.Context)]
+
+    def test_context_object(self):
+        class Sub(tasks._CTask):
+            pass
+        held = []
+
+        async def child(fut=None, hold=False):
+            if hold:
+                held.append(asyncio.current_task().get_context())
+            if fut is not None:
+                await fut
+
+        async def main():
+            for cls in (tasks._CTask, Sub):
+                with self.subTest(cls=cls):
+                    done = cls(child(), eager_start=True)
+                    self.assertTrue(done.done())
+                    self.assertEqual(self.contexts(done), [])
+                    ctx = done.get_context()
+                    self.assertEqual(self.contexts(done), [ctx])
+                    # one that keeps a reference: kept
+                    kept = cls(child(hold=True), eager_start=True)
+                    self.assertTrue(kept.done())
+                    self.assertEqual(self.contexts(kept), [held[-1]])
+                    # a context of its own that the caller holds: kept
+                    given = contextvars.Context()
+                    mine = cls(child(), eager_start=True, context=given)
+                    self.assertEqual(self.contexts(mine), [given])
+                    # pending: kept, and still when it finishes later
+                    fut = self.loop.create_future()
+                    pending = cls(child(fut), eager_start=True)
+                    self.assertFalse(pending.done())
+                    self.assertEqual(len(self.contexts(pending)), 1)
+                    fut.set_result(None)
+                    await pending
+                    self.assertEqual(len(self.contexts(pending)), 1)
+        self.loop.run_until_complete(main())
+        self.assertEqual(self.errors, [])
 
 
 class PyEagerTests(EagerCases, test_utils.TestCase):

@@ -373,19 +373,45 @@ class FutureEdgeCases:
         contextvars.Context().run(self.check_callbacks_get_context)
 
     def check_callbacks_get_context(self):
+        # A callback runs in a copy of the context add_done_callback() ran
+        # in (the C Future makes the first callback's copy from the
+        # variables it keeps, when it is first needed: one Context, the
+        # same whenever it is read), or in the context it was given.
         var = contextvars.ContextVar('var')
         loop = RecordingLoop()
         f = self.new(loop)
         var.set('outer')
-        f.add_done_callback(lambda fut: seen.append(var.get()))
+        seen = []
+
+        def callback(fut):
+            seen.append(var.get())
+            var.set('inside')
+        f.add_done_callback(callback)
         ctx = contextvars.Context()
         ctx.run(var.set, 'explicit')
-        f.add_done_callback(lambda fut: seen.append(var.get()), context=ctx)
-        seen = []
+        f.add_done_callback(callback, context=ctx)
         var.set('changed')
+        copy = f._callbacks[0][1]
+        self.assertIsInstance(copy, contextvars.Context)
+        self.assertIs(f._callbacks[0][1], copy)
+        self.assertIs(f._callbacks[1][1], ctx)
+        self.assertEqual(copy[var], 'outer')
         f.set_result(None)
         loop.run_scheduled()
         self.assertEqual(seen, ['outer', 'explicit'])
+        self.assertEqual((copy[var], ctx[var]), ('inside', 'inside'))
+        self.assertEqual(var.get(), 'changed')
+        # never read before the callback runs; removed, added again
+        g = self.new(loop)
+        g.add_done_callback(callback)
+        self.assertEqual(g.remove_done_callback(callback), 1)
+        self.assertEqual(g._callbacks, [])
+        var.set('again')
+        g.add_done_callback(callback)
+        g.set_result(None)
+        loop.run_scheduled()
+        self.assertEqual(seen, ['outer', 'explicit', 'again'])
+        self.assertEqual(var.get(), 'again')
 
     # --- __init__ called again ---
 
@@ -732,6 +758,24 @@ class CFutureEdgeTests(FutureEdgeCases, test_utils.TestCase):
         f.add_done_callback(str)
         f._callbacks.clear()
         self.assertEqual(len(f._callbacks), 1)
+
+    def test_first_callback_keeps_no_context_object(self):
+        # In place of a copy of the current context, the first callback
+        # keeps that context's variables until the copy is needed: one
+        # object fewer for the garbage collector per future awaited by a
+        # gather(), say.  A given context is kept as it is.
+        def contexts(obj):
+            return [r for r in gc.get_referents(obj)
+                    if isinstance(r, contextvars.Context)]
+        f = self.new()
+        f.add_done_callback(str)
+        self.assertEqual(contexts(f), [])
+        ctx = f._callbacks[0][1]
+        self.assertEqual(contexts(f), [ctx])
+        g = self.new()
+        given = contextvars.Context()
+        g.add_done_callback(str, context=given)
+        self.assertEqual(contexts(g), [given])
 
 
 @unittest.skipUnless(hasattr(futures, '_CFuture'), 'requires _asyncio')

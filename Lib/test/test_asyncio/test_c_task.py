@@ -549,6 +549,59 @@ class CTaskEdgeTests(TaskEdgeCases, test_utils.TestCase):
         fut.set_result(None)
         self.run_loop(t)
 
+    def test_waiting_task_is_kept_by_the_future(self):
+        # A C future awaited by a C task keeps the task itself as its first
+        # callback, and makes the task's __wakeup only when the loop is to
+        # call it or Python code reads the callbacks: no object per waiting
+        # task.  Whichever way, the task wakes up in its own context.
+        var = contextvars.ContextVar('var')
+
+        async def coro(fut):
+            var.set('mine')
+            await fut
+            return var.get()
+
+        def wakeups(fut):
+            return [r for r in gc.get_referents(fut)
+                    if type(r).__name__ == 'TaskCallback']
+
+        for how in ('callbacks read', 'removed and added', 'untouched',
+                    'cancelled'):
+            with self.subTest(how=how):
+                fut = self.loop.create_future()
+                t = self.Task(coro(fut), loop=self.loop)
+                test_utils.run_briefly(self.loop)
+                self.assertEqual(wakeups(fut), [])
+                self.assertIn(t, gc.get_referents(fut))
+                if how == 'callbacks read':
+                    ((wakeup, ctx),) = fut._callbacks
+                    self.assertIs(wakeup.__self__, t)
+                    self.assertIs(ctx, t.get_context())
+                    self.assertEqual(wakeups(fut), [wakeup])
+                    self.assertEqual(fut._callbacks, [(wakeup, ctx)])
+                elif how == 'removed and added':
+                    ((wakeup, ctx),) = fut._callbacks
+                    self.assertEqual(fut.remove_done_callback(wakeup), 1)
+                    self.assertEqual(fut._callbacks, [])
+                    fut.add_done_callback(wakeup, context=ctx)
+                if how == 'cancelled':
+                    t.cancel()
+                    self.assertTrue(fut.cancelled())
+                    with self.assertRaises(asyncio.CancelledError):
+                        self.loop.run_until_complete(t)
+                else:
+                    fut.set_result(None)
+                    self.assertEqual(self.loop.run_until_complete(t), 'mine')
+        # a task awaiting a future that has a callback already
+        fut = self.loop.create_future()
+        fut.add_done_callback(str)
+        t = self.Task(coro(fut), loop=self.loop)
+        test_utils.run_briefly(self.loop)
+        self.assertIs(fut._callbacks[1][0].__self__, t)
+        fut.set_result(None)
+        self.assertEqual(self.loop.run_until_complete(t), 'mine')
+        self.assertEqual(self.errors, [])
+
     def test_attributes_cannot_be_deleted(self):
         async def coro():
             pass
