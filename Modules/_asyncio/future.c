@@ -38,12 +38,13 @@ static int
 future_realize_callback0(asyncio_state *st, FutureObject *fut)
 {
     if (fut->fut_wakes0) {
-        PyObject *cb = st->future.make_wakeup(st, fut->fut_callback0);
-        if (cb == NULL) {
+        PyObject *cb, *ctx;
+        if (st->future.wakeup_of(st, fut->fut_callback0, &cb, &ctx) < 0) {
             return -1;
         }
         fut->fut_wakes0 = 0;
         Py_SETREF(fut->fut_callback0, cb);
+        Py_XSETREF(fut->fut_context0, ctx);
     }
     return context_realize(&fut->fut_context0, &fut->fut_vars0);
 }
@@ -505,8 +506,7 @@ future_add_done_callback_impl(asyncio_state *st, FutureObject *fut,
 }
 
 int
-future_add_wakeup(asyncio_state *st, FutureObject *fut, PyObject *task,
-                  PyObject *ctx)
+future_add_wakeup(asyncio_state *st, FutureObject *fut, PyObject *task)
 {
     if (fut->fut_state == STATE_PENDING && fut->fut_loop != NULL
         && fut->fut_callback0 == NULL
@@ -514,15 +514,15 @@ future_add_wakeup(asyncio_state *st, FutureObject *fut, PyObject *task,
             || PyList_GET_SIZE(fut->fut_callbacks) == 0)) {
         fut->fut_wakes0 = 1;
         fut->fut_callback0 = Py_NewRef(task);
-        fut->fut_context0 = Py_NewRef(ctx);
         return 0;
     }
-    PyObject *wakeup = st->future.make_wakeup(st, task);
-    if (wakeup == NULL) {
+    PyObject *wakeup, *ctx;
+    if (st->future.wakeup_of(st, task, &wakeup, &ctx) < 0) {
         return -1;
     }
     int rc = future_add_done_callback_impl(st, fut, wakeup, ctx);
     Py_DECREF(wakeup);
+    Py_DECREF(ctx);
     return rc;
 }
 

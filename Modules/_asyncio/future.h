@@ -14,12 +14,13 @@ typedef struct {
        then needs no list.  The list is never shared with Python code.
        The first callback may be kept in a smaller form until the loop is
        to call it or Python code reads it (future_realize_callback0()):
-       when fut_wakes0 is set, fut_callback0 is a task whose wakeup the
-       callback is (future_add_wakeup()); when fut_vars0 is set, the
-       context is a copy of the one add_done_callback() ran in, to be made
-       of these variables (see context_realize()), and fut_context0 is
-       NULL.  A task waiting for a future then costs no object of its
-       own. */
+       when fut_wakes0 is set, fut_callback0 is a task, the callback is
+       its wakeup and the context its own (future_add_wakeup()), and
+       fut_context0 is NULL; when fut_vars0 is set, the context is a copy
+       of the one add_done_callback() ran in, to be made of these
+       variables (see context_realize()), and fut_context0 is NULL.  A
+       task waiting for a future then costs no object of its own, and
+       holds the only reference to its context. */
     PyObject *fut_callback0;
     PyObject *fut_context0;
     PyObject *fut_vars0;
@@ -52,8 +53,10 @@ typedef struct {
     PyTypeObject *native[FUTURE_NATIVE_TYPES];
     /* await iterators kept for reuse; see freelist_new() */
     freelist iter_freelist;
-    /* the wakeup callable of a task, new reference (the task part's) */
-    PyObject *(*make_wakeup)(asyncio_state *st, PyObject *task);
+    /* a task's wakeup callable and its context, new references (the
+       task part's); 0, or -1 on error */
+    int (*wakeup_of)(asyncio_state *st, PyObject *task, PyObject **wakeup,
+                     PyObject **context);
     PyObject *repr_info;          /* base_futures._future_repr_info */
     PyObject *str_repr_info;
     PyObject *state_names[3];     /* "PENDING", "CANCELLED", "FINISHED" */
@@ -88,9 +91,8 @@ int future_set_exception_obj(asyncio_state *st, FutureObject *fut,
 int future_cancel_impl(asyncio_state *st, FutureObject *fut, PyObject *msg);
 int future_add_done_callback_impl(asyncio_state *st, FutureObject *fut,
                                   PyObject *fn, PyObject *ctx);
-/* add_done_callback(<task's wakeup>, context=ctx) */
-int future_add_wakeup(asyncio_state *st, FutureObject *fut, PyObject *task,
-                      PyObject *ctx);
+/* add_done_callback(<task's wakeup>, context=<task's context>) */
+int future_add_wakeup(asyncio_state *st, FutureObject *fut, PyObject *task);
 PyObject *future_make_cancelled_error_impl(asyncio_state *st,
                                            FutureObject *fut);
 PyObject *future_make_cancelled_error(asyncio_state *st, FutureObject *fut);

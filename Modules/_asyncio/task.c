@@ -124,12 +124,34 @@ task_callback_new(asyncio_state *st, TaskObject *task, int kind)
     return (PyObject *)cb;
 }
 
-/* The task's __wakeup, for a future that kept just the task (see
-   future_add_wakeup()). */
+/* The task's context: a new reference (None for a task not initialised),
+   made again from its variables if the task kept only those (see
+   task_keep_vars()); NULL on error. */
 static PyObject *
-task_make_wakeup(asyncio_state *st, PyObject *task)
+task_context_ref(TaskObject *task)
 {
-    return task_callback_new(st, (TaskObject *)task, TASK_CB_WAKEUP);
+    if (context_realize(&task->task_context, &task->task_context_vars) < 0) {
+        return NULL;
+    }
+    return new_ref_or_none(task->task_context);
+}
+
+/* The task's __wakeup and context, for a future that kept just the task
+   (see future_add_wakeup()). */
+static int
+task_wakeup_of(asyncio_state *st, PyObject *task, PyObject **wakeup,
+               PyObject **context)
+{
+    *context = task_context_ref((TaskObject *)task);
+    if (*context == NULL) {
+        return -1;
+    }
+    *wakeup = task_callback_new(st, (TaskObject *)task, TASK_CB_WAKEUP);
+    if (*wakeup == NULL) {
+        Py_CLEAR(*context);
+        return -1;
+    }
+    return 0;
 }
 
 static PyObject *
@@ -238,8 +260,12 @@ task_schedule_step(asyncio_state *st, TaskObject *task, PyObject *exc)
     if (cb == NULL) {
         return -1;
     }
+    PyObject *ctx = task_context_ref(task);
+    if (ctx == NULL) {
+        Py_DECREF(cb);
+        return -1;
+    }
     PyObject *loop = Py_NewRef(task->task_future.fut_loop);
-    PyObject *ctx = Py_NewRef(task->task_context);
     int rc = loop_call_soon(st, loop, cb, exc, ctx);
     Py_DECREF(ctx);
     Py_DECREF(loop);
@@ -341,24 +367,24 @@ task_handle_future(asyncio_state *st, TaskObject *task, PyObject *loop,
                                    (PyObject *)task);
     }
     int rc;
-    PyObject *ctx = Py_NewRef(task->task_context);
     if (native) {
         ((FutureObject *)result)->fut_blocking = 0;
-        rc = future_add_wakeup(st, (FutureObject *)result,
-                               (PyObject *)task, ctx);
+        rc = future_add_wakeup(st, (FutureObject *)result, (PyObject *)task);
     }
     else {
-        PyObject *wakeup = task_callback_new(st, task, TASK_CB_WAKEUP);
-        rc = wakeup != NULL ? PyObject_SetAttr(result, st->str_blocking,
-                                               Py_False) : -1;
+        PyObject *wakeup, *ctx;
+        rc = task_wakeup_of(st, (PyObject *)task, &wakeup, &ctx);
         if (rc == 0) {
-            PyObject *stack[3] = {result, wakeup, ctx};
-            rc = drop_result(PyObject_VectorcallMethod(
-                st->str_add_done_callback, stack, 2, st->kw_context));
+            rc = PyObject_SetAttr(result, st->str_blocking, Py_False);
+            if (rc == 0) {
+                PyObject *stack[3] = {result, wakeup, ctx};
+                rc = drop_result(PyObject_VectorcallMethod(
+                    st->str_add_done_callback, stack, 2, st->kw_context));
+            }
+            Py_DECREF(wakeup);
+            Py_DECREF(ctx);
         }
-        Py_XDECREF(wakeup);
     }
-    Py_DECREF(ctx);
     if (rc < 0) {
         return -1;
     }
@@ -725,12 +751,17 @@ task_loop_is_running(asyncio_state *st, PyObject *loop)
                                                 st->task.str_is_running));
 }
 
-/* A task done in its eager step needs its context no more but for
-   get_context(), and the eager tasks of a gather() or a TaskGroup stay
-   alive, done, until the last of their siblings is: when nothing else
-   holds the Context (no reference, no weak reference, not entered), the
-   task keeps only its variables.  That is one object fewer per task for
-   every collection of the garbage collector to go over. */
+/* Between its steps a task needs its Context only as the thing its next
+   step runs in, and for get_context(); a finished one only for
+   get_context().  In a tree of eager tasks there are many such tasks at
+   once: the children of a gather() or a TaskGroup stay alive, done, until
+   the last of their siblings is, and those still running wait with the
+   future they await keeping just the task (future_add_wakeup()).  After
+   its eager step, when nothing else holds the Context (no reference, no
+   weak reference, not entered), the task keeps only its variables, which
+   task_context_ref() makes a Context of again when one is needed: one
+   object fewer per task for every collection of the garbage collector to
+   go over. */
 static void
 task_keep_vars(TaskObject *task)
 {
@@ -836,9 +867,7 @@ task_eager_start(asyncio_state *st, TaskObject *task)
     Py_DECREF(coro);
     Py_DECREF(loop);
     Py_DECREF(ctx);
-    if (task->task_future.fut_state != STATE_PENDING) {
-        task_keep_vars(task);
-    }
+    task_keep_vars(task);
     Py_DECREF(task);
     return rc;
 }
@@ -1051,11 +1080,7 @@ task_get_coro(PyObject *self, PyObject *Py_UNUSED(arg))
 static PyObject *
 task_get_context(PyObject *self, PyObject *Py_UNUSED(arg))
 {
-    TaskObject *task = (TaskObject *)self;
-    if (context_realize(&task->task_context, &task->task_context_vars) < 0) {
-        return NULL;
-    }
-    return new_ref_or_none(task->task_context);
+    return task_context_ref((TaskObject *)self);
 }
 
 static PyObject *
@@ -1457,7 +1482,7 @@ task_exec(PyObject *module, asyncio_state *st)
     if (ts->TaskCallbackType == NULL) {
         return -1;
     }
-    st->future.make_wakeup = task_make_wakeup;
+    st->future.wakeup_of = task_wakeup_of;
     ts->kw_msg = Py_BuildValue("(s)", "msg");
     if (ts->kw_msg == NULL
         || future_add_native_type(st, ts->TaskType) < 0) {

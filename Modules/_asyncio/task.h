@@ -6,9 +6,9 @@ typedef struct {
     PyObject *task_coro;
     PyObject *task_name;        /* NULL: "Task-<task_name_num>", made lazily */
     PyObject *task_context;
-    /* A task done in its eager step keeps, in place of its context when
+    /* After its eager step a task keeps, in place of its context when
        nothing else holds that, the context's variables (see
-       task_keep_vars()); get_context() makes the Context again. */
+       task_keep_vars()); task_context_ref() makes the Context again. */
     PyObject *task_context_vars;
     unsigned long long task_name_num;
     int task_must_cancel;

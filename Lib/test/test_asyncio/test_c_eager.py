@@ -521,6 +521,31 @@ class EagerCases(cfork_helpers.LoopCases):
             self.assertEqual(done['none'].get_context()[var], 'later')
         contextvars.Context().run(self.run_main, main)
 
+    def test_context_of_a_waiting_task(self):
+        # What is set in the context get_context() gives while the task
+        # waits is what the task sees when it resumes; the same Context
+        # before and after.
+        var = contextvars.ContextVar('var', default='unset')
+
+        async def child(fut):
+            var.set('child')
+            await fut
+            return var.get(), asyncio.current_task().get_context()
+
+        async def main():
+            fut = self.loop.create_future()
+            t = self.loop.create_task(child(fut))
+            self.assertFalse(t.done())
+            ctx = t.get_context()
+            self.assertEqual(ctx[var], 'child')
+            ctx.run(var.set, 'from outside')
+            fut.set_result(None)
+            seen, inside = await t
+            self.assertEqual(seen, 'from outside')
+            self.assertIs(inside, ctx)
+            self.assertIs(t.get_context(), ctx)
+        contextvars.Context().run(self.run_main, main)
+
     def test_context_in_use(self):
         # The running task's own context is entered already: the eager
         # step cannot enter it, and the constructor fails before anything
@@ -991,12 +1016,12 @@ class CSubEagerTests(EagerCases, test_utils.TestCase):
 
 
 @unittest.skipUnless(HAVE_C_TASK, 'requires the C Task')
-class CDoneTaskContextTests(cfork_helpers.LoopCases, test_utils.TestCase):
-    """A C task done in its eager step keeps its context's variables in
-    place of the Context when nothing else holds that (get_context() makes
-    it again): in a tree of eager tasks, where a gather() holds its done
-    children until the last is done, one object fewer per task for the
-    garbage collector."""
+class CEagerTaskContextTests(cfork_helpers.LoopCases, test_utils.TestCase):
+    """After its eager step, a C task that finished or waits for a C future
+    keeps its context's variables in place of the Context when nothing
+    else holds that (it makes the Context again when one is needed): in a
+    tree of eager tasks, where a gather() holds its done children until the
+    last is done, one object fewer per task for the garbage collector."""
 
     def contexts(self, obj):
         return [r for r in gc.get_referents(obj)
@@ -1029,14 +1054,22 @@ class CDoneTaskContextTests(cfork_helpers.LoopCases, test_utils.TestCase):
                     given = contextvars.Context()
                     mine = cls(child(), eager_start=True, context=given)
                     self.assertEqual(self.contexts(mine), [given])
-                    # pending: kept, and still when it finishes later
+                    # waiting for a future: the future keeps just the
+                    # task, and the task just the variables, until the
+                    # future wakes it in its context, made again
                     fut = self.loop.create_future()
                     pending = cls(child(fut), eager_start=True)
                     self.assertFalse(pending.done())
-                    self.assertEqual(len(self.contexts(pending)), 1)
+                    self.assertEqual(self.contexts(pending), [])
+                    self.assertEqual(self.contexts(fut), [])
                     fut.set_result(None)
                     await pending
                     self.assertEqual(len(self.contexts(pending)), 1)
+                    # rescheduled by a bare yield: its handle holds the
+                    # Context, which stays the task's
+                    yielding = cls(child(bare_yield()), eager_start=True)
+                    self.assertEqual(len(self.contexts(yielding)), 1)
+                    await yielding
         self.loop.run_until_complete(main())
         self.assertEqual(self.errors, [])
 
