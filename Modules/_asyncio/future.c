@@ -49,6 +49,16 @@ future_realize_callback0(asyncio_state *st, FutureObject *fut)
     return context_realize(&fut->fut_context0, &fut->fut_vars0);
 }
 
+/* Whether the future has no callback at all, so that a new one goes into
+   the first callback's fields. */
+static inline int
+future_has_no_callbacks(FutureObject *fut)
+{
+    return fut->fut_callback0 == NULL
+           && (fut->fut_callbacks == NULL
+               || PyList_GET_SIZE(fut->fut_callbacks) == 0);
+}
+
 /* Drop the first callback. */
 static void
 future_clear_callback0(FutureObject *fut)
@@ -462,9 +472,7 @@ future_add_done_callback_impl(asyncio_state *st, FutureObject *fut,
         return loop_call_soon(st, fut->fut_loop, fn, (PyObject *)fut,
                          ctx != NULL ? ctx : Py_None);
     }
-    if (fut->fut_callback0 == NULL
-        && (fut->fut_callbacks == NULL
-            || PyList_GET_SIZE(fut->fut_callbacks) == 0)) {
+    if (future_has_no_callbacks(fut)) {
         PyObject *vars = NULL;
         if (ctx == NULL || ctx == Py_None) {
             vars = context_current_vars();
@@ -509,9 +517,7 @@ int
 future_add_wakeup(asyncio_state *st, FutureObject *fut, PyObject *task)
 {
     if (fut->fut_state == STATE_PENDING && fut->fut_loop != NULL
-        && fut->fut_callback0 == NULL
-        && (fut->fut_callbacks == NULL
-            || PyList_GET_SIZE(fut->fut_callbacks) == 0)) {
+        && future_has_no_callbacks(fut)) {
         fut->fut_wakes0 = 1;
         fut->fut_callback0 = Py_NewRef(task);
         return 0;
