@@ -473,20 +473,11 @@ future_add_done_callback_impl(asyncio_state *st, FutureObject *fut,
                          ctx != NULL ? ctx : Py_None);
     }
     if (future_has_no_callbacks(fut)) {
-        PyObject *vars = NULL;
-        if (ctx == NULL || ctx == Py_None) {
-            vars = context_current_vars();
-        }
-        if (vars == NULL) {
-            ctx = context_or_copy(ctx);
-            if (ctx == NULL) {
-                return -1;
-            }
+        if (context_keep(ctx, &fut->fut_context0, &fut->fut_vars0) < 0) {
+            return -1;
         }
         fut->fut_wakes0 = 0;
         fut->fut_callback0 = Py_NewRef(fn);
-        fut->fut_context0 = vars == NULL ? ctx : NULL;
-        fut->fut_vars0 = vars;
         return 0;
     }
     ctx = context_or_copy(ctx);

@@ -109,24 +109,6 @@ cb_args_object(const cb_args *a)
     return tuple;
 }
 
-/* The handle's context: `context`, or when that is NULL or None a copy of
-   the current one, made later by handle_context() from the variables the
-   current context has now. */
-static int
-handle_set_context(HandleObject *h, PyObject *context)
-{
-    if (context != NULL && context != Py_None) {
-        h->h_context = Py_NewRef(context);
-        return 0;
-    }
-    h->h_vars = context_current_vars();
-    if (h->h_vars != NULL) {
-        return 0;
-    }
-    h->h_context = PyContext_CopyCurrent();
-    return h->h_context == NULL ? -1 : 0;
-}
-
 /* handle._context: a new reference, None when it has none.  A copy of
    the context call_soon() found is made on first use. */
 static PyObject *
@@ -179,7 +161,8 @@ handle_new(asyncio_state *st, PyObject *when, PyObject *callback,
     }
     PyObject_GC_Track(h);
     if ((h->h_arg == NULL && h->h_args == NULL)
-        || handle_set_context(h, context) < 0
+        /* a copy of the current context is made in handle_context() */
+        || context_keep(context, &h->h_context, &h->h_vars) < 0
         || handle_set_source_traceback(st, h, drop, debug) < 0) {
         Py_DECREF(h);
         return NULL;

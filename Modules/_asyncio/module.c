@@ -508,17 +508,25 @@ context_or_copy(PyObject *ctx)
    variables, and make the Context only when it is used: one object fewer
    meanwhile, for the garbage collector to go over.
 
-   context_current_vars(): a new reference to the current context's
-   variables, or NULL (no exception) when the thread has no context yet;
-   then copy with context_or_copy(). */
-PyObject *
-context_current_vars(void)
+   context_keep() keeps `context` in such a pair of fields, *ctx and
+   *vars, which hold nothing on entry: a given context in *ctx; for NULL or
+   None (a copy of the current context), the current context's variables
+   in *vars, or, when the thread has no context yet, a copy in *ctx.  0, or
+   -1 on error. */
+int
+context_keep(PyObject *context, PyObject **ctx, PyObject **vars)
 {
-    PyContext *current = (PyContext *)PyThreadState_Get()->context;
-    if (current == NULL) {
-        return NULL;
+    *ctx = NULL;
+    *vars = NULL;
+    if (context == NULL || context == Py_None) {
+        PyContext *current = (PyContext *)PyThreadState_Get()->context;
+        if (current != NULL) {
+            *vars = Py_NewRef((PyObject *)current->ctx_vars);
+            return 0;
+        }
     }
-    return Py_NewRef((PyObject *)current->ctx_vars);
+    *ctx = context_or_copy(context);
+    return *ctx == NULL ? -1 : 0;
 }
 
 /* ctx's variables (a new reference) when ctx is a Context that nothing

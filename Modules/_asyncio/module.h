@@ -333,7 +333,7 @@ exception_propagates(void)
 }
 
 PyObject *context_or_copy(PyObject *ctx);
-PyObject *context_current_vars(void);
+int context_keep(PyObject *context, PyObject **ctx, PyObject **vars);
 int context_realize(PyObject **ctx, PyObject **vars);
 PyObject *context_vars_if_sole(PyObject *ctx);
 PyObject *fetch_exception(void);
