@@ -433,9 +433,12 @@ make_fields_subclass(PyObject *module, PyObject *base,
         .slots = slots,
     };
     PyObject *type = PyType_FromModuleAndSpec(module, &type_spec, base);
-    if (type != NULL) {
-        *offset = start;
+    if (type == NULL || PyModule_AddObjectRef(
+            module, strchr(spec->name, '.') + 1, type) < 0) {
+        Py_XDECREF(type);
+        return NULL;
     }
+    *offset = start;
     return type;
 }
 

@@ -306,7 +306,9 @@ PyObject *make_signature(const char *kind, const char *const *names, int n,
    deallocator, traverse and clear handle them), then whatever else the
    C struct of `size` bytes holds (no references).  `members` is room for
    nfields + 1 entries that the caller keeps (the state): the type copies
-   them.  *offset gets where the fields start. */
+   them.  *offset gets where the fields start.  The subclass is also an
+   attribute of the module, under the name its __module__ and __qualname__
+   give (pickle looks for a class there). */
 typedef struct {
     const char *name;
     const char *doc;

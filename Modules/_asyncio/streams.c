@@ -1587,6 +1587,217 @@ protocol_data_received(CMETHOD_ARGS)
 }
 
 
+/* ---------- Coroutine methods ----------
+ *
+ * read() and the reader's other coroutine methods, and drain(), are C
+ * functions standing in for `async def` functions of the pure classes.
+ * Code looks at those as functions: asyncio.iscoroutinefunction() and
+ * inspect.iscoroutinefunction() (which unittest.mock's specs go by to make
+ * an AsyncMock), inspect.signature(), help(), pickle.  So the C class holds
+ * each as a coroutine_method: a descriptor that calls the C function and
+ * shows the pure function's __code__, __defaults__, __kwdefaults__,
+ * __annotations__, names and __doc__, which makes it function-like to
+ * inspect.  Looked up on an instance it gives a bound method of itself, as
+ * a function does; a method call (Py_TPFLAGS_METHOD_DESCRIPTOR) needs no
+ * bound method at all.  (Its __module__ being the function's, the class
+ * coroutine_method has that attribute's descriptor for its own
+ * __module__, as a Python class with a __module__ property would.)
+ */
+
+typedef struct {
+    PyObject_HEAD
+    PyMethodDef *cm_def;          /* the C function (CMETHOD) */
+    PyTypeObject *cm_class;       /* the class it is a method of */
+    PyObject *cm_func;            /* the pure function it stands in for */
+    vectorcallfunc cm_vectorcall;
+} CoroMethodObject;
+
+static PyObject *
+coromethod_vectorcall(PyObject *op, PyObject *const *args, size_t nargsf,
+                      PyObject *kwnames)
+{
+    CoroMethodObject *m = (CoroMethodObject *)op;
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    /* the errors of a method descriptor's call */
+    if (nargs < 1) {
+        PyErr_Format(PyExc_TypeError, "unbound method %s.%s() needs an "
+                     "argument", _PyType_Name(m->cm_class),
+                     m->cm_def->ml_name);
+        return NULL;
+    }
+    if (!PyObject_TypeCheck(args[0], m->cm_class)) {
+        PyErr_Format(PyExc_TypeError,
+                     "descriptor '%s' for '%.100s' objects doesn't apply to "
+                     "a '%.100s' object", m->cm_def->ml_name,
+                     m->cm_class->tp_name, Py_TYPE(args[0])->tp_name);
+        return NULL;
+    }
+    PyCMethod meth = (PyCMethod)(void (*)(void))m->cm_def->ml_meth;
+    return meth(args[0], m->cm_class, args + 1, (size_t)(nargs - 1),
+                kwnames);
+}
+
+static PyObject *
+coromethod_descr_get(PyObject *op, PyObject *obj, PyObject *type)
+{
+    if (obj == NULL || obj == Py_None) {
+        return Py_NewRef(op);
+    }
+    return PyMethod_New(op, obj);
+}
+
+/* The pure function's attribute `name`. */
+static PyObject *
+coromethod_func_attr(PyObject *op, void *name)
+{
+    return PyObject_GetAttrString(((CoroMethodObject *)op)->cm_func,
+                                  (const char *)name);
+}
+
+/* pickle and copy take a string for the name of a global: the pure
+   function's __qualname__ in its __module__ finds this object again. */
+static PyObject *
+coromethod_reduce(PyObject *op, PyObject *Py_UNUSED(ignored))
+{
+    return coromethod_func_attr(op, "__qualname__");
+}
+
+static PyObject *
+coromethod_repr(PyObject *op)
+{
+    CoroMethodObject *m = (CoroMethodObject *)op;
+    return PyUnicode_FromFormat("<coroutine method '%s' of '%s' objects>",
+                                m->cm_def->ml_name, m->cm_class->tp_name);
+}
+
+static int
+coromethod_traverse(PyObject *op, visitproc visit, void *arg)
+{
+    CoroMethodObject *m = (CoroMethodObject *)op;
+    Py_VISIT(Py_TYPE(op));
+    Py_VISIT(m->cm_class);
+    Py_VISIT(m->cm_func);
+    return 0;
+}
+
+static int
+coromethod_clear(PyObject *op)
+{
+    CoroMethodObject *m = (CoroMethodObject *)op;
+    Py_CLEAR(m->cm_class);
+    Py_CLEAR(m->cm_func);
+    return 0;
+}
+
+static void
+coromethod_dealloc(PyObject *op)
+{
+    PyTypeObject *tp = Py_TYPE(op);
+    PyObject_GC_UnTrack(op);
+    (void)coromethod_clear(op);
+    tp->tp_free(op);
+    Py_DECREF(tp);
+}
+
+static PyMethodDef coromethod_methods[] = {
+    {"__reduce__", coromethod_reduce, METH_NOARGS, NULL},
+    {NULL, NULL}
+};
+
+#define COROMETHOD_FUNC_ATTR(name) \
+    {name, coromethod_func_attr, NULL, NULL, (void *)(name)}
+
+static PyGetSetDef coromethod_getsets[] = {
+    COROMETHOD_FUNC_ATTR("__name__"),
+    COROMETHOD_FUNC_ATTR("__qualname__"),
+    COROMETHOD_FUNC_ATTR("__module__"),
+    COROMETHOD_FUNC_ATTR("__doc__"),
+    COROMETHOD_FUNC_ATTR("__code__"),
+    COROMETHOD_FUNC_ATTR("__defaults__"),
+    COROMETHOD_FUNC_ATTR("__kwdefaults__"),
+    COROMETHOD_FUNC_ATTR("__annotations__"),
+    {NULL}
+};
+
+static PyMemberDef coromethod_members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET,
+     offsetof(CoroMethodObject, cm_vectorcall), READONLY, NULL},
+    {NULL}
+};
+
+static PyType_Slot coromethod_slots[] = {
+    {Py_tp_dealloc, coromethod_dealloc},
+    {Py_tp_traverse, coromethod_traverse},
+    {Py_tp_clear, coromethod_clear},
+    {Py_tp_repr, coromethod_repr},
+    {Py_tp_call, PyVectorcall_Call},
+    {Py_tp_descr_get, coromethod_descr_get},
+    {Py_tp_methods, coromethod_methods},
+    {Py_tp_getset, coromethod_getsets},
+    {Py_tp_members, coromethod_members},
+    {0, NULL}
+};
+
+static PyType_Spec coromethod_spec = {
+    .name = "_asyncio.coroutine_method",
+    .basicsize = sizeof(CoroMethodObject),
+    .flags = (Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC
+              | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION
+              | Py_TPFLAGS_METHOD_DESCRIPTOR | Py_TPFLAGS_HAVE_VECTORCALL),
+    .slots = coromethod_slots,
+};
+
+/* Make the methods of cls named in `names` (of its table `methods`)
+   coroutine_methods standing in for the functions of the same names that
+   base, the pure class, has.  A name whose pure attribute is no
+   coroutine function keeps its plain method. */
+static int
+coromethod_install(streams_state *ss, PyTypeObject *cls, PyObject *base,
+                   PyMethodDef *methods, const char *const *names)
+{
+    for (; *names != NULL; names++) {
+        PyMethodDef *def = methods;
+        while (def->ml_name != NULL && strcmp(def->ml_name, *names) != 0) {
+            def++;
+        }
+        if (def->ml_name == NULL) {
+            PyErr_Format(PyExc_SystemError, "%s has no C method %s",
+                         cls->tp_name, *names);
+            return -1;
+        }
+        PyObject *name = PyUnicode_InternFromString(*names);
+        if (name == NULL) {
+            return -1;
+        }
+        PyObject *func = _PyType_Lookup((PyTypeObject *)base, name);
+        if (func == NULL || !PyFunction_Check(func)
+            || !(((PyCodeObject *)PyFunction_GET_CODE(func))->co_flags
+                 & CO_COROUTINE)) {
+            Py_DECREF(name);
+            continue;
+        }
+        CoroMethodObject *m = PyObject_GC_New(CoroMethodObject,
+                                              ss->CoroMethodType);
+        if (m == NULL) {
+            Py_DECREF(name);
+            return -1;
+        }
+        m->cm_def = def;
+        m->cm_class = (PyTypeObject *)Py_NewRef(cls);
+        m->cm_func = Py_NewRef(func);
+        m->cm_vectorcall = coromethod_vectorcall;
+        PyObject_GC_Track(m);
+        int rc = PyObject_SetAttr((PyObject *)cls, name, (PyObject *)m);
+        Py_DECREF(m);
+        Py_DECREF(name);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+
 /* ---------- The types ---------- */
 
 static PyMethodDef reader_methods[] = {
@@ -1671,6 +1882,13 @@ static PyMethodDef protocol_methods[] = {
                       "Feed the data to the stream's reader.")),
     {NULL, NULL}
 };
+
+/* the methods above that are coroutine functions in the pure classes */
+static const char *const reader_coroutine_methods[] = {
+    "_wait_for_data", "read", "readexactly", "readuntil", "readline", NULL,
+};
+
+static const char *const writer_coroutine_methods[] = {"drain", NULL};
 
 static const char *const reader_field_names[READER_NFIELDS] = {
     "_buffer", "_eof", "_waiter", "_exception", "_transport", "_paused",
@@ -1776,6 +1994,12 @@ streams__stream_types(PyObject *module, PyObject *const *args,
     if (protocol == NULL) {
         goto error;
     }
+    if (coromethod_install(ss, (PyTypeObject *)reader, args[0],
+                           reader_methods, reader_coroutine_methods) < 0
+        || coromethod_install(ss, (PyTypeObject *)writer, args[1],
+                              writer_methods, writer_coroutine_methods) < 0) {
+        goto error;
+    }
     /* the flow control helper the drain fast path stands in for: the one
        StreamReaderProtocol has, as found through its MRO */
     PyObject *helper = _PyType_Lookup((PyTypeObject *)args[2],
@@ -1827,6 +2051,11 @@ streams_exec(PyObject *module, asyncio_state *st)
     if (st->streams.OpType == NULL) {
         return -1;
     }
+    st->streams.CoroMethodType = (PyTypeObject *)PyType_FromModuleAndSpec(
+        module, &coromethod_spec, NULL);
+    if (st->streams.CoroMethodType == NULL) {
+        return -1;
+    }
     return PyModule_AddFunctions(module, streams_functions);
 }
 
@@ -1874,6 +2103,7 @@ static const size_t streams_refs[] = {
     ASYNCIO_OFFSET(streams.py_stream_reader),
     ASYNCIO_OFFSET(streams.py_drain_helper),
     ASYNCIO_OFFSET(streams.OpType),
+    ASYNCIO_OFFSET(streams.CoroMethodType),
     ASYNCIO_OFFSET(streams.IncompleteReadError),
     ASYNCIO_OFFSET(streams.LimitOverrunError),
     ASYNCIO_OFFSET(streams.sleep),

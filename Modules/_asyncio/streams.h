@@ -57,6 +57,8 @@ typedef struct {
     PyObject *py_drain_helper;    /* FlowControlMixin._drain_helper */
     /* the awaitables the read operations and drain() return */
     PyTypeObject *OpType;
+    /* what the C classes hold those methods as (see coromethod_install()) */
+    PyTypeObject *CoroMethodType;
     /* asyncio's, imported on first use */
     PyObject *IncompleteReadError;
     PyObject *LimitOverrunError;

@@ -295,7 +295,9 @@ def catalogue():
                 entries[f'_SelectorSocketTransport.{name}'] = (
                     getattr(transport, name),
                     getattr(pure_transport, name), True)
-    # the stream classes, likewise
+    # the stream classes, likewise; but their coroutine methods show the
+    # pure functions' own signatures and docstrings (test_c_streams'
+    # CoroutineMethodTests checks that)
     from asyncio import streams
     for name in ('StreamReader', 'StreamWriter', 'StreamReaderProtocol'):
         cls = getattr(streams, f'_C{name}')
@@ -304,6 +306,8 @@ def catalogue():
         pure_cls = getattr(streams, f'_Py{name}')
         entries[name] = (cls, pure_cls, False)
         for meth, value in vars(cls).items():
+            if type(value).__name__ == 'coroutine_method':
+                continue
             if callable(value) and not meth.startswith('__'):
                 entries[f'{name}.{meth}'] = (getattr(cls, meth),
                                              getattr(pure_cls, meth), True)

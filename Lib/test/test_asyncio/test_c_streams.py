@@ -42,7 +42,10 @@ assert statement.
 
 import asyncio
 import contextlib
+import copy
+import inspect
 import os
+import pickle
 import random
 import re
 import socket
@@ -866,6 +869,136 @@ class ConnectionTests(unittest.TestCase):
         for impl in (PY, candidate(self)):
             with self.subTest(impl=impl):
                 self.transfer(impl, 100, 50000, 7)
+
+
+# The methods that are `async def` functions of the pure classes.
+COROUTINE_METHODS = [
+    ('StreamReader', 'read'), ('StreamReader', 'readexactly'),
+    ('StreamReader', 'readuntil'), ('StreamReader', 'readline'),
+    ('StreamReader', '_wait_for_data'), ('StreamWriter', 'drain')]
+
+# What code that inspects a function reads of it.
+FUNCTION_ATTRIBUTES = ('__name__', '__qualname__', '__module__', '__doc__',
+                       '__code__', '__defaults__', '__kwdefaults__',
+                       '__annotations__')
+
+
+class CoroutineMethodTests(unittest.TestCase):
+    """The C classes' coroutine methods are what the pure classes' `async
+    def` functions are to code that inspects them: asyncio and inspect,
+    unittest.mock's specs (which make AsyncMocks of coroutine functions),
+    pickle and copy."""
+
+    def setUp(self):
+        self.c = candidate(self)
+        self.loop = asyncio.new_event_loop()
+        self.addCleanup(self.loop.close)
+
+    def instances(self, impl):
+        """A StreamReader and a StreamWriter of impl's classes."""
+        reader = impl.reader(loop=self.loop)
+        writer = impl.classes['StreamWriter'](
+            mock.Mock(), mock.Mock(), None, self.loop)
+        return {'StreamReader': reader, 'StreamWriter': writer}
+
+    def test_look_like_the_pure_functions(self):
+        py_objs, c_objs = self.instances(PY), self.instances(self.c)
+        for cls_name, name in COROUTINE_METHODS:
+            pure = getattr(PY.classes[cls_name], name)
+            c = getattr(self.c.classes[cls_name], name)
+            bound_pure = getattr(py_objs[cls_name], name)
+            bound_c = getattr(c_objs[cls_name], name)
+            with self.subTest(method=f'{cls_name}.{name}'):
+                self.assertIsNot(c, pure)
+                for obj in (c, bound_c):
+                    self.assertTrue(asyncio.iscoroutinefunction(obj))
+                    self.assertTrue(inspect.iscoroutinefunction(obj))
+                self.assertEqual(inspect.signature(c),
+                                 inspect.signature(pure))
+                self.assertEqual(inspect.signature(bound_c),
+                                 inspect.signature(bound_pure))
+                for attr in FUNCTION_ATTRIBUTES:
+                    self.assertEqual(getattr(c, attr), getattr(pure, attr))
+                self.assertIs(bound_c.__func__, c)
+                self.assertIs(bound_c.__self__, c_objs[cls_name])
+                self.assertEqual(bound_c, getattr(c_objs[cls_name], name))
+        # the other methods stay what they were
+        self.assertFalse(asyncio.iscoroutinefunction(
+            self.c.classes['StreamWriter'].write))
+        self.assertFalse(asyncio.iscoroutinefunction(
+            self.c.reader.feed_data))
+
+    def test_mock_specs_make_async_mocks(self):
+        async def main(impl):
+            reader = mock.create_autospec(impl.reader, instance=True)
+            reader.readexactly.return_value = b'abc'
+            writer = mock.Mock(spec=impl.classes['StreamWriter'])
+            self.assertIsInstance(reader.read, mock.AsyncMock)
+            self.assertIsInstance(writer.drain, mock.AsyncMock)
+            self.assertNotIsInstance(writer.write, mock.AsyncMock)
+            self.assertNotIsInstance(reader.feed_data, mock.AsyncMock)
+            await writer.drain()
+            writer.drain.assert_awaited_once_with()
+            return await reader.readexactly(3)
+
+        for impl in (PY, self.c):
+            with self.subTest(impl=impl):
+                self.assertEqual(self.loop.run_until_complete(main(impl)),
+                                 b'abc')
+
+    def test_calls_run_the_c_methods(self):
+        cls = self.c.reader
+        reader = self.instances(self.c)['StreamReader']
+        reader.feed_data(b'abcdef\nxyz')
+        reader.feed_eof()
+        op_type = type(reader.read(0))
+        self.assertNotEqual(op_type.__name__, 'coroutine')
+
+        class Sub(cls):
+            async def read(self, n=-1):
+                return b'<' + await super().read(n) + b'>'
+
+        sub = Sub(loop=self.loop)
+        sub.feed_data(b'12')
+
+        async def main():
+            return [await cls.read(reader, 2),
+                    await cls.__dict__['readline'].__get__(reader)(),
+                    await reader.readexactly(n=1),
+                    await sub.read(2)]
+
+        self.assertEqual(self.loop.run_until_complete(main()),
+                         [b'ab', b'cdef\n', b'x', b'<12>'])
+        self.assertIs(type(cls.readline(reader)), op_type)
+        self.assertIs(cls.__dict__['read'].__get__(None, cls),
+                      cls.__dict__['read'])
+
+    def test_bad_calls(self):
+        read = self.c.reader.read
+        with self.assertRaisesRegex(TypeError, r'needs an argument'):
+            read()
+        with self.assertRaisesRegex(TypeError,
+                                    r"doesn't apply to a 'int' object"):
+            read(5)
+        reader = self.instances(self.c)['StreamReader']
+        with self.assertRaises(TypeError):
+            reader.read(1, 2)
+        with self.assertRaises(TypeError):
+            reader.read(nbytes=1)
+
+    def test_pickle_and_copy_find_the_same_method(self):
+        # the classes first: pickle finds a method through its class
+        for cls in self.c.classes.values():
+            with self.subTest(cls=cls):
+                self.assertIs(pickle.loads(pickle.dumps(cls)), cls)
+        for cls_name, name in COROUTINE_METHODS:
+            method = getattr(streams, cls_name).__dict__[name]
+            with self.subTest(method=f'{cls_name}.{name}'):
+                for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+                    self.assertIs(
+                        pickle.loads(pickle.dumps(method, proto)), method)
+                self.assertIs(copy.copy(method), method)
+                self.assertIs(copy.deepcopy(method), method)
 
 
 if __name__ == '__main__':
