@@ -76,6 +76,7 @@ import gc
 import itertools
 import logging
 import os
+import pickle
 import random
 import re
 import selectors
@@ -1575,6 +1576,14 @@ class ConstructionTests(unittest.TestCase):
         loop = asyncio.new_event_loop()
         self.addCleanup(loop.close)
         return loop
+
+    def test_class_is_found_where_its_name_says(self):
+        # pickle looks a class up by __module__ and __qualname__
+        cls = C_TRANSPORT
+        module = sys.modules[cls.__module__]
+        self.assertIs(getattr(module, cls.__qualname__), cls)
+        for proto in range(pickle.HIGHEST_PROTOCOL + 1):
+            self.assertIs(pickle.loads(pickle.dumps(cls, proto)), cls)
 
     def tcp_socket(self):
         server = socket.create_server(('127.0.0.1', 0))
