@@ -114,10 +114,7 @@ cb_args_object(const cb_args *a)
 static PyObject *
 handle_context(HandleObject *h)
 {
-    if (context_realize(&h->h_context, &h->h_vars) < 0) {
-        return NULL;
-    }
-    return new_ref_or_none(h->h_context);
+    return context_ref(&h->h_context, &h->h_vars);
 }
 
 /* handle._args: a new reference, None when it has none.  A single

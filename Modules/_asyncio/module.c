@@ -566,6 +566,18 @@ context_realize(PyObject **ctx, PyObject **vars)
     return 0;
 }
 
+/* The Context such a pair of fields stands for, made now if only its
+   variables were kept (context_realize()): a new reference, None when
+   the pair holds nothing, NULL on error. */
+PyObject *
+context_ref(PyObject **ctx, PyObject **vars)
+{
+    if (context_realize(ctx, vars) < 0) {
+        return NULL;
+    }
+    return new_ref_or_none(*ctx);
+}
+
 /* Fetch the current exception as a normalized instance whose
    __traceback__ is set (new reference); NULL if none. */
 PyObject *

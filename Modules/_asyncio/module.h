@@ -337,6 +337,7 @@ exception_propagates(void)
 PyObject *context_or_copy(PyObject *ctx);
 int context_keep(PyObject *context, PyObject **ctx, PyObject **vars);
 int context_realize(PyObject **ctx, PyObject **vars);
+PyObject *context_ref(PyObject **ctx, PyObject **vars);
 PyObject *context_vars_if_sole(PyObject *ctx);
 PyObject *fetch_exception(void);
 void raise_instance(PyObject *exc);

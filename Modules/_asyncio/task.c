@@ -130,10 +130,7 @@ task_callback_new(asyncio_state *st, TaskObject *task, int kind)
 static PyObject *
 task_context_ref(TaskObject *task)
 {
-    if (context_realize(&task->task_context, &task->task_context_vars) < 0) {
-        return NULL;
-    }
-    return new_ref_or_none(task->task_context);
+    return context_ref(&task->task_context, &task->task_context_vars);
 }
 
 /* The task's __wakeup and context, for a future that kept just the task
