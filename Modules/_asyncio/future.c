@@ -222,8 +222,14 @@ future_vectorcall(PyObject *type, PyObject *const *args, size_t nargsf,
         return _PyObject_MakeTpCall(PyThreadState_Get(), type, args, nargs,
                                     kwnames);
     }
-    PyObject *self = ((PyTypeObject *)type)->tp_alloc((PyTypeObject *)type,
-                                                      0);
+    return future_new(st, loop);
+}
+
+PyObject *
+future_new(asyncio_state *st, PyObject *loop)
+{
+    PyTypeObject *tp = st->future.FutureType;
+    PyObject *self = tp->tp_alloc(tp, 0);
     if (self == NULL) {
         return NULL;
     }

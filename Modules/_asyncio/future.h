@@ -79,6 +79,9 @@ future_type_is_native(const future_state *fs, PyTypeObject *tp)
 int future_add_native_type(asyncio_state *st, PyTypeObject *tp);
 
 int future_check_not_pending(PyObject *self);
+/* Future(loop=loop), loop None or NULL for the current one: new
+   reference. */
+PyObject *future_new(asyncio_state *st, PyObject *loop);
 int future_init_impl(asyncio_state *st, FutureObject *fut, PyObject *loop);
 PyObject *future_result_impl(asyncio_state *st, FutureObject *fut);
 PyObject *future_exception_impl(asyncio_state *st, FutureObject *fut);

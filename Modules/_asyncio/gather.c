@@ -10,10 +10,14 @@
  * object holding the pure version's closure (the children, their count,
  * how many finished, return_exceptions and the outer future), so a gather
  * costs two objects instead of a function, its cells and a dict that
- * lives as long as the children.  Outside a running loop, and when
- * tasks._GatheringFuture is not ours, _gather() declines and the
- * pure-Python body runs (with its warnings pointing at the right frame,
- * or making whatever class was patched in).
+ * lives as long as the children.  A child that gather() made (a task for
+ * a coroutine argument) and that finished with a result before gather()
+ * returned is let go, its result kept in its place: in a tree of eager
+ * tasks most children are such, and would otherwise stay alive until
+ * their last sibling is done (see gather_release_finished()).  Outside a
+ * running loop, and when tasks._GatheringFuture is not ours, _gather()
+ * declines and the pure-Python body runs (with its warnings pointing at
+ * the right frame, or making whatever class was patched in).
  */
 
 #include "module.h"
@@ -21,6 +25,7 @@
 typedef struct {
     FutureObject gf_future;
     PyObject *gf_children;          /* _children */
+    PyObject *gf_released;          /* NULL, or the callback's released */
     int gf_cancel_requested;        /* _cancel_requested */
 } GatheringFutureObject;
 
@@ -28,6 +33,9 @@ typedef struct {
     PyObject_HEAD
     PyObject *outer;                /* NULL until made, as in bpo-46672 */
     PyObject *children;             /* list */
+    /* NULL, or a tuple as long as children that holds, where children
+       holds st->gather.released, the result of the child let go there */
+    PyObject *released;
     PyObject *return_exceptions;
     Py_ssize_t nfuts;
     Py_ssize_t nfinished;
@@ -114,6 +122,21 @@ gather_child_outcome(asyncio_state *st, PyObject *fut)
 
 /* ---------- gather: the done callback ---------- */
 
+/* The result of the child released at children[i] (new reference). */
+static PyObject *
+gather_released_result(asyncio_state *st, GatherCallbackObject *cb,
+                       Py_ssize_t i)
+{
+    if (cb->released == NULL || i >= PyTuple_GET_SIZE(cb->released)) {
+        /* only a list taken with gc.get_referents() could get here */
+        PyErr_SetString(PyExc_RuntimeError,
+                        "gather(): the children list was changed behind "
+                        "its back");
+        return NULL;
+    }
+    return Py_NewRef(PyTuple_GET_ITEM(cb->released, i));
+}
+
 /* Every child is done: the results in argument order to the outer future,
    or, when it was cancelled meanwhile, the CancelledError of the last
    child (the pure version's loop variable). */
@@ -131,7 +154,9 @@ gather_finish(asyncio_state *st, GatherCallbackObject *cb, PyObject *outer,
     /* the list is outer._children too: re-read its size on every step */
     for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(children); i++) {
         Py_SETREF(last, Py_NewRef(PyList_GET_ITEM(children, i)));
-        PyObject *res = gather_child_outcome(st, last);
+        PyObject *res = last == st->gather.released
+                        ? gather_released_result(st, cb, i)
+                        : gather_child_outcome(st, last);
         rc = res != NULL ? PyList_Append(results, res) : -1;
         Py_XDECREF(res);
     }
@@ -140,8 +165,11 @@ gather_finish(asyncio_state *st, GatherCallbackObject *cb, PyObject *outer,
         GatheringFutureObject *gf = (GatheringFutureObject *)outer;
         if (gf->gf_cancel_requested) {
             /* gather() itself was cancelled: that wins over
-               return_exceptions (bpo-32684) */
-            PyObject *exc = gather_child_cancelled_error(st, last);
+               return_exceptions (bpo-32684); a released child would
+               have made a plain CancelledError() */
+            PyObject *exc = last == st->gather.released
+                            ? PyObject_CallNoArgs(st->CancelledError)
+                            : gather_child_cancelled_error(st, last);
             rc = exc != NULL ? future_set_exception_impl(
                                    st, (FutureObject *)outer, exc)
                              : -1;
@@ -248,6 +276,7 @@ gather_callback_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(Py_TYPE(self));
     Py_VISIT(cb->outer);
     Py_VISIT(cb->children);
+    Py_VISIT(cb->released);
     Py_VISIT(cb->return_exceptions);
     return 0;
 }
@@ -258,6 +287,7 @@ gather_callback_clear(PyObject *self)
     GatherCallbackObject *cb = (GatherCallbackObject *)self;
     Py_CLEAR(cb->outer);
     Py_CLEAR(cb->children);
+    Py_CLEAR(cb->released);
     Py_CLEAR(cb->return_exceptions);
     return 0;
 }
@@ -525,6 +555,75 @@ gather_done_children(asyncio_state *st, GatherCallbackObject *cb,
     return 0;
 }
 
+/* Whether gather() may let go of child, which it made: a future of ours
+   that finished with a result and would give nothing else to the outer
+   future (no exception, and a plain CancelledError() from
+   _make_cancelled_error(), which gather_finish() may ask of the last
+   child). */
+static int
+gather_child_releasable(asyncio_state *st, PyObject *child)
+{
+    if (!Future_IsNative(st, child)) {
+        return 0;
+    }
+    FutureObject *fut = (FutureObject *)child;
+    return fut->fut_state == STATE_FINISHED && fut->fut_exception == NULL
+           && fut->fut_cancelled_exc == NULL
+           && (fut->fut_cancel_msg == NULL || fut->fut_cancel_msg == Py_None);
+}
+
+/* Let go of the children that _gather() made for items and that had
+   finished with a result when it watched them (eager tasks; done is
+   gather_watch_child()'s list of the done ones, in order): each one's
+   place in the children list takes st->gather.released, and its result
+   goes to the same place in cb->released, a tuple.  Nothing else holds
+   such a task once done is dropped (the pure version's children list
+   would keep it alive until the last sibling is done), so it is freed
+   then, after this has finished; no Python code runs here, so the tuple
+   is filled before anything could see it.  Reading outer._children puts
+   done futures with those results back in their places
+   (gathering_restore_children()).  A repeated argument keeps its child
+   in its later places. */
+static int
+gather_release_finished(asyncio_state *st, GatherCallbackObject *cb,
+                        PyObject *items, PyObject *done)
+{
+    PyObject *children = cb->children;
+    Py_ssize_t n = Py_MIN(PyList_GET_SIZE(children),
+                          PyTuple_GET_SIZE(items));
+    Py_ssize_t i = 0;
+    for (Py_ssize_t j = 0; j < PyList_GET_SIZE(done); j++, i++) {
+        PyObject *child = PyList_GET_ITEM(done, j);
+        while (i < n && PyList_GET_ITEM(children, i) != child) {
+            i++;
+        }
+        if (i == n) {
+            break;
+        }
+        if (child == PyTuple_GET_ITEM(items, i)
+            || !gather_child_releasable(st, child)) {
+            continue;
+        }
+        if (cb->released == NULL) {
+            cb->released = PyTuple_New(n);
+            if (cb->released == NULL) {
+                return -1;
+            }
+            for (Py_ssize_t k = 0; k < n; k++) {
+                PyTuple_SET_ITEM(cb->released, k, Py_NewRef(Py_None));
+            }
+            Py_XSETREF(((GatheringFutureObject *)cb->outer)->gf_released,
+                       Py_NewRef(cb->released));
+        }
+        Py_SETREF(PyTuple_GET_ITEM(cb->released, i),
+                  Py_NewRef(((FutureObject *)child)->fut_result));
+        /* done still holds the child */
+        Py_SETREF(PyList_GET_ITEM(children, i),
+                  Py_NewRef(st->gather.released));
+    }
+    return 0;
+}
+
 static PyObject *
 gather__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
 {
@@ -571,6 +670,7 @@ gather__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     }
     cb->outer = NULL;
     cb->children = PyList_New(0);
+    cb->released = NULL;
     cb->return_exceptions = Py_NewRef(args[1]);
     cb->nfuts = 0;
     cb->nfinished = 0;
@@ -600,7 +700,10 @@ gather__gather(PyObject *module, PyObject *const *args, Py_ssize_t nargs)
     if (outer != NULL) {
         cb->outer = Py_NewRef(outer);
         if (done_children != NULL
-            && gather_done_children(st, cb, done_children) < 0) {
+            && (gather_done_children(st, cb, done_children) < 0
+                || (((FutureObject *)outer)->fut_state == STATE_PENDING
+                    && gather_release_finished(st, cb, items,
+                                               done_children) < 0))) {
             Py_CLEAR(outer);
         }
     }
@@ -628,6 +731,7 @@ gathering_init_impl(asyncio_state *st, GatheringFutureObject *gf,
         return -1;
     }
     Py_XSETREF(gf->gf_children, Py_NewRef(children));
+    Py_CLEAR(gf->gf_released);
     gf->gf_cancel_requested = 0;
     return 0;
 }
@@ -703,6 +807,11 @@ gathering_cancel_impl(asyncio_state *st, FutureObject *fut, PyObject *msg)
     int ret = 0;
     PyObject *child;
     while ((child = PyIter_Next(it)) != NULL) {
+        if (child == st->gather.released) {
+            /* finished: its cancel() would have returned False */
+            Py_DECREF(child);
+            continue;
+        }
         int rc = future_cancel_any(st, child, msg);
         Py_DECREF(child);
         if (rc < 0) {
@@ -731,10 +840,92 @@ gathering_cancel(PyObject *self, PyObject *const *args, Py_ssize_t nargs,
                                 gathering_cancel_impl);
 }
 
+/* Put back, in the places of the children gather_release_finished() let
+   go, done futures with their results, before Python code sees the list:
+   a reader of _children finds a done future with the right result where
+   a child was, though not the task itself. */
+static int
+gathering_restore_children(asyncio_state *st, GatheringFutureObject *gf)
+{
+    /* Taken from gf first: making a future may run Python code
+       (loop.get_debug()), which, reading _children again, then gets the
+       list as it is rather than starting over without end.  Its items
+       and size are read on every step, since that code may change it. */
+    PyObject *released = gf->gf_released;
+    gf->gf_released = NULL;
+    PyObject *children = Py_NewRef(gf->gf_children);
+    int rc = 0;
+    for (Py_ssize_t i = 0; rc == 0 && i < PyList_GET_SIZE(children)
+                                    && i < PyTuple_GET_SIZE(released); i++) {
+        if (PyList_GET_ITEM(children, i) != st->gather.released) {
+            continue;
+        }
+        PyObject *fut = future_new(st, gf->gf_future.fut_loop);
+        rc = fut != NULL ? 0 : -1;
+        if (rc == 0) {
+            rc = future_set_result_impl(st, (FutureObject *)fut,
+                                        PyTuple_GET_ITEM(released, i));
+        }
+        if (rc == 0 && i < PyList_GET_SIZE(children)
+            && PyList_GET_ITEM(children, i) == st->gather.released) {
+            rc = PyList_SetItem(children, i, Py_NewRef(fut));
+        }
+        Py_XDECREF(fut);
+    }
+    if (rc < 0 && gf->gf_released == NULL && gf->gf_children == children) {
+        /* to be tried again on the next read */
+        gf->gf_released = Py_NewRef(released);
+    }
+    Py_DECREF(children);
+    Py_DECREF(released);
+    return rc;
+}
+
+/* What reading or deleting a deleted _children raises. */
+static void
+gathering_raise_no_children(PyObject *self)
+{
+    PyErr_Format(PyExc_AttributeError,
+                 "'%.200s' object has no attribute '_children'",
+                 Py_TYPE(self)->tp_name);
+}
+
+static PyObject *
+gathering_get_children(PyObject *self, void *Py_UNUSED(closure))
+{
+    GatheringFutureObject *gf = (GatheringFutureObject *)self;
+    if (gf->gf_children == NULL) {
+        gathering_raise_no_children(self);
+        return NULL;
+    }
+    if (gf->gf_released != NULL) {
+        asyncio_state *st = state_of(self);
+        if (st == NULL || gathering_restore_children(st, gf) < 0) {
+            return NULL;
+        }
+    }
+    return Py_NewRef(gf->gf_children);
+}
+
+static int
+gathering_set_children(PyObject *self, PyObject *value,
+                       void *Py_UNUSED(closure))
+{
+    GatheringFutureObject *gf = (GatheringFutureObject *)self;
+    if (value == NULL && gf->gf_children == NULL) {
+        gathering_raise_no_children(self);
+        return -1;
+    }
+    Py_XSETREF(gf->gf_children, Py_XNewRef(value));
+    Py_CLEAR(gf->gf_released);
+    return 0;
+}
+
 static int
 gathering_traverse(PyObject *self, visitproc visit, void *arg)
 {
     Py_VISIT(((GatheringFutureObject *)self)->gf_children);
+    Py_VISIT(((GatheringFutureObject *)self)->gf_released);
     return future_traverse(self, visit, arg);
 }
 
@@ -742,6 +933,7 @@ static int
 gathering_clear(PyObject *self)
 {
     Py_CLEAR(((GatheringFutureObject *)self)->gf_children);
+    Py_CLEAR(((GatheringFutureObject *)self)->gf_released);
     return future_clear(self);
 }
 
@@ -764,13 +956,9 @@ static PyMethodDef gathering_methods[] = {
     {NULL, NULL}
 };
 
-static PyMemberDef gathering_members[] = {
-    {"_children", T_OBJECT_EX, offsetof(GatheringFutureObject, gf_children),
-     0, NULL},
-    {NULL}
-};
-
 static PyGetSetDef gathering_getsets[] = {
+    {"_children", gathering_get_children, gathering_set_children, NULL,
+     NULL},
     {"_cancel_requested", get_flag_field, set_flag_field, NULL,
      FIELD(GatheringFutureObject, gf_cancel_requested)},
     {NULL}
@@ -789,7 +977,6 @@ static PyType_Slot gathering_slots[] = {
     {Py_tp_finalize, future_finalize},
     {Py_tp_init, gathering_tp_init},
     {Py_tp_methods, gathering_methods},
-    {Py_tp_members, gathering_members},
     {Py_tp_getset, gathering_getsets},
     {0, NULL}
 };
@@ -835,6 +1022,10 @@ gather_exec(PyObject *module, asyncio_state *st)
     if (gs->kw_loop == NULL) {
         return -1;
     }
+    gs->released = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
+    if (gs->released == NULL) {
+        return -1;
+    }
     return PyModule_AddFunctions(module, gather_functions);
 }
 
@@ -856,6 +1047,7 @@ static const asyncio_name gather_names[] = {
 static const size_t gather_refs[] = {
     ASYNCIO_OFFSET(gather.GatheringFutureType),
     ASYNCIO_OFFSET(gather.GatherCallbackType),
+    ASYNCIO_OFFSET(gather.released),
 };
 
 const asyncio_part gather_part = {

@@ -970,15 +970,16 @@ transport__write_ready(CMETHOD_ARGS)
  * BaseTransport.__init__, and in them set_protocol(),
  * _set_write_buffer_limits() and base_events._set_nodelay(), whose
  * socket.family and socket.type convert ints to enums: a seventh of the
- * instructions of a connection that carries one request (tcp_churn).  transport_tp_init() does
- * the same steps in the same order, with the same calls of whatever may
- * run Python code (the socket's and the protocol's methods, the extra
- * mapping, trsock.TransportSocket, server._attach(), loop._transports,
- * loop.call_soon()), for the type itself called with positional
- * arguments, as the loop calls it, while the type's __init__,
- * set_protocol, _set_write_buffer_limits and _buffer_factory and
- * base_events._set_nodelay are those the type was made with.  Otherwise
- * (a subclass, keywords, something replaced) the pure __init__ runs. */
+ * instructions of a connection that carries one request (tcp_churn).
+ * transport_tp_init() does the same steps in the same order, with the
+ * same calls of whatever may run Python code (the socket's and the
+ * protocol's methods, the extra mapping, trsock.TransportSocket,
+ * server._attach(), loop._transports, loop.call_soon()), for the type
+ * itself called with positional arguments, as the loop calls it, while
+ * the type's __init__, set_protocol, _set_write_buffer_limits and
+ * _buffer_factory and base_events._set_nodelay are those the type was
+ * made with.  Otherwise (a subclass, keywords, something replaced) the
+ * pure __init__ runs. */
 
 /* Store value (a new reference) in the slot at offset. */
 static inline void

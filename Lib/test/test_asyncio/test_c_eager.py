@@ -9,7 +9,9 @@ coroutine that returns or raises in that step leaves a task that is done on
 return from create_task() and was never scheduled; one that suspends goes
 on as any task.  gather() and TaskGroup count children that are done
 already at once, so nested eager gathers and groups finish without a turn
-of the loop.  The default stays lazy.
+of the loop; the C gather() also lets go of the tasks it made that finished
+so, keeping their results (outer._children shows done futures in their
+places).  The default stays lazy.
 
 Deep nesting (an eager step that makes an eager task, ten thousand deep)
 runs in a child process: it must end in the result or a RecursionError,
@@ -810,6 +812,161 @@ class EagerCases(cfork_helpers.LoopCases):
                 g.result()
             g._children[1].cancel()
         self.run_main(main)
+
+    # --- gather() lets go of the eager children it saw finish ---
+
+    def gather_releases(self):
+        """Whether gather() lets go of a child it made that finished with a
+        result before gather() returned: the C gather does, for children
+        of the exact C Task; the pure version keeps every child in
+        outer._children until the last one is done."""
+        return (getattr(tasks, '_c_gather', None) is not None
+                and tasks._GatheringFuture is tasks._CGatheringFuture
+                and self.Task is getattr(tasks, '_CTask', None))
+
+    def test_gather_lets_finished_eager_children_go(self):
+        refs = []
+
+        async def child(value):
+            refs.append(weakref.ref(asyncio.current_task()))
+            return value
+
+        async def main():
+            fut = self.loop.create_future()
+            g = asyncio.gather(child(1), fut, child(2), child(1))
+            alive = [ref() is not None for ref in refs]
+            fut.set_result('f')
+            return alive, await g
+        alive, results = self.run_main(main)
+        self.assertEqual(results, [1, 'f', 2, 1])
+        self.assertEqual(alive, [not self.gather_releases()] * 3)
+
+    def test_gather_keeps_children_with_more_to_say(self):
+        # an eager failure, an eager cancellation, a task passed in: the
+        # same objects stay in outer._children
+        refs = {}
+
+        async def child(tag, exc=None):
+            refs[tag] = weakref.ref(asyncio.current_task())
+            if exc is not None:
+                raise exc
+            return tag
+
+        async def main():
+            fut = self.loop.create_future()
+            mine = self.loop.create_task(child('mine'))
+            g = asyncio.gather(child('raises', ValueError('v')), fut, mine,
+                               child('cancelled', asyncio.CancelledError()),
+                               return_exceptions=True)
+            children = g._children
+            self.assertIs(children[0], refs['raises']())
+            self.assertIs(children[1], fut)
+            self.assertIs(children[2], mine)
+            self.assertIs(children[3], refs['cancelled']())
+            fut.set_result('f')
+            return await g
+        results = self.run_main(main)
+        self.assertIsInstance(results[0], ValueError)
+        self.assertEqual(results[1:3], ['f', 'mine'])
+        self.assertIsInstance(results[3], asyncio.CancelledError)
+
+    def test_gather_children_read_after_release(self):
+        value = object()
+
+        async def main():
+            fut = self.loop.create_future()
+            g = asyncio.gather(leaf(1), fut, leaf(value), leaf(None))
+            children = g._children
+            self.assertIsInstance(children, list)
+            self.assertIs(g._children, children)
+            self.assertEqual(len(children), 4)
+            self.assertIs(children[1], fut)
+            for i, expected in ((0, 1), (2, value), (3, None)):
+                child = children[i]
+                self.assertTrue(asyncio.isfuture(child))
+                self.assertTrue(child.done())
+                self.assertIs(child.result(), expected)
+                self.assertIs(child.get_loop(), self.loop)
+            fut.set_result('f')
+            results = await g
+            self.assertIs(g._children, children)
+            return results
+        self.assertEqual(self.run_main(main), [1, 'f', value, None])
+
+    def test_gather_release_then_children_replaced(self):
+        # the done callbacks go over the list gather() made, whatever
+        # outer._children is made to be
+        async def main():
+            outcomes = []
+            for how in ('assigned', 'deleted', 'cleared'):
+                fut = self.loop.create_future()
+                g = asyncio.gather(leaf(1), fut, leaf(3))
+                if how == 'assigned':
+                    g._children = [fut]
+                    self.assertEqual(g._children, [fut])
+                elif how == 'deleted':
+                    del g._children
+                    with self.assertRaises(AttributeError):
+                        g._children
+                    with self.assertRaises(AttributeError):
+                        del g._children
+                else:
+                    g._children.clear()
+                fut.set_result('f')
+                outcomes.append(await g)
+            return outcomes
+        self.assertEqual(self.run_main(main),
+                         [[1, 'f', 3]] * 2 + [[]])
+
+    def test_gather_cancelled_after_release(self):
+        async def main():
+            outcomes = []
+            for last_pending in (False, True):
+                fut = self.loop.create_future()
+                args = (leaf(1), fut) if last_pending else (fut, leaf(1))
+                g = asyncio.gather(*args, return_exceptions=True)
+                self.assertTrue(g.cancel('stop'))
+                self.assertFalse(g.cancel('again'))
+                for _ in range(3):
+                    await asyncio.sleep(0)
+                self.assertTrue(g.done())
+                try:
+                    await g
+                except asyncio.CancelledError as exc:
+                    # the last child's _make_cancelled_error()
+                    outcomes.append(exc.args)
+            return outcomes
+        self.assertEqual(self.run_main(main), [(), ('stop',)])
+
+    def test_gather_children_read_while_restored(self):
+        # making the futures that stand for released children asks the
+        # loop for its debug mode; that code reading _children again gets
+        # the list, and the outer read still finds it whole
+        seen = []
+        g = None
+
+        def get_debug():
+            if g is not None and not seen:
+                seen.append(g._children)
+            return False
+
+        async def main():
+            nonlocal g
+            fut = self.loop.create_future()
+            g = asyncio.gather(leaf(1), leaf(2), fut)
+            self.loop.get_debug = get_debug
+            try:
+                children = g._children
+            finally:
+                del self.loop.get_debug
+            self.assertEqual([c.result() for c in children[:2]], [1, 2])
+            self.assertIs(children[2], fut)
+            fut.set_result(3)
+            return await g
+        self.assertEqual(self.run_main(main), [1, 2, 3])
+        if self.gather_releases():
+            self.assertEqual(len(seen), 1)
+            self.assertIs(seen[0], g._children)
 
     def test_task_group_of_eager_children(self):
         async def main():
