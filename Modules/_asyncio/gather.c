@@ -576,11 +576,12 @@ gather_child_releasable(asyncio_state *st, PyObject *child)
    finished with a result when it watched them (eager tasks; done is
    gather_watch_child()'s list of the done ones, in order): each one's
    place in the children list takes st->gather.released, and its result
-   goes to the same place in cb->released, a tuple.  Nothing else holds
-   such a task once done is dropped (the pure version's children list
-   would keep it alive until the last sibling is done), so it is freed
-   then, after this has finished; no Python code runs here, so the tuple
-   is filled before anything could see it.  Reading outer._children puts
+   goes to the same place in cb->released, a tuple.  Unless its coroutine
+   kept it somewhere, nothing else holds such a task once done is dropped
+   (the pure version's children list would keep it alive until the last
+   sibling is done), so it is freed then, after this has finished; no
+   Python code runs here, so the tuple is filled before anything could
+   see it.  Reading outer._children puts
    done futures with those results back in their places
    (gathering_restore_children()).  A repeated argument keeps its child
    in its later places. */
