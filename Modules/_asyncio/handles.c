@@ -1043,9 +1043,20 @@ handle_set_lazy(PyObject *self, PyObject *val, void *closure)
     return 0;
 }
 
+/* __weakref__, which the pure class names in its __slots__: the first weak
+   reference to the handle, or None. */
+static PyObject *
+handle_get_weakref(PyObject *self, void *Py_UNUSED(closure))
+{
+    PyObject *head = ((HandleObject *)self)->h_weakreflist;
+    return Py_NewRef(head != NULL ? head : Py_None);
+}
+
 static PyGetSetDef handle_getsets[] = {
     {"_cancelled", get_flag_field, set_flag_field, NULL,
      FIELD(HandleObject, h_cancelled)},
+    {"__weakref__", handle_get_weakref, NULL,
+     PyDoc_STR("list of weak references to the object (if defined)"), NULL},
     {"_args", handle_get_lazy, handle_set_lazy, NULL,
      (void *)&handle_args_attr},
     {"_context", handle_get_lazy, handle_set_lazy, NULL,

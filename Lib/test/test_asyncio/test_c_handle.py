@@ -1062,10 +1062,17 @@ class HandleCases:
         for i in range(2):
             h = (self.Handle(noop, (), loop) if i == 0
                  else self.TimerHandle(1, noop, (), loop))
+            # __weakref__, which the pure class's __slots__ names
+            self.assertIn('__weakref__', dir(type(h)))
+            self.assertIsNone(h.__weakref__)
+            with self.assertRaises(AttributeError):
+                h.__weakref__ = None
             wd = weakref.WeakValueDictionary()
             wd['h'] = h
             ref = weakref.ref(h)
             self.assertIs(ref(), h)
+            self.assertIsInstance(h.__weakref__, weakref.ref)
+            self.assertIs(weakref.ref(h), h.__weakref__)
             del h
             gc.collect()
             self.assertIsNone(ref())
