@@ -184,9 +184,18 @@ static inline int
 core_check(asyncio_state *st, PyObject *loop)
 {
     PyTypeObject *tp = Py_TYPE(loop);
-    return ((tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
-            && tp->tp_version_tag == st->loop.type_version)
-           || PyObject_TypeCheck(loop, st->loop.LoopCoreType);
+    int tagged = (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG) != 0;
+    if (tagged && tp->tp_version_tag == st->loop.type_version) {
+        return 1;
+    }
+    if (tagged && tp->tp_version_tag == st->loop.other_type_version) {
+        return 0;
+    }
+    int is_core = PyObject_TypeCheck(loop, st->loop.LoopCoreType);
+    if (!is_core && tagged) {
+        st->loop.other_type_version = tp->tp_version_tag;
+    }
+    return is_core;
 }
 
 /* Where a loop core keeps its current task; NULL for other loops. */
