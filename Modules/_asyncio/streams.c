@@ -1599,7 +1599,8 @@ protocol_data_received(CMETHOD_ARGS)
  * __annotations__, names and __doc__, which makes it function-like to
  * inspect.  Looked up on an instance it gives a bound method of itself, as
  * a function does; a method call (Py_TPFLAGS_METHOD_DESCRIPTOR) needs no
- * bound method at all.  (Its __module__ being the function's, the class
+ * bound method at all.  Its __wrapped__ is the pure function, whose source
+ * inspect.getsource() then shows.  (Its __module__ being the function's, the class
  * coroutine_method has that attribute's descriptor for its own
  * __module__, as a Python class with a __module__ property would.)
  */
@@ -1722,6 +1723,10 @@ static PyGetSetDef coromethod_getsets[] = {
 static PyMemberDef coromethod_members[] = {
     {"__vectorcalloffset__", T_PYSSIZET,
      offsetof(CoroMethodObject, cm_vectorcall), READONLY, NULL},
+    /* as functools.wraps() would set it: inspect.unwrap(), and so
+       inspect.getsource(), find the pure function */
+    {"__wrapped__", T_OBJECT, offsetof(CoroMethodObject, cm_func), READONLY,
+     NULL},
     {NULL}
 };
 

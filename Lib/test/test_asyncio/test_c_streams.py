@@ -919,6 +919,14 @@ class CoroutineMethodTests(unittest.TestCase):
                                  inspect.signature(bound_pure))
                 for attr in FUNCTION_ATTRIBUTES:
                     self.assertEqual(getattr(c, attr), getattr(pure, attr))
+                # inspect.unwrap() finds the pure function, and
+                # inspect.getsource() its source
+                self.assertIs(c.__wrapped__, inspect.unwrap(pure))
+                self.assertIs(inspect.unwrap(bound_c), inspect.unwrap(pure))
+                self.assertEqual(inspect.getsource(c),
+                                 inspect.getsource(pure))
+                self.assertEqual(inspect.getsource(bound_c),
+                                 inspect.getsource(bound_pure))
                 self.assertIs(bound_c.__func__, c)
                 self.assertIs(bound_c.__self__, c_objs[cls_name])
                 self.assertEqual(bound_c, getattr(c_objs[cls_name], name))
