@@ -1600,8 +1600,8 @@ protocol_data_received(CMETHOD_ARGS)
  * inspect.  Looked up on an instance it gives a bound method of itself, as
  * a function does; a method call (Py_TPFLAGS_METHOD_DESCRIPTOR) needs no
  * bound method at all.  Its __wrapped__ is the pure function, whose source
- * inspect.getsource() then shows.  (Its __module__ being the function's, the class
- * coroutine_method has that attribute's descriptor for its own
+ * inspect.getsource() then shows.  (Its __module__ being the function's,
+ * the class coroutine_method has that attribute's descriptor for its own
  * __module__, as a Python class with a __module__ property would.)
  */
 
