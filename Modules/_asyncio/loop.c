@@ -188,12 +188,12 @@ core_check(asyncio_state *st, PyObject *loop)
     if (tagged && tp->tp_version_tag == st->loop.type_version) {
         return 1;
     }
-    if (tagged && tp->tp_version_tag == st->loop.other_type_version) {
+    if (tagged && tp->tp_version_tag == st->loop_core.other_version) {
         return 0;
     }
     int is_core = PyObject_TypeCheck(loop, st->loop.LoopCoreType);
     if (!is_core && tagged) {
-        st->loop.other_type_version = tp->tp_version_tag;
+        st->loop_core.other_version = tp->tp_version_tag;
     }
     return is_core;
 }
@@ -2446,6 +2446,7 @@ loop_clear(asyncio_state *st)
     st->loop_core.call_soon = NULL;
     st->loop_core.get_debug = NULL;
     st->loop_core.current_task_slot = NULL;
+    st->loop_core.other_version = 0;
 }
 
 static void

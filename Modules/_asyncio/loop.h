@@ -31,10 +31,6 @@ typedef struct {
        base) changes, and tags are not reused, so an object with that tag
        is a core without a walk of the MRO.  0: none yet. */
     unsigned int type_version;
-    /* The same for the last type core_check() found not to be one (a
-       uvloop loop, say), whose tasks and futures ask several times a
-       step. */
-    unsigned int other_type_version;
     /* selectors.EpollSelector, for the core's shortcut around its
        select(), and socket.socket, for its write to the self-pipe; loaded
        with the selector loop's methods in own_methods[] by

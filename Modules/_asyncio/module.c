@@ -6,13 +6,12 @@
 #include "module.h"
 #include "internal/pycore_context.h"   /* PyContext.ctx_vars */
 
-static struct PyModuleDef asyncio_module;
 
 
 /* ---------- The module state ---------- */
 
 asyncio_state *
-state_of_type(PyTypeObject *tp)
+state_of_type_lookup(PyTypeObject *tp)
 {
     PyObject *mod = PyType_GetModuleByDef(tp, &asyncio_module);
     if (mod == NULL) {
@@ -452,7 +451,7 @@ int
 loop_call_soon(asyncio_state *st, PyObject *loop, PyObject *fn,
                PyObject *arg, PyObject *ctx)
 {
-    if (st->loop_core.call_soon != NULL) {
+    if (st->loop_core.call_soon != NULL && !loop_known_other(st, loop)) {
         int rc = st->loop_core.call_soon(st, loop, fn, arg, ctx);
         if (rc != LOOP_NOT_CORE) {
             return rc;
@@ -482,7 +481,7 @@ loop_call_soon(asyncio_state *st, PyObject *loop, PyObject *fn,
 int
 loop_get_debug(asyncio_state *st, PyObject *loop)
 {
-    if (st->loop_core.get_debug != NULL) {
+    if (st->loop_core.get_debug != NULL && !loop_known_other(st, loop)) {
         int rc = st->loop_core.get_debug(st, loop);
         if (rc != LOOP_NOT_CORE) {
             return rc;
@@ -772,7 +771,7 @@ static PyModuleDef_Slot asyncio_slots[] = {
     {0, NULL}
 };
 
-static struct PyModuleDef asyncio_module = {
+struct PyModuleDef asyncio_module = {
     PyModuleDef_HEAD_INIT,
     .m_name = "_asyncio",
     .m_doc = "Accelerator module for asyncio",

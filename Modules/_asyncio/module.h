@@ -31,6 +31,7 @@
 
 #include "Python.h"
 #include "structmember.h"
+#include "internal/pycore_moduleobject.h"   /* _PyModule_GetState() */
 #include <stdint.h>
 
 /* The functions one file offers the others are not static, but they are
@@ -152,6 +153,12 @@ typedef struct {
     int (*get_debug)(asyncio_state *st, PyObject *loop);
     /* where the loop keeps the task it runs; NULL when not a core loop */
     PyObject **(*current_task_slot)(asyncio_state *st, PyObject *loop);
+    /* The version tag of the last loop type the core found not to be one
+       of its own (a uvloop loop, say), whose tasks and futures ask several
+       times a step: loop_known_other() answers for it without a call.  A
+       type gets a new tag when it (or a base) changes, and tags are not
+       reused.  0: none yet. */
+    unsigned int other_version;
 } loop_shortcuts;
 
 int loop_call_soon(asyncio_state *st, PyObject *loop, PyObject *fn,
@@ -383,12 +390,38 @@ struct asyncio_state {
 static inline asyncio_state *
 get_module_state(PyObject *module)
 {
-    return (asyncio_state *)PyModule_GetState(module);
+    return (asyncio_state *)_PyModule_GetState(module);
 }
 
+extern struct PyModuleDef asyncio_module;
+
+/* Whether loop is known to be no loop core, so that the shortcuts would
+   answer LOOP_NOT_CORE (see loop_shortcuts). */
+static inline int
+loop_known_other(asyncio_state *st, PyObject *loop)
+{
+    PyTypeObject *tp = Py_TYPE(loop);
+    return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+           && tp->tp_version_tag == st->loop_core.other_version;
+}
+
+asyncio_state *state_of_type_lookup(PyTypeObject *tp);
+
 /* State from an instance of one of our types or of a subclass; NULL with
-   an exception set once the module is gone. */
-asyncio_state *state_of_type(PyTypeObject *tp);
+   an exception set once the module is gone.  Futures and tasks ask for it
+   on every step, so one of our own types is answered from the module it
+   names, without the calls; a subclass is looked up along its MRO. */
+static inline asyncio_state *
+state_of_type(PyTypeObject *tp)
+{
+    if (tp->tp_flags & Py_TPFLAGS_HEAPTYPE) {
+        PyObject *mod = ((PyHeapTypeObject *)tp)->ht_module;
+        if (mod != NULL && _PyModule_GetDef(mod) == &asyncio_module) {
+            return get_module_state(mod);
+        }
+    }
+    return state_of_type_lookup(tp);
+}
 
 #define state_of(obj) state_of_type(Py_TYPE(obj))
 

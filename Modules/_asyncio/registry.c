@@ -107,10 +107,53 @@ unregister_task(asyncio_state *st, PyObject *task)
 static PyObject **
 registry_core_slot(asyncio_state *st, PyObject *loop)
 {
-    if (st->loop_core.current_task_slot == NULL) {
+    if (st->loop_core.current_task_slot == NULL
+        || loop_known_other(st, loop)) {
         return NULL;
     }
     return st->loop_core.current_task_slot(st, loop);
+}
+
+/* Where the current task of a loop is kept: in a loop core's own slot,
+   or in _current_tasks under the loop.  Enter and leave look the loop up,
+   then change what they found, so the loop's hash is kept for the second
+   dict call. */
+typedef struct {
+    PyObject **slot;    /* the loop core's slot; NULL for other loops */
+    Py_hash_t hash;     /* the loop's hash once _current_tasks was asked */
+} current_place;
+
+/* The current task of loop (borrowed) in *cur, NULL if none, and where it
+   is kept in *where: 0, or -1 with an exception set.  Inlined: each step
+   of a task enters and leaves. */
+static inline Py_ALWAYS_INLINE int
+registry_find_current(asyncio_state *st, PyObject *loop,
+                      current_place *where, PyObject **cur)
+{
+    registry_state *rs = &st->registry;
+    where->slot = NULL;
+    where->hash = -1;
+    *cur = NULL;
+    if (rs->current_tasks == NULL) {
+        return raise_finalized();
+    }
+    /* a loop core keeps the task it runs itself; _current_tasks still
+       holds what the pure _py_enter_task() put there */
+    where->slot = registry_core_slot(st, loop);
+    if (where->slot != NULL
+        && (*where->slot != NULL || PyDict_GET_SIZE(rs->current_tasks) == 0)) {
+        *cur = *where->slot;
+        return 0;
+    }
+    where->hash = PyObject_Hash(loop);
+    if (where->hash == -1) {
+        return -1;
+    }
+    *cur = _PyDict_GetItem_KnownHash(rs->current_tasks, loop, where->hash);
+    if (*cur == NULL && PyErr_Occurred()) {
+        return -1;
+    }
+    return 0;
 }
 
 /* The current task of loop (borrowed) in *cur, NULL if none: 0, or -1
@@ -118,30 +161,16 @@ registry_core_slot(asyncio_state *st, PyObject *loop)
 static int
 registry_current_task(asyncio_state *st, PyObject *loop, PyObject **cur)
 {
-    registry_state *rs = &st->registry;
-    if (rs->current_tasks == NULL) {
-        return raise_finalized();
-    }
-    /* a loop core keeps the task it runs itself; _current_tasks still
-       holds what the pure _py_enter_task() put there */
-    PyObject **slot = registry_core_slot(st, loop);
-    if (slot != NULL
-        && (*slot != NULL || PyDict_GET_SIZE(rs->current_tasks) == 0)) {
-        *cur = *slot;
-        return 0;
-    }
-    *cur = PyDict_GetItemWithError(rs->current_tasks, loop);
-    if (*cur == NULL && PyErr_Occurred()) {
-        return -1;
-    }
-    return 0;
+    current_place where;
+    return registry_find_current(st, loop, &where, cur);
 }
 
 int
 enter_task(asyncio_state *st, PyObject *loop, PyObject *task)
 {
+    current_place where;
     PyObject *cur;
-    if (registry_current_task(st, loop, &cur) < 0) {
+    if (registry_find_current(st, loop, &where, &cur) < 0) {
         return -1;
     }
     if (cur != NULL && cur != Py_None) {
@@ -152,19 +181,20 @@ enter_task(asyncio_state *st, PyObject *loop, PyObject *task)
         Py_DECREF(cur);
         return -1;
     }
-    PyObject **slot = registry_core_slot(st, loop);
-    if (slot != NULL) {
-        Py_XSETREF(*slot, Py_NewRef(task));
+    if (where.slot != NULL) {
+        Py_XSETREF(*where.slot, Py_NewRef(task));
         return 0;
     }
-    return PyDict_SetItem(st->registry.current_tasks, loop, task);
+    return _PyDict_SetItem_KnownHash(st->registry.current_tasks, loop, task,
+                                     where.hash);
 }
 
 int
 leave_task(asyncio_state *st, PyObject *loop, PyObject *task)
 {
+    current_place where;
     PyObject *cur;
-    if (registry_current_task(st, loop, &cur) < 0) {
+    if (registry_find_current(st, loop, &where, &cur) < 0) {
         return -1;
     }
     if (cur != task) {
@@ -176,12 +206,14 @@ leave_task(asyncio_state *st, PyObject *loop, PyObject *task)
         Py_DECREF(cur);
         return -1;
     }
-    PyObject **slot = registry_core_slot(st, loop);
-    if (slot != NULL && *slot != NULL) {
-        Py_CLEAR(*slot);
+    if (where.slot != NULL && *where.slot != NULL) {
+        Py_CLEAR(*where.slot);
         return 0;
     }
-    return PyDict_DelItem(st->registry.current_tasks, loop);
+    /* the task was found in _current_tasks, so the hash is known */
+    assert(where.hash != -1);
+    return _PyDict_DelItem_KnownHash(st->registry.current_tasks, loop,
+                                     where.hash);
 }
 
 

@@ -680,6 +680,40 @@ class BookkeepingCases:
         with self.assertRaisesRegex(RuntimeError, '^Leaving task'):
             self.leave(loop, t1)
 
+    def test_loop_key_that_edits_current_tasks(self):
+        # A loop whose __eq__ empties _current_tasks while enter() or
+        # leave() looks the loop up: the lookups see what is left, and the
+        # table ends as the pure functions leave it.
+        class Key:
+            edit = None
+
+            def __hash__(self):
+                return 7
+
+            def __eq__(self, other):
+                if self.edit is not None:
+                    edit, self.edit = self.edit, None
+                    edit()
+                return self is other
+        k1, k2, t1, t2 = Key(), Key(), object(), object()
+        self.enter(k2, t2)
+        try:
+            k2.edit = lambda: tasks._current_tasks.pop(k2)
+            self.enter(k1, t1)         # compares k2 with k1, which drops k2
+            self.assertEqual(list(tasks._current_tasks.items()), [(k1, t1)])
+            self.enter(k2, t2)
+            k1.edit = lambda: tasks._current_tasks.pop(k2)
+            self.leave(k2, t2)         # the lookup drops k2: not found
+        except RuntimeError as exc:
+            self.assertEqual(str(exc), f'Leaving task {t2!r} does not match '
+                                       f'the current task None.')
+        else:
+            self.fail('leave() found a task its lookup removed')
+        finally:
+            tasks._current_tasks.pop(k1, None)
+            tasks._current_tasks.pop(k2, None)
+        self.assertNotIn(k1, tasks._current_tasks)
+
     def test_register_weakly(self):
         class T:
             def get_loop(self):
@@ -851,6 +885,56 @@ class CBookkeepingTests(BookkeepingCases, unittest.TestCase):
         del loop, t
         gc.collect()
         self.assertIsNone(ref())
+
+    def test_loop_of_another_kind(self):
+        # A C task on a loop that is no loop core keeps its current task in
+        # _current_tasks, while it runs only; loops of both kinds in turn
+        # each see their own task (the core remembers the last type of
+        # each kind it met).
+        class ForeignLoop:
+            def __init__(self):
+                self.ready = []
+
+            def call_soon(self, callback, *args, context=None):
+                self.ready.append((callback, args, context))
+
+            def get_debug(self):
+                return False
+
+            def create_future(self):
+                return asyncio.Future(loop=self)
+
+            def run(self):
+                while self.ready:
+                    callback, args, context = self.ready.pop(0)
+                    context.run(callback, *args)
+
+        seen = []
+
+        async def work(loop, core):
+            for _ in range(3):
+                seen.append((asyncio.current_task(loop),
+                             tasks._current_tasks.get(loop),
+                             asyncio.current_task(core)))
+                await asyncio.sleep(0)
+            return loop
+
+        core = asyncio.new_event_loop()
+        self.addCleanup(core.close)
+        for _ in range(2):
+            foreign = ForeignLoop()
+            task = tasks._CTask(work(foreign, core), loop=foreign)
+            foreign.run()
+            self.assertIs(task.result(), foreign)
+            self.assertEqual(seen, [(task, task, None)] * 3)
+            self.assertNotIn(foreign, tasks._current_tasks)
+            self.assertIsNone(asyncio.current_task(foreign))
+            seen.clear()
+            task = core.create_task(work(core, foreign))
+            self.assertIs(core.run_until_complete(task), core)
+            self.assertEqual(seen, [(task, None, None)] * 3)
+            self.assertIsNone(asyncio.current_task(core))
+            seen.clear()
 
     def test_objects_are_shared(self):
         import _asyncio
