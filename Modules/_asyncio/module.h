@@ -434,11 +434,14 @@ dealloc_state(PyTypeObject *tp)
     return mod != NULL ? get_module_state(mod) : NULL;
 }
 
-/* The state of a PyCMethod's defining class. */
+/* The state of a PyCMethod's defining class: always one of our types,
+   made with the module, so no check is needed. */
 static inline asyncio_state *
 cls_state(PyTypeObject *cls)
 {
-    return get_module_state(PyType_GetModule(cls));
+    assert(_PyModule_GetDef(((PyHeapTypeObject *)cls)->ht_module)
+           == &asyncio_module);
+    return get_module_state(((PyHeapTypeObject *)cls)->ht_module);
 }
 
 #if defined(__GNUC__)
