@@ -581,10 +581,9 @@ gather_child_releasable(asyncio_state *st, PyObject *child)
    (the pure version's children list would keep it alive until the last
    sibling is done), so it is freed then, after this has finished; no
    Python code runs here, so the tuple is filled before anything could
-   see it.  Reading outer._children puts
-   done futures with those results back in their places
-   (gathering_restore_children()).  A repeated argument keeps its child
-   in its later places. */
+   see it.  Reading outer._children puts done futures with those results
+   back in their places (gathering_restore_children()).  A repeated
+   argument keeps its child in its later places. */
 static int
 gather_release_finished(asyncio_state *st, GatherCallbackObject *cb,
                         PyObject *items, PyObject *done)

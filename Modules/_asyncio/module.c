@@ -7,7 +7,6 @@
 #include "internal/pycore_context.h"   /* PyContext.ctx_vars */
 
 
-
 /* ---------- The module state ---------- */
 
 asyncio_state *
@@ -451,7 +450,7 @@ int
 loop_call_soon(asyncio_state *st, PyObject *loop, PyObject *fn,
                PyObject *arg, PyObject *ctx)
 {
-    if (st->loop_core.call_soon != NULL && !loop_known_other(st, loop)) {
+    if (loop_may_be_core(st, loop)) {
         int rc = st->loop_core.call_soon(st, loop, fn, arg, ctx);
         if (rc != LOOP_NOT_CORE) {
             return rc;
@@ -481,7 +480,7 @@ loop_call_soon(asyncio_state *st, PyObject *loop, PyObject *fn,
 int
 loop_get_debug(asyncio_state *st, PyObject *loop)
 {
-    if (st->loop_core.get_debug != NULL && !loop_known_other(st, loop)) {
+    if (loop_may_be_core(st, loop)) {
         int rc = st->loop_core.get_debug(st, loop);
         if (rc != LOOP_NOT_CORE) {
             return rc;

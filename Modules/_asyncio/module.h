@@ -155,7 +155,7 @@ typedef struct {
     PyObject **(*current_task_slot)(asyncio_state *st, PyObject *loop);
     /* The version tag of the last loop type the core found not to be one
        of its own (a uvloop loop, say), whose tasks and futures ask several
-       times a step: loop_known_other() answers for it without a call.  A
+       times a step: loop_may_be_core() answers for it without a call.  A
        type gets a new tag when it (or a base) changes, and tags are not
        reused.  0: none yet. */
     unsigned int other_version;
@@ -395,14 +395,17 @@ get_module_state(PyObject *module)
 
 extern struct PyModuleDef asyncio_module;
 
-/* Whether loop is known to be no loop core, so that the shortcuts would
-   answer LOOP_NOT_CORE (see loop_shortcuts). */
+/* Whether the loop core's shortcuts (see loop_shortcuts) are worth asking
+   about loop: they are there (loop.c sets and clears them together), and
+   loop is not of the last type found to be no loop core, for which they
+   would answer LOOP_NOT_CORE. */
 static inline int
-loop_known_other(asyncio_state *st, PyObject *loop)
+loop_may_be_core(asyncio_state *st, PyObject *loop)
 {
     PyTypeObject *tp = Py_TYPE(loop);
-    return (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
-           && tp->tp_version_tag == st->loop_core.other_version;
+    return st->loop_core.call_soon != NULL
+           && !((tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+                && tp->tp_version_tag == st->loop_core.other_version);
 }
 
 asyncio_state *state_of_type_lookup(PyTypeObject *tp);

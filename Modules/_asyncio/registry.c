@@ -107,8 +107,7 @@ unregister_task(asyncio_state *st, PyObject *task)
 static PyObject **
 registry_core_slot(asyncio_state *st, PyObject *loop)
 {
-    if (st->loop_core.current_task_slot == NULL
-        || loop_known_other(st, loop)) {
+    if (!loop_may_be_core(st, loop)) {
         return NULL;
     }
     return st->loop_core.current_task_slot(st, loop);
