@@ -388,7 +388,7 @@ gather_ensure_future(asyncio_state *st, PyObject *arg, PyObject *loop,
         return NULL;
     }
     PyObject *stack[2] = {arg, loop};
-    PyObject *fut = PyObject_Vectorcall(ensure, stack, 1, st->gather.kw_loop);
+    PyObject *fut = PyObject_Vectorcall(ensure, stack, 1, st->kw_loop);
     Py_DECREF(ensure);
     return fut;
 }
@@ -1018,21 +1018,11 @@ gather_exec(PyObject *module, asyncio_state *st)
     if (gs->GatherCallbackType == NULL) {
         return -1;
     }
-    gs->kw_loop = Py_BuildValue("(s)", "loop");
-    if (gs->kw_loop == NULL) {
-        return -1;
-    }
     gs->released = PyObject_CallNoArgs((PyObject *)&PyBaseObject_Type);
     if (gs->released == NULL) {
         return -1;
     }
     return PyModule_AddFunctions(module, gather_functions);
-}
-
-static void
-gather_free(asyncio_state *st)
-{
-    Py_CLEAR(st->gather.kw_loop);
 }
 
 static const asyncio_name gather_names[] = {
@@ -1056,5 +1046,4 @@ const asyncio_part gather_part = {
     .exec = gather_exec,
     .refs = gather_refs,
     .nrefs = Py_ARRAY_LENGTH(gather_refs),
-    .free = gather_free,
 };

@@ -9,7 +9,6 @@ typedef struct {
     PyObject *str_exception;
     PyObject *str_gathering_future;
     PyObject *str_log_destroy_pending;
-    PyObject *kw_loop;            /* ("loop",) */
     /* what a released child's place in a children list holds: an object
        nothing else can see (see gather_release_finished()) */
     PyObject *released;

@@ -1949,36 +1949,49 @@ core__check_closed(CMETHOD_ARGS)
 
 /* ---------- _EventLoopCore: tasks ---------- */
 
+/* The module named `name`, imported into *cache on first use (borrowed
+   reference). */
+static PyObject *
+core_module(PyObject **cache, const char *name)
+{
+    if (*cache == NULL) {
+        *cache = PyImport_ImportModule(name);
+    }
+    return *cache;
+}
+
 /* asyncio.tasks.<name>, read on every call so that patching the module
    works as with the pure-Python code (new reference). */
 PyObject *
 tasks_attr(asyncio_state *st, PyObject *name)
 {
-    if (st->loop.tasks_module == NULL) {
-        st->loop.tasks_module = PyImport_ImportModule("asyncio.tasks");
-        if (st->loop.tasks_module == NULL) {
-            return NULL;
-        }
-    }
-    return PyObject_GetAttr(st->loop.tasks_module, name);
+    PyObject *tasks = core_module(&st->loop.tasks_module, "asyncio.tasks");
+    return tasks == NULL ? NULL : PyObject_GetAttr(tasks, name);
 }
 
-/* The pure-Python BaseEventLoop.create_task, for what the core does not
-   do itself (borrowed reference). */
+/* base_events._py_hot_path[name], the pure-Python method, kept in *cache
+   for what the core hands back to it (borrowed reference). */
 static PyObject *
-core_py_create_task(asyncio_state *st)
+core_py_method(PyObject **cache, PyObject *name)
 {
-    if (st->loop.py_create_task == NULL) {
+    if (*cache == NULL) {
         PyObject *methods = import_attr("asyncio.base_events",
                                         "_py_hot_path");
         if (methods == NULL) {
             return NULL;
         }
-        st->loop.py_create_task = PyObject_GetItem(
-            methods, st->loop.own_names[CORE_CREATE_TASK]);
+        *cache = PyObject_GetItem(methods, name);
         Py_DECREF(methods);
     }
-    return st->loop.py_create_task;
+    return *cache;
+}
+
+/* The pure-Python BaseEventLoop.create_task (borrowed reference). */
+static PyObject *
+core_py_create_task(asyncio_state *st)
+{
+    return core_py_method(&st->loop.py_create_task,
+                          st->loop.own_names[CORE_CREATE_TASK]);
 }
 
 /* loop._task_factory in *factory (borrowed), found without running any
@@ -2134,6 +2147,72 @@ loop_create_task(asyncio_state *st, PyObject *loop, PyObject *coro)
                                      coro);
 }
 
+/* ---------- _EventLoopCore: futures ---------- */
+
+/* asyncio.futures.Future (new reference), read at each call as
+   base_events reads it, so that a patched class is the one made; the
+   module's dict is asked again only once it has changed. */
+static PyObject *
+core_future_class(loop_state *ls)
+{
+    PyObject *futures = core_module(&ls->futures_module, "asyncio.futures");
+    if (futures == NULL) {
+        return NULL;
+    }
+    PyObject *dict = PyModule_GetDict(futures);
+    uint64_t version = ((PyDictObject *)dict)->ma_version_tag;
+    if (ls->future_class == NULL || version != ls->futures_dict_version) {
+        PyObject *cls = PyObject_GetAttr(futures, ls->str_Future);
+        if (cls == NULL) {
+            return NULL;
+        }
+        Py_XSETREF(ls->future_class, cls);
+        ls->futures_dict_version = version;
+    }
+    return Py_NewRef(ls->future_class);
+}
+
+/* create_future(): futures.Future(loop=self), the class read on every
+   call as base_events reads it.  Locks, queues, streams and sleep() each
+   make one per wait, so our Future is made here without a frame.  In
+   debug mode the pure method runs: the future's source traceback shows
+   its frame. */
+static PyObject *
+core_create_future(CMETHOD_ARGS)
+{
+    if (check_no_args("create_future", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = cls_state(cls);
+    LoopCoreObject *self = (LoopCoreObject *)op;
+    /* an overridden get_debug() is left to the pure method, which calls
+       it once (in Future.__init__) */
+    int own = core_method_is_own(st, op, CORE_GET_DEBUG);
+    int debug = own > 0 ? field_truth(op, self->debug, "_debug") : own;
+    if (debug < 0) {
+        return NULL;
+    }
+    if (!own || debug) {
+        PyObject *meth = core_py_method(&st->loop.py_create_future,
+                                        st->loop.str_create_future);
+        return meth == NULL ? NULL : PyObject_CallOneArg(meth, op);
+    }
+    PyObject *fcls = core_future_class(&st->loop);
+    if (fcls == NULL) {
+        return NULL;
+    }
+    PyObject *fut;
+    if (fcls == (PyObject *)st->future.FutureType) {
+        fut = future_new(st, op);
+    }
+    else {
+        fut = PyObject_Vectorcall(fcls, &op, 0, st->kw_loop);
+    }
+    Py_DECREF(fcls);
+    return fut;
+}
+
+
 /* ---------- _EventLoopCore: object lifetime and type ---------- */
 
 static int
@@ -2257,6 +2336,12 @@ PyDoc_STRVAR(core_create_task_doc,
 "task is then named name.  RuntimeError is raised if the loop is\n"
 "closed.");
 
+PyDoc_STRVAR(core_create_future_doc,
+"create_future($self, /)\n--\n\n"
+"Return a new pending future bound to this loop.\n\n"
+"The future is asyncio.futures.Future(loop=self); libraries that bring\n"
+"their own future type override this method.");
+
 PyDoc_STRVAR(core__run_once_doc,
 "_run_once($self, /)\n--\n\n"
 "Run one turn of the event loop.\n\n"
@@ -2277,6 +2362,7 @@ static PyMethodDef core_methods[] = {
     CMETHOD("call_later", core_call_later, core_call_later_doc),
     CMETHOD("call_at", core_call_at, core_call_at_doc),
     CMETHOD("create_task", core_create_task, core_create_task_doc),
+    CMETHOD("create_future", core_create_future, core_create_future_doc),
     CMETHOD("_run_once", core__run_once, core__run_once_doc),
     {NULL, NULL}
 };
@@ -2486,7 +2572,9 @@ static const asyncio_name loop_names[] = {
     ASYNCIO_NAME(loop.str_selector_methods[2], "unregister"),
     ASYNCIO_NAME(loop.str_selector_methods[3], "get_key"),
     ASYNCIO_NAME(loop.str_selector_methods[4], "_fileobj_lookup"),
+    ASYNCIO_NAME(loop.str_Future, "Future"),
     ASYNCIO_NAME(loop.str_Task, "Task"),
+    ASYNCIO_NAME(loop.str_create_future, "create_future"),
     ASYNCIO_NAME(loop.str_append, "append"),
     ASYNCIO_NAME(loop.str_cancelled_attr, "_cancelled"),
     ASYNCIO_NAME(loop.str_clock_resolution, "_clock_resolution"),
@@ -2533,6 +2621,9 @@ static const size_t loop_refs[] = {
     ASYNCIO_OFFSET(loop.epoll_fileno),
     ASYNCIO_OFFSET(loop.tasks_module),
     ASYNCIO_OFFSET(loop.py_create_task),
+    ASYNCIO_OFFSET(loop.futures_module),
+    ASYNCIO_OFFSET(loop.future_class),
+    ASYNCIO_OFFSET(loop.py_create_future),
 };
 
 const asyncio_part loop_part = {

@@ -51,6 +51,13 @@ typedef struct {
        hands back to it; imported on first use. */
     PyObject *tasks_module;
     PyObject *py_create_task;
+    /* asyncio.futures, whose Future create_future() makes (as found when
+       the module's dict had the version recorded), and the pure-Python
+       create_future, which runs in debug mode */
+    PyObject *futures_module;
+    PyObject *future_class;
+    uint64_t futures_dict_version;
+    PyObject *py_create_future;
 
     /* What the loop core uses of collections and heapq, taken at exec:
        builtins that take part in no cycle, dropped by m_free. */
@@ -61,7 +68,9 @@ typedef struct {
     PyObject *heappop;
     PyObject *heapify;
 
+    PyObject *str_Future;
     PyObject *str_Task;
+    PyObject *str_create_future;
     PyObject *str_append;
     PyObject *str_cancelled_attr;
     PyObject *str_clock_resolution;

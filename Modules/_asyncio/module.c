@@ -649,8 +649,10 @@ static const asyncio_name common_names[] = {
     ASYNCIO_NAME(str_call_soon, "call_soon"),
     ASYNCIO_NAME(str_cancel, "cancel"),
     ASYNCIO_NAME(str_cancelled, "cancelled"),
+    ASYNCIO_NAME(str_context, "context"),
     ASYNCIO_NAME(str_done, "done"),
     ASYNCIO_NAME(str_get_debug, "get_debug"),
+    ASYNCIO_NAME(str_loop, "loop"),
     ASYNCIO_NAME(str_make_cancelled_error, "_make_cancelled_error"),
     ASYNCIO_NAME(str_result, "result"),
 };
@@ -671,6 +673,7 @@ static void
 common_free(asyncio_state *st)
 {
     Py_CLEAR(st->kw_context);
+    Py_CLEAR(st->kw_loop);
 }
 
 static const asyncio_part common_part = {
@@ -703,8 +706,11 @@ asyncio_exec(PyObject *module)
             *state_ref(st, part->names[j].offset) = name;
         }
     }
-    st->kw_context = Py_BuildValue("(s)", "context");
-    if (st->kw_context == NULL) {
+    /* of interned names, as a call written in Python has: a callee
+       compares them by identity first */
+    st->kw_context = PyTuple_Pack(1, st->str_context);
+    st->kw_loop = PyTuple_Pack(1, st->str_loop);
+    if (st->kw_context == NULL || st->kw_loop == NULL) {
         return -1;
     }
     for (size_t i = 1; i <= NPARTS; i++) {

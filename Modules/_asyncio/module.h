@@ -375,11 +375,14 @@ struct asyncio_state {
     PyObject *str_call_soon;
     PyObject *str_cancel;
     PyObject *str_cancelled;
+    PyObject *str_context;
     PyObject *str_done;
     PyObject *str_get_debug;
+    PyObject *str_loop;
     PyObject *str_make_cancelled_error;
     PyObject *str_result;
     PyObject *kw_context;         /* ("context",) */
+    PyObject *kw_loop;            /* ("loop",) */
 
     /* Each part's own state. */
 #define ASYNCIO_PART_STATE(name) name##_state name;

@@ -1341,6 +1341,54 @@ transport_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
 /* close(): stop reading; unless the write buffer still holds data (then
    _write_ready() finishes the close once it is sent), the connection is
    lost in the next loop iteration. */
+/* is_closing() and get_extra_info(), which protocols ask before their
+   writes (aiohttp asks both for each response), answered as the pure
+   methods answer, without their frames. */
+static PyObject *
+transport_is_closing(CMETHOD_ARGS)
+{
+    if (check_no_args("is_closing", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    transport_fields *f = transport_fields_of(cls_state(cls), op);
+    return Py_XNewRef(field_value(op, f->closing, "_closing"));
+}
+
+static PyObject *
+transport_get_extra_info(CMETHOD_ARGS)
+{
+    static const char *const names[] = {"name", "default"};
+    PyObject *a[2];
+    if (parse_args("get_extra_info", args, PyVectorcall_NARGS(nargsf),
+                   kwnames, names, 2, 2, 1, a) < 0) {
+        return NULL;
+    }
+    transport_state *ts = &cls_state(cls)->transport;
+    PyObject *extra = transport_slot(op, ts->extra_offset);
+    PyObject *dflt = a[1] != NULL ? a[1] : Py_None;
+    if (extra == NULL || !PyDict_CheckExact(extra)) {
+        /* self._extra.get(name, default), whatever _extra is */
+        PyObject *obj = PyObject_GetAttr(op, ts->str_extra);
+        if (obj == NULL) {
+            return NULL;
+        }
+        PyObject *stack[3] = {obj, a[0], dflt};
+        PyObject *res = PyObject_VectorcallMethod(
+            ts->str_get, stack, 3 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        Py_DECREF(obj);
+        return res;
+    }
+    /* the dict's lookup may run the key's __eq__, which may drop it */
+    Py_INCREF(extra);
+    PyObject *value = PyDict_GetItemWithError(extra, a[0]);
+    Py_XINCREF(value);
+    Py_DECREF(extra);
+    if (value == NULL && !PyErr_Occurred()) {
+        value = Py_NewRef(dflt);
+    }
+    return value;
+}
+
 static PyObject *
 transport_close(CMETHOD_ARGS)
 {
@@ -1922,6 +1970,15 @@ static PyMethodDef transport_methods[] = {
             PyDoc_STR("_read_ready__get_buffer($self, /)\n--\n\n"
                       "Receive into protocol.get_buffer(-1), then report "
                       "the count to\nprotocol.buffer_updated().")),
+    CMETHOD("is_closing", transport_is_closing,
+            PyDoc_STR("is_closing($self, /)\n--\n\n"
+                      "Whether close() or abort() was called, or the "
+                      "connection was lost.")),
+    CMETHOD("get_extra_info", transport_get_extra_info,
+            PyDoc_STR("get_extra_info($self, /, name, default=None)\n--\n\n"
+                      "What the transport knows of its connection by "
+                      "name (\"peername\",\n\"socket\", ...), or "
+                      "default.")),
     CMETHOD("close", transport_close,
             PyDoc_STR("close($self, /)\n--\n\n"
                       "Close the transport: stop reading, and once the "
@@ -2252,6 +2309,7 @@ static const asyncio_name transport_names[] = {
     ASYNCIO_NAME(transport.str_clear, "clear"),
     ASYNCIO_NAME(transport.str_data_received, "data_received"),
     ASYNCIO_NAME(transport.str_extend, "extend"),
+    ASYNCIO_NAME(transport.str_extra, "_extra"),
     ASYNCIO_NAME(transport.str_fatal_error, "_fatal_error"),
     ASYNCIO_NAME(transport.str_get_buffer, "get_buffer"),
     ASYNCIO_NAME(transport.str_maybe_pause_protocol,
@@ -2276,6 +2334,7 @@ static const asyncio_name transport_names[] = {
     ASYNCIO_NAME(transport.str_connection_made, "connection_made"),
     ASYNCIO_NAME(transport.str_fileno, "fileno"),
     ASYNCIO_NAME(transport.str_futures, "futures"),
+    ASYNCIO_NAME(transport.str_get, "get"),
     ASYNCIO_NAME(transport.str_getpeername, "getpeername"),
     ASYNCIO_NAME(transport.str_getsockname, "getsockname"),
     ASYNCIO_NAME(transport.str_init, "__init__"),

@@ -90,6 +90,7 @@ typedef struct {
     PyObject *str_clear;
     PyObject *str_data_received;
     PyObject *str_extend;
+    PyObject *str_extra;
     PyObject *str_fatal_error;
     PyObject *str_get_buffer;
     PyObject *str_maybe_pause_protocol;
@@ -112,6 +113,7 @@ typedef struct {
     PyObject *str_connection_made;
     PyObject *str_fileno;
     PyObject *str_futures;
+    PyObject *str_get;
     PyObject *str_getpeername;
     PyObject *str_getsockname;
     PyObject *str_init;

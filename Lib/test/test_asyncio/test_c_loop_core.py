@@ -34,7 +34,7 @@ import threading
 import time
 import unittest
 import weakref
-from asyncio import base_events, events
+from asyncio import base_events, events, futures
 from unittest import mock
 from test.test_asyncio import utils as test_utils
 
@@ -45,7 +45,7 @@ def tearDownModule():
     asyncio.set_event_loop_policy(None)
 HOT_PATH_NAMES = frozenset({'call_soon', '_call_soon', 'call_soon_threadsafe',
                             'call_later', 'call_at', '_run_once', 'time',
-                            'get_debug'})
+                            'get_debug', 'create_future'})
 
 C_CORE = getattr(base_events, '_CEventLoopCore', None)
 PY_HOT_PATH = getattr(base_events, '_py_hot_path', None)
@@ -1103,6 +1103,85 @@ class LoopCoreCases:
             out.append((loop.get_debug(), loop._debug))
             return out
         self.assertEqual(self.both(scenario), [False, 1, True, (False, False)])
+
+    # --- create_future ---
+
+    def test_create_future(self):
+        def scenario(loop):
+            fut = loop.create_future()
+            out = [type(fut) is futures.Future, fut.get_loop() is loop,
+                   fut.done(), fut._source_traceback]
+            loop.close()    # a closed loop still makes futures
+            out.append(loop.create_future().get_loop() is loop)
+            try:
+                loop.create_future(1)
+            except TypeError:
+                out.append('TypeError')
+            return out
+        self.assertEqual(self.both(scenario),
+                         [True, True, False, None, True, 'TypeError'])
+
+    def test_create_future_reads_futures_future(self):
+        # the class is looked up in asyncio.futures on every call
+        class MyFuture(futures.Future):
+            pass
+        made = []
+
+        def factory(*args, **kwargs):
+            made.append((args, sorted(kwargs)))
+            return 'made'
+
+        def scenario(loop):
+            out = []
+            with mock.patch.object(futures, 'Future', MyFuture):
+                fut = loop.create_future()
+                out.append((type(fut) is MyFuture, fut.get_loop() is loop))
+            with mock.patch.object(futures, 'Future', factory):
+                out.append(loop.create_future())
+            out.append(type(loop.create_future()) is futures.Future)
+            return out
+        self.assertEqual(self.both(scenario),
+                         [(True, True), 'made', True])
+        self.assertEqual(made, [((), ['loop'])] * (1 if self.is_pure else 2))
+
+    def test_create_future_source_traceback(self):
+        # in debug mode the future's traceback shows create_future's frame,
+        # as the pure method's does
+        def scenario(loop):
+            fut = loop.create_future()
+            line = sys._getframe().f_lineno - 1
+            tb = [(f.filename, f.lineno, f.name)
+                  for f in fut._source_traceback]
+            return line, tb[-2], tb[-1][2], len(tb)
+        line, caller, last, _ = self.both(scenario, debug=True)
+        self.assertEqual(caller, (__file__, line, 'scenario'))
+        self.assertEqual(last, 'create_future')
+
+    def test_create_future_overridden_get_debug(self):
+        # an overridden get_debug() is called once per future, as
+        # Future.__init__ calls it
+        class DebugByMethod(ManualClockLoop):
+            calls = 0
+
+            def get_debug(self):
+                self.calls += 1
+                return True
+
+        def scenario(loop):
+            fut = loop.create_future()
+            return loop.calls, fut._source_traceback[-1].name
+        self.assertEqual(self.both(scenario, DebugByMethod),
+                         (1, 'create_future'))
+
+    def test_create_future_overridden(self):
+        class OwnFutures(ManualClockLoop):
+            def create_future(self):
+                return ('own', self)
+
+        def scenario(loop):
+            fut = loop.create_future()
+            return fut[0], fut[1] is loop
+        self.assertEqual(self.both(scenario, OwnFutures), ('own', True))
 
     # --- cancelled timers ---
 

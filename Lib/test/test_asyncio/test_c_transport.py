@@ -1358,6 +1358,62 @@ def crash_dropped_with_reader(cls, trace):
     loop.close()
 
 
+def crash_extra_info_and_closing(cls, trace):
+    """get_extra_info() and is_closing() with odd arguments, a key whose
+    __eq__ empties _extra during the lookup, and _extra or _closing
+    replaced or deleted."""
+    loop, transport, peer = scenario_socketpair(cls, Collecting(trace))
+
+    def ask(*args, **kwargs):
+        try:
+            trace.append(('extra', transport.get_extra_info(*args, **kwargs)))
+        except Exception as exc:
+            # the messages for bad arguments are the C or Python ones
+            trace.append(('extra raises', type(exc).__name__))
+
+    class Evil(str):
+        __hash__ = str.__hash__
+
+        def __eq__(self, other):
+            transport._extra.clear()
+            return str.__eq__(self, other)
+
+    ask('no such', 'default')
+    ask(name='no such', default=3)
+    trace.append(('socket', type(transport.get_extra_info(
+        'socket', default=None)).__name__))
+    ask()
+    ask('a', 'b', 'c')
+    ask('a', nonsense=1)
+    ask([])
+    ask(Evil('peername'))
+    ask('sockname')
+    transport._extra = collections.OrderedDict(peername='mapping')
+    ask('peername')
+    transport._extra = None
+    ask('peername')
+    del transport._extra
+    ask('peername')
+    trace.append(('closing', transport.is_closing()))
+    try:
+        transport.is_closing(1)
+    except TypeError:
+        trace.append(('closing raises', 'TypeError'))
+    transport._closing = 'yes'
+    trace.append(('closing', transport.is_closing()))
+    del transport._closing
+    try:
+        transport.is_closing()
+    except AttributeError as exc:
+        trace.append(('closing raises', describe(exc)))
+    transport._closing = False
+    transport.close()
+    trace.append(('closing', transport.is_closing()))
+    peer.close()
+    settle(loop)
+    loop.close()
+
+
 def crash_dropped_after_close(cls, trace):
     """Closed and dropped before connection_lost() runs."""
     loop, transport, peer = scenario_socketpair(cls, Collecting(trace))
