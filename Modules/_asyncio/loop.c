@@ -1637,6 +1637,13 @@ core_selector_fast(asyncio_state *st, LoopCoreObject *self, PyObject *fd,
         || st->loop.selector_key_type == NULL) {
         return 0;
     }
+    /* a descriptor epoll cannot take: the pure method raises OverflowError
+       and leaves the selector as it was */
+    int overflow;
+    long value = PyLong_AsLongAndOverflow(fd, &overflow);
+    if (overflow || value > INT_MAX) {
+        return 0;
+    }
     PyObject *sel, *poller;
     if (core_selector_refs(st, self, &sel, &poller, fd_to_key) < 0) {
         return -1;

@@ -219,7 +219,11 @@ transport_syscall(int fd, char *buf, Py_ssize_t len, int out, int shared_buf)
    more than TRANSPORT_SCRATCH_READ bytes (bulk data) reads straight into
    the bytes, as socket.recv() does.  The scratch buffer serves every
    transport of the interpreter, in whatever thread its loop runs: it is
-   read into, and copied out of, without letting go of the GIL. */
+   read into, and copied out of, without letting go of the GIL.  A read
+   interrupted by a signal runs the Python signal handlers before it
+   retries, and so may a garbage collection while the bytes are made; a
+   read they start meanwhile finds the buffer busy and reads into bytes
+   of its own. */
 #define TRANSPORT_SCRATCH_READ 4096
 
 static PyObject *
@@ -229,7 +233,7 @@ transport_recv_plain(asyncio_state *st, transport_fields *f, int fd,
     transport_state *ts = &st->transport;
     char *buf;
     PyObject *data = NULL;
-    int bulk = f->last_read > TRANSPORT_SCRATCH_READ;
+    int bulk = f->last_read > TRANSPORT_SCRATCH_READ || ts->scratch_busy;
     if (!bulk && ts->scratch_size < len) {
         char *scratch = PyMem_Realloc(ts->scratch, len);
         if (scratch == NULL) {
@@ -249,8 +253,13 @@ transport_recv_plain(asyncio_state *st, transport_fields *f, int fd,
     }
     else {
         buf = ts->scratch;
+        ts->scratch_busy = 1;
     }
     Py_ssize_t n = transport_syscall(fd, buf, len, 0, !bulk);
+    if (!bulk) {
+        data = n < 0 ? NULL : PyBytes_FromStringAndSize(buf, n);
+        ts->scratch_busy = 0;
+    }
     if (n < 0) {
         Py_XDECREF(data);
         *again = n == -2;
@@ -258,7 +267,7 @@ transport_recv_plain(asyncio_state *st, transport_fields *f, int fd,
     }
     f->last_read = n;
     if (!bulk) {
-        return PyBytes_FromStringAndSize(buf, n);
+        return data;
     }
     if (n != len && _PyBytes_Resize(&data, n) < 0) {
         return NULL;
@@ -290,6 +299,24 @@ transport_recv(asyncio_state *st, transport_fields *f, PyObject *sock,
     return data;
 }
 
+/* The count a socket's send() or recv_into() method returned (stolen
+   reference): -1 with an exception set when it is not a number of bytes.
+   The pure code would slice with a negative one, losing bytes silently;
+   here it is an error of the socket, which the transport reports as
+   fatal. */
+static Py_ssize_t
+transport_method_count(PyObject *res, const char *method)
+{
+    Py_ssize_t n = PyNumber_AsSsize_t(res, PyExc_OverflowError);
+    if (n < 0 && !PyErr_Occurred()) {
+        PyErr_Format(PyExc_ValueError,
+                     "socket.%s() returned %zd, not a number of bytes",
+                     method, n);
+    }
+    Py_DECREF(res);
+    return n < 0 ? -1 : n;
+}
+
 /* sock.recv_into(buf): the count; -1 with *again set and no exception when
    there is nothing to read now, -1 with an exception on error. */
 static Py_ssize_t
@@ -315,9 +342,7 @@ transport_recv_into(asyncio_state *st, PyObject *sock, PyObject *buf,
         *again = transport_error_kind() == 1;
         return -1;
     }
-    Py_ssize_t n = PyNumber_AsSsize_t(res, PyExc_OverflowError);
-    Py_DECREF(res);
-    return n;
+    return transport_method_count(res, "recv_into");
 }
 
 /* sock.send(data) where data's bytes are view (NULL: data has no simple
@@ -342,9 +367,7 @@ transport_send(asyncio_state *st, PyObject *sock, PyObject *data,
         *again = transport_error_kind() == 1;
         return -1;
     }
-    Py_ssize_t n = PyNumber_AsSsize_t(res, PyExc_OverflowError);
-    Py_DECREF(res);
-    return n;
+    return transport_method_count(res, "send");
 }
 
 
@@ -621,9 +644,13 @@ transport_write_lost(asyncio_state *st, PyObject *self,
     if (limit == NULL) {
         return -1;
     }
-    PyObject *lost = Py_NewRef(f->conn_lost);
-    int over = PyObject_RichCompareBool(lost, limit, Py_GE);
-    Py_DECREF(lost);
+    /* the caller's test of _conn_lost ran its __bool__, which may have
+       deleted it */
+    PyObject *lost = Py_XNewRef(field_value(self, f->conn_lost,
+                                            "_conn_lost"));
+    int over = lost == NULL ? -1 : PyObject_RichCompareBool(lost, limit,
+                                                            Py_GE);
+    Py_XDECREF(lost);
     Py_DECREF(limit);
     if (over > 0) {
         PyObject *logger = PyObject_GetAttrString(ts->py_module, "logger");
@@ -775,6 +802,12 @@ transport_write_impl(asyncio_state *st, PyObject *self, PyObject *data)
     }
     rc = transport_buffer_extend(st, self, f, data,
                                  have_view ? &view : NULL, start);
+    /* data is the caller's again before pause_writing() runs, which may
+       reuse it (the pure code buffered a copy of its rest) */
+    if (have_view) {
+        PyBuffer_Release(&view);
+        have_view = 0;
+    }
     if (rc == 0) {
         rc = drop_result(PyObject_CallMethodNoArgs(
             self, ts->str_maybe_pause_protocol));
@@ -908,9 +941,13 @@ transport_write_ready_impl(asyncio_state *st, PyObject *self)
         return lost < 0 ? -1 : 0;
     }
     PyObject *sock = Py_XNewRef(field_value(self, f->sock, "_sock"));
-    PyObject *buffer = Py_NewRef(f->buffer);
     if (sock == NULL) {
-        Py_DECREF(buffer);
+        return -1;
+    }
+    /* (the tests above ran code that may have deleted _buffer) */
+    PyObject *buffer = Py_XNewRef(field_value(self, f->buffer, "_buffer"));
+    if (buffer == NULL) {
+        Py_DECREF(sock);
         return -1;
     }
     Py_buffer view;

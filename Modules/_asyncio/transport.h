@@ -81,6 +81,7 @@ typedef struct {
        made on first use, freed by m_free */
     char *scratch;
     Py_ssize_t scratch_size;
+    int scratch_busy;             /* a read is using it */
 
     PyObject *str_add_reader;
     PyObject *str_add_writer;

@@ -162,6 +162,26 @@ class SelectorLoopTests(unittest.TestCase):
             rec.step('keys', keys, loop, [fd])
         self.run_both(scenario)
 
+    def test_fds_too_large_for_epoll(self):
+        # Descriptors past a C int: OverflowError, and nothing registered
+        # (the C core once registered the descriptor cut to 32 bits, here
+        # the real one, which could then no longer be added).
+        def scenario(loop, rec):
+            a, b = self.socketpair()
+            fd = a.fileno()
+            for big in (2**32 + fd, 2**31, 2**64 + fd):
+                rec.step('add r', loop._add_reader, big, print)
+                rec.step('add w', loop._add_writer, big, print)
+                rec.step('rm r', loop._remove_reader, big)
+                rec.step('rm w', loop._remove_writer, big)
+            rec.step('keys', keys, loop, [fd])
+            rec.step('add real', loop._add_reader, fd, print)
+            rec.step('keys', keys, loop, [fd])
+        trace = self.run_both(scenario)
+        self.assertEqual(trace[0][:2], ('add r', 'OverflowError'))
+        self.assertEqual(trace[-3], ('keys', [(0, None)]))
+        self.assertEqual(trace[-1][1][0][:3], (0, 1, True))
+
     def test_closed_loop(self):
         def scenario(loop, rec):
             a, b = self.socketpair()

@@ -1414,6 +1414,75 @@ def crash_extra_info_and_closing(cls, trace):
     loop.close()
 
 
+def crash_field_deleted_by_its_test(cls, trace):
+    """_conn_lost and _buffer whose truth test deletes them, before write()
+    and _write_ready() use them: AttributeError, as from the pure code."""
+    loop, transport, peer = scenario_socketpair(cls, Collecting(trace))
+
+    class Lost:
+        def __bool__(self):
+            del transport._conn_lost
+            return True
+
+    class Buffer(bytearray):
+        def __bool__(self):
+            del transport._buffer
+            return True
+
+    for field, value, method, args in (
+            ('_conn_lost', Lost(), 'write', (b'abc',)),
+            ('_buffer', Buffer(b'xyz'), '_write_ready', ())):
+        saved = getattr(transport, field)
+        setattr(transport, field, value)
+        try:
+            getattr(transport, method)(*args)
+        except Exception as exc:
+            trace.append((method, describe(exc)))
+        else:
+            trace.append((method, 'ok'))
+        setattr(transport, field, saved)
+    transport.close()
+    peer.close()
+    settle(loop)
+    loop.close()
+
+
+def crash_pause_writing_reuses_the_data(cls, trace):
+    """pause_writing(), called inside write(), empties and refills the
+    bytearray just written, which the transport has buffered a copy of."""
+    data = bytearray(b'x' * 200000)
+
+    class Reusing(Collecting):
+        def pause_writing(self):
+            self.trace.append('pause_writing')
+            data.clear()
+            data.extend(b'y' * 10)
+
+    loop, transport, peer = scenario_socketpair(cls, Reusing(trace))
+    loop.set_exception_handler(
+        lambda loop, context: trace.append(
+            ('logged', context['message'],
+             describe(context.get('exception')))))
+    transport.write(data)
+    trace.append(('data', bytes(data)))
+    received = bytearray()
+    peer.setblocking(False)
+    for _ in range(100):
+        settle(loop)
+        try:
+            chunk = peer.recv(1 << 16)
+        except BlockingIOError:
+            continue
+        received += chunk
+        if len(received) >= 200000:
+            break
+    trace.append(('peer', len(received), set(received)))
+    transport.close()
+    peer.close()
+    settle(loop)
+    loop.close()
+
+
 def crash_dropped_after_close(cls, trace):
     """Closed and dropped before connection_lost() runs."""
     loop, transport, peer = scenario_socketpair(cls, Collecting(trace))
@@ -2045,6 +2114,71 @@ class ClosingTests(unittest.TestCase):
 
 
 @requires_c
+@requires_c
+class SocketMethodResultTests(unittest.TestCase):
+    """A socket of another type is written and read through its methods.
+    A negative count from its send() or recv_into() is the socket's error,
+    reported as fatal with a ValueError.  (The pure class slices with it,
+    which sends or reads bytes that are not there; the C one once raised
+    SystemError.)"""
+
+    def run_case(self, method):
+        class OddSocket(socket.socket):
+            def send(self, data, *args):
+                return -1 if method == 'send' else super().send(data, *args)
+
+            def recv_into(self, buf, *args):
+                if method == 'recv_into':
+                    return -1
+                return super().recv_into(buf, *args)
+
+        class Recording(asyncio.BufferedProtocol):
+            def __init__(self):
+                self.events = []
+
+            def get_buffer(self, sizehint):
+                return bytearray(10)
+
+            def buffer_updated(self, nbytes):
+                self.events.append(('updated', nbytes))
+
+            def connection_lost(self, exc):
+                self.events.append(('lost', describe(exc)))
+
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        logged = []
+        loop.set_exception_handler(
+            lambda loop, context: logged.append(
+                (context['message'], describe(context.get('exception')))))
+        a, peer = socket.socketpair()
+        self.addCleanup(peer.close)
+        sock = OddSocket(fileno=a.detach())
+        sock.setblocking(False)
+        protocol = Recording()
+        with socket_transport_class(C_TRANSPORT):
+            transport, _ = loop.run_until_complete(
+                loop.create_connection(lambda: protocol, sock=sock))
+        self.assertIs(type(transport), C_TRANSPORT)
+        if method == 'send':
+            transport.write(b'hello')
+        else:
+            peer.send(b'hello')
+        settle(loop)
+        error = ('ValueError',
+                 f'socket.{method}() returned -1, not a number of bytes')
+        which = 'write' if method == 'send' else 'read'
+        self.assertEqual(logged, [
+            (f'Fatal {which} error on socket transport', error)])
+        self.assertEqual(protocol.events, [('lost', error)])
+
+    def test_send_returns_a_negative_count(self):
+        self.run_case('send')
+
+    def test_recv_into_returns_a_negative_count(self):
+        self.run_case('recv_into')
+
+
 class CrashTests(unittest.TestCase):
 
     def test_scenarios_are_deterministic(self):
