@@ -104,7 +104,7 @@ unregister_task(asyncio_state *st, PyObject *task)
 }
 
 /* Where loop keeps its current task when it is a loop core, else NULL. */
-static PyObject **
+static inline PyObject **
 registry_core_slot(asyncio_state *st, PyObject *loop)
 {
     if (!loop_may_be_core(st, loop)) {
