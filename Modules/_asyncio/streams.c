@@ -22,8 +22,10 @@
  * future, sleep(0), the protocol's _drain_helper()), delegating to it as
  * `await` does.  Operations are coroutines for asyncio (registered as
  * collections.abc.Coroutine: a task can run one) and behave as one towards
- * send(), throw() and close().  Where the body calls a method of the
- * reader that a subclass overrides, the override is called.
+ * send(), throw() and close() (refused while the operation runs), `await`
+ * (refused while another awaits it) and the garbage collector (a warning
+ * for one never awaited).  Where the body calls a method of the reader
+ * that a subclass overrides, the override is called.
  */
 
 #include "module.h"
@@ -182,17 +184,60 @@ reader_buffer_extend(asyncio_state *st, PyObject *self, reader_fields *f,
     return rc;
 }
 
-/* The limit as a C number in *limit (clipped to the range of one):
-   0, or -1 with an exception set. */
+/* `value OP factor * self._limit` (factor 1 or 2, OP Py_GT or Py_LE) as
+   the pure class compares: the limit may be any number that compares
+   with an int.  1 (true), 0, or -1 with an exception set. */
 static int
-reader_limit(PyObject *self, reader_fields *f, Py_ssize_t *limit)
+reader_compare_limit(PyObject *self, reader_fields *f, Py_ssize_t value,
+                     int factor, int cmp)
 {
-    PyObject *obj = field_value(self, f->limit, "_limit");
-    if (obj == NULL) {
+    assert(factor == 1 || factor == 2);
+    assert(cmp == Py_GT || cmp == Py_LE);
+    PyObject *limit = field_value(self, f->limit, "_limit");
+    if (limit == NULL) {
         return -1;
     }
-    *limit = PyNumber_AsSsize_t(obj, NULL);
-    return *limit == -1 && PyErr_Occurred() ? -1 : 0;
+    if (PyLong_CheckExact(limit)) {
+        /* An int beyond the range of a Py_ssize_t is clipped to it, which
+           keeps its order with any size; twice the limit is not computed,
+           as it may overflow. */
+        Py_ssize_t n = PyNumber_AsSsize_t(limit, NULL);
+        if (n == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        int greater;
+        if (factor == 1) {
+            greater = value > n;
+        }
+        else if (n > PY_SSIZE_T_MAX / 2) {
+            greater = 0;        /* 2 * n is above any Py_ssize_t */
+        }
+        else if (n < PY_SSIZE_T_MIN / 2) {
+            greater = 1;        /* and here below any */
+        }
+        else {
+            greater = value > 2 * n;
+        }
+        return cmp == Py_GT ? greater : !greater;
+    }
+    /* anything else (a float, a Fraction, an int subclass) as Python
+       does it: `2 * limit`, then the comparison */
+    Py_INCREF(limit);
+    PyObject *bound = limit;
+    if (factor == 2) {
+        PyObject *two = PyLong_FromLong(2);
+        bound = two != NULL ? PyNumber_Multiply(two, limit) : NULL;
+        Py_XDECREF(two);
+        Py_DECREF(limit);
+        if (bound == NULL) {
+            return -1;
+        }
+    }
+    PyObject *v = PyLong_FromSsize_t(value);
+    int rc = v != NULL ? PyObject_RichCompareBool(v, bound, cmp) : -1;
+    Py_XDECREF(v);
+    Py_DECREF(bound);
+    return rc;
 }
 
 
@@ -263,12 +308,14 @@ reader_maybe_resume_impl(asyncio_state *st, PyObject *self)
     if (paused <= 0) {
         return paused;
     }
-    Py_ssize_t len = reader_buffer_len(self, f), limit;
-    if (len < 0 || reader_limit(self, f, &limit) < 0) {
+    Py_ssize_t len = reader_buffer_len(self, f);
+    if (len < 0) {
         return -1;
     }
-    if (len > limit) {
-        return 0;
+    /* len(self._buffer) <= self._limit */
+    int within = reader_compare_limit(self, f, len, 1, Py_LE);
+    if (within <= 0) {
+        return within;
     }
     streams_set(&f->paused, Py_NewRef(Py_False));
     return reader_transport_call(st, self, f,
@@ -317,13 +364,14 @@ reader_feed_data_impl(asyncio_state *st, PyObject *self, PyObject *data)
     if (paused != 0) {
         return paused;
     }
-    Py_ssize_t len = reader_buffer_len(self, f), limit;
-    if (len < 0 || reader_limit(self, f, &limit) < 0) {
+    Py_ssize_t len = reader_buffer_len(self, f);
+    if (len < 0) {
         return -1;
     }
     /* len(self._buffer) > 2 * self._limit */
-    if (limit > PY_SSIZE_T_MAX / 2 || len <= 2 * limit) {
-        return 0;
+    int over = reader_compare_limit(self, f, len, 2, Py_GT);
+    if (over <= 0) {
+        return over;
     }
     if (reader_transport_call(st, self, f,
                               st->streams.str_pause_reading) < 0) {
@@ -397,11 +445,20 @@ reader_at_eof(CMETHOD_ARGS)
         return NULL;
     }
     reader_fields *f = reader_fields_of(cls_state(cls), op);
-    /* self._eof and not self._buffer */
-    int eof = field_truth(op, f->eof, "_eof");
-    if (eof <= 0) {
-        return eof < 0 ? NULL : Py_NewRef(f->eof);
+    /* self._eof and not self._buffer: a false _eof is the result, the
+       value read before bool() ran, which may have deleted the field */
+    PyObject *eof = Py_XNewRef(field_value(op, f->eof, "_eof"));
+    if (eof == NULL) {
+        return NULL;
     }
+    int at_end = PyObject_IsTrue(eof);
+    if (at_end <= 0) {
+        if (at_end < 0) {
+            Py_CLEAR(eof);
+        }
+        return eof;
+    }
+    Py_DECREF(eof);
     int buffered = field_truth(op, f->buffer, "_buffer");
     return buffered < 0 ? NULL : PyBool_FromLong(!buffered);
 }
@@ -441,11 +498,15 @@ typedef struct {
     PyObject *arg;              /* n, separator or func_name */
     PyObject *sub;              /* the iterator awaited, or NULL */
     PyObject *blocks;           /* read(-1): the blocks read so far */
+    PyObject *origin;           /* cr_origin: where it was made, or NULL */
     Py_ssize_t offset;          /* readuntil(): bytes known not to match */
     int op;
     int awaiting;
     int started;
     int finished;
+    /* inside send(), throw() or close(): a coroutine's frame is executing,
+       and refuses to be entered again */
+    int running;
 } StreamOpObject;
 
 /* What one step of an operation came to. */
@@ -455,22 +516,68 @@ typedef enum {
     STEP_AWAIT,         /* *out: an awaitable to await (awaiting set) */
 } op_step;
 
+/* A coroutine's cr_origin for an operation made now: (filename, line
+   number, function name) of the Python frames calling us, the innermost
+   first, at most depth of them. */
+static PyObject *
+op_origin(int depth)
+{
+    PyObject *frames = PyList_New(0);
+    if (frames == NULL) {
+        return NULL;
+    }
+    PyFrameObject *frame = PyEval_GetFrame();
+    Py_XINCREF(frame);
+    while (frame != NULL && PyList_GET_SIZE(frames) < depth) {
+        PyCodeObject *code = PyFrame_GetCode(frame);
+        PyObject *entry = Py_BuildValue("(OiO)", code->co_filename,
+                                        PyFrame_GetLineNumber(frame),
+                                        code->co_name);
+        Py_DECREF(code);
+        if (entry == NULL || PyList_Append(frames, entry) < 0) {
+            Py_XDECREF(entry);
+            Py_DECREF(frame);
+            Py_DECREF(frames);
+            return NULL;
+        }
+        Py_DECREF(entry);
+        PyFrameObject *back = PyFrame_GetBack(frame);
+        Py_DECREF(frame);
+        frame = back;
+    }
+    Py_XDECREF(frame);
+    PyObject *origin = PyList_AsTuple(frames);
+    Py_DECREF(frames);
+    return origin;
+}
+
 static PyObject *
 op_new(asyncio_state *st, int kind, PyObject *self, PyObject *arg)
 {
+    /* sys.set_coroutine_origin_tracking_depth() (asyncio's debug mode)
+       asks coroutines to note where they were made, which the "never
+       awaited" warning shows */
+    int depth = PyThreadState_Get()->coroutine_origin_tracking_depth;
+    PyObject *origin = NULL;
+    if (depth > 0 && (origin = op_origin(depth)) == NULL) {
+        return NULL;
+    }
     StreamOpObject *op = PyObject_GC_New(StreamOpObject, st->streams.OpType);
     if (op == NULL) {
+        Py_XDECREF(origin);
         return NULL;
     }
     op->self = Py_NewRef(self);
     op->arg = Py_XNewRef(arg);
     op->sub = NULL;
     op->blocks = NULL;
+    op->origin = origin;
     op->offset = 0;
     op->op = kind;
     op->awaiting = AWAIT_NOTHING;
     op->started = 0;
     op->finished = 0;
+    op->running = 0;
     PyObject_GC_Track(op);
     return (PyObject *)op;
 }
@@ -625,13 +732,15 @@ op_read(asyncio_state *st, StreamOpObject *op, PyObject *value,
         if (op->blocks == NULL && (op->blocks = PyList_New(0)) == NULL) {
             return STEP_FAILED;
         }
-        PyObject *limit = field_value(op->self, f->limit, "_limit");
+        PyObject *limit = Py_XNewRef(field_value(op->self, f->limit,
+                                                 "_limit"));
         if (limit == NULL) {
             return STEP_FAILED;
         }
         op->awaiting = AWAIT_BLOCK;
         *out = PyObject_CallMethodOneArg(
             op->self, st->streams.reader_names[READER_READ], limit);
+        Py_DECREF(limit);
         return *out != NULL ? STEP_AWAIT : STEP_FAILED;
     }
     if (op->awaiting == AWAIT_NOTHING) {
@@ -685,17 +794,20 @@ op_readuntil(asyncio_state *st, StreamOpObject *op, PyObject **out)
     if (streams_load_exceptions(&st->streams) < 0) {
         return STEP_FAILED;
     }
-    Py_ssize_t limit, isep;
-    if (reader_limit(op->self, f, &limit) < 0) {
-        return STEP_FAILED;
-    }
+    Py_ssize_t isep;
     for (;;) {
         Py_ssize_t buflen = reader_buffer_len(op->self, f);
         if (buflen < 0) {
             return STEP_FAILED;
         }
         if (buflen - op->offset >= seplen) {
-            PyObject *buffer = Py_NewRef(f->buffer);
+            /* len() may have run code that deleted the field: read it
+               again, as self._buffer.find() does */
+            PyObject *buffer = Py_XNewRef(field_value(op->self, f->buffer,
+                                                      "_buffer"));
+            if (buffer == NULL) {
+                return STEP_FAILED;
+            }
             isep = op_find(buffer, op->arg, op->offset);
             Py_DECREF(buffer);
             if (isep == -2) {
@@ -705,7 +817,12 @@ op_readuntil(asyncio_state *st, StreamOpObject *op, PyObject **out)
                 break;
             }
             op->offset = buflen + 1 - seplen;
-            if (op->offset > limit) {
+            int over = reader_compare_limit(op->self, f, op->offset, 1,
+                                            Py_GT);
+            if (over < 0) {
+                return STEP_FAILED;
+            }
+            if (over) {
                 streams_raise(st->streams.LimitOverrunError, "(sn)",
                               "Separator is not found, and chunk exceed "
                               "the limit", op->offset);
@@ -722,7 +839,11 @@ op_readuntil(asyncio_state *st, StreamOpObject *op, PyObject **out)
         *out = op_wait_for_data(st, op, "readuntil");
         return *out != NULL ? STEP_AWAIT : STEP_FAILED;
     }
-    if (isep > limit) {
+    int over = reader_compare_limit(op->self, f, isep, 1, Py_GT);
+    if (over < 0) {
+        return STEP_FAILED;
+    }
+    if (over) {
         streams_raise(st->streams.LimitOverrunError, "(sn)",
                       "Separator is found, but chunk is longer than limit",
                       isep);
@@ -1086,14 +1207,16 @@ op_run(asyncio_state *st, StreamOpObject *op, PyObject *value, int failed,
             status = PYGEN_ERROR;
             break;
         }
-        op->sub = op_awaitable_iter(out);
+        PyObject *sub = op_awaitable_iter(out);
         Py_DECREF(out);
-        if (op->sub == NULL) {
+        if (sub == NULL) {
             failed = 1;
             continue;
         }
+        op->sub = Py_NewRef(sub);
         PyObject *res;
-        status = PyIter_Send(op->sub, Py_None, &res);
+        status = PyIter_Send(sub, Py_None, &res);
+        Py_DECREF(sub);
         if (status == PYGEN_NEXT) {
             *result = res;
             return PYGEN_NEXT;
@@ -1111,39 +1234,31 @@ op_run(asyncio_state *st, StreamOpObject *op, PyObject *value, int failed,
     return status;
 }
 
-static PySendResult
-op_am_send(PyObject *self, PyObject *arg, PyObject **result)
+/* Refuse to enter an operation that is running (what it awaits or a
+   method it calls reached back to it), as a coroutine refuses: 0, or -1
+   with ValueError set. */
+static int
+op_check_not_running(StreamOpObject *op)
 {
-    StreamOpObject *op = (StreamOpObject *)self;
-    asyncio_state *st = state_of(self);
-    if (st == NULL) {
-        *result = NULL;
-        return PYGEN_ERROR;
+    if (op->running) {
+        PyErr_SetString(PyExc_ValueError, "coroutine already executing");
+        return -1;
     }
-    if (op->finished) {
-        PyErr_SetString(PyExc_RuntimeError,
-                        "cannot reuse already awaited coroutine");
-        *result = NULL;
-        return PYGEN_ERROR;
-    }
+    return 0;
+}
+
+static PySendResult
+op_send_impl(asyncio_state *st, StreamOpObject *op, PyObject *arg,
+             PyObject **result)
+{
     if (op->sub == NULL) {
-        if (op->started) {
-            /* running: we are inside one of our own steps */
-            PyErr_SetString(PyExc_ValueError, "coroutine already executing");
-            *result = NULL;
-            return PYGEN_ERROR;
-        }
-        if (arg != Py_None) {
-            PyErr_SetString(PyExc_TypeError,
-                            "can't send non-None value to a just-started "
-                            "coroutine");
-            *result = NULL;
-            return PYGEN_ERROR;
-        }
         return op_run(st, op, Py_None, 0, result);
     }
+    /* our own reference: what runs now may drop the operation's */
+    PyObject *sub = Py_NewRef(op->sub);
     PyObject *res;
-    PySendResult status = PyIter_Send(op->sub, arg, &res);
+    PySendResult status = PyIter_Send(sub, arg, &res);
+    Py_DECREF(sub);
     if (status == PYGEN_NEXT) {
         *result = res;
         return PYGEN_NEXT;
@@ -1154,6 +1269,35 @@ op_am_send(PyObject *self, PyObject *arg, PyObject **result)
     }
     status = op_run(st, op, res, 0, result);
     Py_DECREF(res);
+    return status;
+}
+
+static PySendResult
+op_am_send(PyObject *self, PyObject *arg, PyObject **result)
+{
+    StreamOpObject *op = (StreamOpObject *)self;
+    *result = NULL;
+    asyncio_state *st = state_of(self);
+    if (st == NULL) {
+        return PYGEN_ERROR;
+    }
+    if (!op->started && !op->finished && arg != Py_None) {
+        PyErr_SetString(PyExc_TypeError,
+                        "can't send non-None value to a just-started "
+                        "coroutine");
+        return PYGEN_ERROR;
+    }
+    if (op_check_not_running(op) < 0) {
+        return PYGEN_ERROR;
+    }
+    if (op->finished) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "cannot reuse already awaited coroutine");
+        return PYGEN_ERROR;
+    }
+    op->running = 1;
+    PySendResult status = op_send_impl(st, op, arg, result);
+    op->running = 0;
     return status;
 }
 
@@ -1204,19 +1348,9 @@ op_send(PyObject *self, PyObject *arg)
 /* throw(typ[, val[, tb]]): into what the operation awaits, which may
    handle it; else the operation ends with it. */
 static PyObject *
-op_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+op_throw_impl(asyncio_state *st, StreamOpObject *op, PyObject *const *args,
+              Py_ssize_t nargs)
 {
-    StreamOpObject *op = (StreamOpObject *)self;
-    if (nargs < 1 || nargs > 3) {
-        PyErr_Format(PyExc_TypeError,
-                     "throw expected at least 1 argument%s, got %zd",
-                     nargs > 3 ? " and at most 3" : "", nargs);
-        return NULL;
-    }
-    asyncio_state *st = state_of(self);
-    if (st == NULL) {
-        return NULL;
-    }
     if (op->sub != NULL) {
         PyObject *sub = Py_NewRef(op->sub);
         PyObject *res;
@@ -1294,6 +1428,26 @@ raise:
     return NULL;
 }
 
+static PyObject *
+op_throw(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
+{
+    StreamOpObject *op = (StreamOpObject *)self;
+    if (nargs < 1 || nargs > 3) {
+        PyErr_Format(PyExc_TypeError,
+                     "throw expected at least 1 argument%s, got %zd",
+                     nargs > 3 ? " and at most 3" : "", nargs);
+        return NULL;
+    }
+    asyncio_state *st = state_of(self);
+    if (st == NULL || op_check_not_running(op) < 0) {
+        return NULL;
+    }
+    op->running = 1;
+    PyObject *res = op_throw_impl(st, op, args, nargs);
+    op->running = 0;
+    return res;
+}
+
 /* close(): the awaited thing is closed, and a `finally` of the body
    runs. */
 static PyObject *
@@ -1301,7 +1455,7 @@ op_close(PyObject *self, PyObject *Py_UNUSED(arg))
 {
     StreamOpObject *op = (StreamOpObject *)self;
     asyncio_state *st = state_of(self);
-    if (st == NULL) {
+    if (st == NULL || op_check_not_running(op) < 0) {
         return NULL;
     }
     int rc = 0;
@@ -1310,7 +1464,9 @@ op_close(PyObject *self, PyObject *Py_UNUSED(arg))
         op->sub = NULL;
         PyObject *close = PyObject_GetAttr(sub, st->streams.str_close);
         if (close != NULL) {
+            op->running = 1;
             rc = drop_result(PyObject_CallNoArgs(close));
+            op->running = 0;
             Py_DECREF(close);
         }
         else if (PyErr_ExceptionMatches(PyExc_AttributeError)) {
@@ -1330,9 +1486,19 @@ op_close(PyObject *self, PyObject *Py_UNUSED(arg))
     return rc < 0 ? NULL : Py_NewRef(Py_None);
 }
 
+/* `await op`.  A coroutine that is suspended in an await of its own is
+   being awaited by someone: a second awaiter would take the first one's
+   wake-ups, so it is refused, as `await` refuses it for a coroutine.  (A
+   running one is let through, to meet "already executing" in send().) */
 static PyObject *
 op_await(PyObject *self)
 {
+    StreamOpObject *op = (StreamOpObject *)self;
+    if (op->sub != NULL && !op->running) {
+        PyErr_SetString(PyExc_RuntimeError,
+                        "coroutine is being awaited already");
+        return NULL;
+    }
     return Py_NewRef(self);
 }
 
@@ -1356,6 +1522,18 @@ op_get_await(PyObject *self, void *Py_UNUSED(c))
 }
 
 static PyObject *
+op_get_origin(PyObject *self, void *Py_UNUSED(c))
+{
+    return new_ref_or_none(((StreamOpObject *)self)->origin);
+}
+
+static PyObject *
+op_get_running(PyObject *self, void *Py_UNUSED(c))
+{
+    return PyBool_FromLong(((StreamOpObject *)self)->running);
+}
+
+static PyObject *
 op_repr(PyObject *self)
 {
     return PyUnicode_FromFormat("<stream operation %s at %p>",
@@ -1372,6 +1550,7 @@ op_traverse(PyObject *self, visitproc visit, void *arg)
     Py_VISIT(op->arg);
     Py_VISIT(op->sub);
     Py_VISIT(op->blocks);
+    Py_VISIT(op->origin);
     return 0;
 }
 
@@ -1383,13 +1562,52 @@ op_clear(PyObject *self)
     Py_CLEAR(op->arg);
     Py_CLEAR(op->sub);
     Py_CLEAR(op->blocks);
+    Py_CLEAR(op->origin);
     return 0;
+}
+
+/* An operation collected without ever having run is an `await` forgotten:
+   warn as a coroutine does.  warnings._warn_unawaited_coroutine() words
+   it, from our __qualname__ and cr_origin, and is what a filter or a test
+   catching the warning of a coroutine expects; should it fail, a plain
+   warning says the same but for the origin.  Errors, a warning turned
+   into one included, go to sys.unraisablehook: a finaliser cannot raise. */
+static void
+op_finalize(PyObject *self)
+{
+    StreamOpObject *op = (StreamOpObject *)self;
+    if (op->started || op->finished) {
+        return;
+    }
+    PyObject *type, *value, *tb;
+    PyErr_Fetch(&type, &value, &tb);
+    PyObject *warn = import_attr("warnings", "_warn_unawaited_coroutine");
+    PyObject *res = warn != NULL ? PyObject_CallOneArg(warn, self) : NULL;
+    Py_XDECREF(warn);
+    if (res != NULL) {
+        Py_DECREF(res);
+    }
+    else {
+        /* a RuntimeWarning raised is the warning, made an error */
+        int warned = PyErr_ExceptionMatches(PyExc_RuntimeWarning);
+        PyErr_WriteUnraisable(self);
+        if (!warned
+            && PyErr_WarnFormat(PyExc_RuntimeWarning, 1,
+                                "coroutine '%s' was never awaited",
+                                op_names[op->op]) < 0) {
+            PyErr_WriteUnraisable(self);
+        }
+    }
+    PyErr_Restore(type, value, tb);
 }
 
 static void
 op_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
+    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+        return;     /* resurrected */
+    }
     PyObject_GC_UnTrack(self);
     (void)op_clear(self);
     tp->tp_free(self);
@@ -1414,6 +1632,8 @@ static PyGetSetDef op_getsets[] = {
     {"__qualname__", op_get_qualname, NULL, NULL, NULL},
     {"__name__", op_get_name, NULL, NULL, NULL},
     {"cr_await", op_get_await, NULL, NULL, NULL},
+    {"cr_origin", op_get_origin, NULL, NULL, NULL},
+    {"cr_running", op_get_running, NULL, NULL, NULL},
     {NULL}
 };
 
@@ -1422,6 +1642,7 @@ static PyType_Slot op_slots[] = {
         "What a stream's coroutine methods return: their body as a "
         "coroutine\nrun by _asyncio.")},
     {Py_tp_dealloc, op_dealloc},
+    {Py_tp_finalize, op_finalize},
     {Py_tp_traverse, op_traverse},
     {Py_tp_clear, op_clear},
     {Py_tp_repr, op_repr},

@@ -43,6 +43,7 @@ assert statement.
 import asyncio
 import contextlib
 import copy
+import fractions
 import inspect
 import os
 import pickle
@@ -50,8 +51,11 @@ import random
 import re
 import socket
 import struct
+import sys
 import unittest
+import warnings
 from asyncio import streams
+from test import support
 from test.test_asyncio import cfork_helpers
 from test.test_asyncio import test_c_transport as transport_tests
 from unittest import mock
@@ -959,7 +963,9 @@ class CoroutineMethodTests(unittest.TestCase):
         reader = self.instances(self.c)['StreamReader']
         reader.feed_data(b'abcdef\nxyz')
         reader.feed_eof()
-        op_type = type(reader.read(0))
+        probe = reader.read(0)
+        probe.close()
+        op_type = type(probe)
         self.assertNotEqual(op_type.__name__, 'coroutine')
 
         class Sub(cls):
@@ -977,7 +983,9 @@ class CoroutineMethodTests(unittest.TestCase):
 
         self.assertEqual(self.loop.run_until_complete(main()),
                          [b'ab', b'cdef\n', b'x', b'<12>'])
-        self.assertIs(type(cls.readline(reader)), op_type)
+        probe = cls.readline(reader)
+        probe.close()
+        self.assertIs(type(probe), op_type)
         self.assertIs(cls.__dict__['read'].__get__(None, cls),
                       cls.__dict__['read'])
 
@@ -1007,6 +1015,236 @@ class CoroutineMethodTests(unittest.TestCase):
                         pickle.loads(pickle.dumps(method, proto)), method)
                 self.assertIs(copy.copy(method), method)
                 self.assertIs(copy.deepcopy(method), method)
+
+
+class FlowTransport:
+    """A transport that notes pause_reading() and resume_reading() in a
+    list."""
+
+    def __init__(self, log):
+        self.log = log
+
+    def pause_reading(self):
+        self.log.append('pause_reading')
+
+    def resume_reading(self):
+        self.log.append('resume_reading')
+
+
+@requires_c
+class OperationTests(unittest.TestCase):
+    """The awaitables of the coroutine methods against hostile callers and
+    fields: each case runs on the pure classes and on the C ones, which
+    must do the same."""
+
+    def setUp(self):
+        self.impls = (PY, candidate(self))
+        self.loop = asyncio.new_event_loop()
+        self.addCleanup(self.loop.close)
+
+    def test_close_throw_or_send_while_running(self):
+        # _wait_for_data() reaches back to the read awaiting it: like a
+        # running coroutine, the read refuses, and goes on undisturbed.
+        async def await_it(outer):
+            await outer
+
+        async def call_it(method, *args):
+            method(*args)
+
+        calls = {
+            'close': lambda outer: call_it(outer.close),
+            'throw': lambda outer: call_it(outer.throw, ValueError('x')),
+            'send': lambda outer: call_it(outer.send, None),
+            'await': await_it,
+        }
+        for impl in self.impls:
+            for how, call in calls.items():
+                with self.subTest(impl=impl, how=how):
+                    inner = []
+
+                    class Reader(impl.reader):
+                        async def _wait_for_data(self, name):
+                            try:
+                                await call(outer)
+                            except ValueError as exc:
+                                inner.append(str(exc))
+                            await asyncio.sleep(0)
+                            return await super()._wait_for_data(name)
+
+                    reader = Reader(loop=self.loop)
+                    outer = reader.readexactly(5)
+                    self.loop.call_later(0.01, reader.feed_data, b'12345')
+                    self.assertEqual(self.loop.run_until_complete(outer),
+                                     b'12345')
+                    self.assertEqual(inner, ['coroutine already executing'])
+
+    def test_at_eof_with_eof_deleted_by_its_truth(self):
+        # bool(_eof) deletes the field: at_eof() returns the value it had.
+        for impl in self.impls:
+            with self.subTest(impl=impl):
+                reader = impl.reader(loop=self.loop)
+
+                class Eof:
+                    def __bool__(self):
+                        del reader._eof
+                        return False
+
+                eof = reader._eof = Eof()
+                self.assertIs(reader.at_eof(), eof)
+                self.assertFalse(hasattr(reader, '_eof'))
+
+    def test_readuntil_with_buffer_deleted_by_its_len(self):
+        # len(_buffer) deletes the field: readuntil() reads it again to
+        # search it, and fails.
+        for impl in self.impls:
+            with self.subTest(impl=impl):
+                reader = impl.reader(loop=self.loop)
+
+                class Buffer(bytearray):
+                    def __len__(self):
+                        del reader._buffer
+                        return 3
+
+                reader._buffer = Buffer(b'abc')
+                with self.assertRaisesRegex(
+                        AttributeError, "object has no attribute '_buffer'"):
+                    self.loop.run_until_complete(reader.readuntil(b'\n'))
+
+    def never_awaited(self, impl, make):
+        """The messages of the RuntimeWarnings collecting what make()
+        returns gives."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always')
+            ops = make()
+            del ops
+            support.gc_collect()
+        self.assertTrue(all(w.category is RuntimeWarning for w in caught))
+        return [str(w.message) for w in caught]
+
+    def test_never_awaited_warns(self):
+        def make(impl):
+            reader = impl.reader(loop=self.loop)
+            writer = impl.classes['StreamWriter'](None, None, None,
+                                                  self.loop)
+            return [reader.read(3), writer.drain(), reader.readline()]
+
+        for impl in self.impls:
+            with self.subTest(impl=impl):
+                messages = self.never_awaited(impl, lambda: make(impl))
+                self.assertEqual(sorted(messages), [
+                    "coroutine 'StreamReader.read' was never awaited",
+                    "coroutine 'StreamReader.readline' was never awaited",
+                    "coroutine 'StreamWriter.drain' was never awaited"])
+
+    def test_never_awaited_names_its_origin(self):
+        # With origin tracking on (asyncio's debug mode), the warning says
+        # where the operation was made, as a coroutine's does.
+        messages = {}
+        for impl in self.impls:
+            def make():
+                return impl.reader(loop=self.loop).read(3)
+
+            depth = sys.get_coroutine_origin_tracking_depth()
+            sys.set_coroutine_origin_tracking_depth(2)
+            try:
+                op = make()
+                op.close()
+                self.assertEqual(len(op.cr_origin), 2)
+                self.assertEqual(op.cr_origin[0][2], 'make')
+                messages[impl] = self.never_awaited(impl, make)
+            finally:
+                sys.set_coroutine_origin_tracking_depth(depth)
+            op = make()
+            op.close()
+            self.assertIsNone(op.cr_origin)
+        py, c = messages.values()
+        self.assertEqual(c, py)
+        self.assertEqual(len(c), 1)
+        self.assertIn('Coroutine created at (most recent call last)', c[0])
+        self.assertIn('in make\n', c[0])
+
+    def test_started_or_closed_operations_do_not_warn(self):
+        for impl in self.impls:
+            def make():
+                reader = impl.reader(loop=self.loop)
+                reader.feed_data(b'abc\n')
+                closed = reader.read(1)
+                closed.close()
+                thrown = reader.read(1)
+                with self.assertRaises(ZeroDivisionError):
+                    thrown.throw(ZeroDivisionError)
+                pending = reader.readexactly(10)
+                pending.send(None)
+                ops = [closed, thrown, pending,
+                       self.loop.run_until_complete(reader.readline())]
+                pending.close()
+                return ops
+
+            with self.subTest(impl=impl):
+                self.assertEqual(self.never_awaited(impl, make), [])
+
+    def test_awaited_by_two_tasks(self):
+        # The second await fails as it does on a coroutine, and leaves the
+        # first one waiting for the data.
+        for impl in self.impls:
+            with self.subTest(impl=impl):
+                async def waiter(aw):
+                    return await aw
+
+                async def main():
+                    reader = impl.reader()
+                    aw = reader.readexactly(3)
+                    first = asyncio.create_task(waiter(aw))
+                    await asyncio.sleep(0)
+                    second = asyncio.create_task(waiter(aw))
+                    await asyncio.sleep(0)
+                    reader.feed_data(b'abcdef')
+                    done, pending = await asyncio.wait({first, second},
+                                                       timeout=5)
+                    for task in pending:
+                        task.cancel()
+                    self.assertFalse(pending)
+                    with self.assertRaisesRegex(
+                            RuntimeError,
+                            '^coroutine is being awaited already$'):
+                        second.result()
+                    self.assertEqual(bytes(reader._buffer), b'def')
+                    return first.result()
+
+                self.assertEqual(self.loop.run_until_complete(main()),
+                                 b'abc')
+
+    def test_limit_of_any_number(self):
+        # The limit is compared as the pure class compares it: any number
+        # will do, and twice a huge negative one is no overflow.
+        def run(impl, limit):
+            log = []
+            reader = impl.reader(loop=self.loop)
+            reader.set_transport(FlowTransport(log))
+            reader._limit = limit
+            for step in ('feed', 'read', 'feed', 'readuntil', 'readline',
+                         'readexactly'):
+                try:
+                    if step == 'feed':
+                        reader.feed_data(b'abc\ndef')
+                        log.append(('fed', len(reader._buffer)))
+                        continue
+                    coro = {'read': lambda: reader.read(2),
+                            'readuntil': lambda: reader.readuntil(b'\n'),
+                            'readline': reader.readline,
+                            'readexactly': lambda: reader.readexactly(3),
+                            }[step]()
+                    log.append((step, self.loop.run_until_complete(coro)))
+                except Exception as exc:
+                    log.append((step, 'raised', describe(exc)))
+            return log
+
+        for limit in (1.5, -(2 ** 62) - 5, -(2 ** 70), 2 ** 70, True,
+                      fractions.Fraction(7, 2)):
+            with self.subTest(limit=limit):
+                expected = run(PY, limit)
+                self.assertEqual(run(candidate(self), limit), expected)
+                self.assertNotIn('TypeError', str(expected))
 
 
 if __name__ == '__main__':
