@@ -597,14 +597,11 @@ op_raise_reader_exception(PyObject *self, reader_fields *f)
     return 1;
 }
 
-/* self._wait_for_data(name): our own operation, or the override's. */
+/* self._wait_for_data(func_name): our own operation, or the override's.
+   func_name is one of the interned names of the state. */
 static PyObject *
-op_wait_for_data(asyncio_state *st, StreamOpObject *op, const char *name)
+op_wait_for_data(asyncio_state *st, StreamOpObject *op, PyObject *func)
 {
-    PyObject *func = PyUnicode_FromString(name);
-    if (func == NULL) {
-        return NULL;
-    }
     PyObject *res;
     if (streams_own(st, op->self, READER_WAIT_FOR_DATA)) {
         res = op_new(st, OP_WAIT, op->self, func);
@@ -613,7 +610,6 @@ op_wait_for_data(asyncio_state *st, StreamOpObject *op, const char *name)
         res = PyObject_CallMethodOneArg(
             op->self, st->streams.reader_names[READER_WAIT_FOR_DATA], func);
     }
-    Py_DECREF(func);
     op->awaiting = AWAIT_DATA;
     return res;
 }
@@ -685,7 +681,7 @@ op_readexactly(asyncio_state *st, StreamOpObject *op, PyObject **out)
         if (eof != 0) {
             return eof < 0 ? STEP_FAILED : op_incomplete(st, op, f, op->arg);
         }
-        *out = op_wait_for_data(st, op, "readexactly");
+        *out = op_wait_for_data(st, op, st->streams.str_readexactly);
         return *out != NULL ? STEP_AWAIT : STEP_FAILED;
     }
     return op_done_with(st, op, reader_buffer_take(op->self, f, n), out);
@@ -751,7 +747,8 @@ op_read(asyncio_state *st, StreamOpObject *op, PyObject *value,
             return STEP_FAILED;
         }
         if (!buffered && !eof) {
-            *out = op_wait_for_data(st, op, "read");
+            *out = op_wait_for_data(st, op,
+                                    st->streams.reader_names[READER_READ]);
             return *out != NULL ? STEP_AWAIT : STEP_FAILED;
         }
     }
@@ -836,7 +833,8 @@ op_readuntil(asyncio_state *st, StreamOpObject *op, PyObject **out)
             return eof < 0 ? STEP_FAILED
                            : op_incomplete(st, op, f, Py_None);
         }
-        *out = op_wait_for_data(st, op, "readuntil");
+        *out = op_wait_for_data(st, op,
+                                st->streams.reader_names[READER_READUNTIL]);
         return *out != NULL ? STEP_AWAIT : STEP_FAILED;
     }
     int over = reader_compare_limit(op->self, f, isep, 1, Py_GT);
@@ -1605,7 +1603,10 @@ static void
 op_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
-    if (PyObject_CallFinalizerFromDealloc(self) < 0) {
+    StreamOpObject *op = (StreamOpObject *)self;
+    /* (op_finalize() has nothing to say of one that ran) */
+    if (!op->started && !op->finished
+        && PyObject_CallFinalizerFromDealloc(self) < 0) {
         return;     /* resurrected */
     }
     PyObject_GC_UnTrack(self);
@@ -2306,6 +2307,7 @@ static const asyncio_name streams_names[] = {
     ASYNCIO_NAME(streams.str_is_closing, "is_closing"),
     ASYNCIO_NAME(streams.str_pause_reading, "pause_reading"),
     ASYNCIO_NAME(streams.str_paused, "_paused"),
+    ASYNCIO_NAME(streams.str_readexactly, "readexactly"),
     ASYNCIO_NAME(streams.str_resume_reading, "resume_reading"),
     ASYNCIO_NAME(streams.str_set_exception, "set_exception"),
     ASYNCIO_NAME(streams.str_set_result, "set_result"),

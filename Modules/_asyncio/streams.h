@@ -75,6 +75,7 @@ typedef struct {
     PyObject *str_is_closing;
     PyObject *str_pause_reading;
     PyObject *str_paused;
+    PyObject *str_readexactly;
     PyObject *str_resume_reading;
     PyObject *str_set_exception;
     PyObject *str_set_result;
