@@ -1273,6 +1273,9 @@ futureiter_am_send(PyObject *self, PyObject *Py_UNUSED(arg),
         *presult = NULL;
         return PYGEN_ERROR;
     }
+    /* a subclass's done() or _asyncio_future_blocking setter may close
+       this iterator, which drops its reference */
+    Py_INCREF(fut);
     int native = Future_IsNative(st, fut);
     int done = future_is_done(st, fut);
     if (done < 0) {
@@ -1288,14 +1291,14 @@ futureiter_am_send(PyObject *self, PyObject *Py_UNUSED(arg),
                                       Py_True) < 0) {
                 goto error;
             }
-            *presult = Py_NewRef((PyObject *)fut);
+            *presult = (PyObject *)fut;
             return PYGEN_NEXT;
         }
         PyErr_SetString(PyExc_RuntimeError, "await wasn't used with future");
         goto error;
     }
     /* Finished: the iterator is exhausted whatever result() does. */
-    it->future = NULL;
+    Py_CLEAR(it->future);
     PyObject *res;
     if (native) {
         res = future_result_impl(st, fut);
@@ -1313,6 +1316,7 @@ futureiter_am_send(PyObject *self, PyObject *Py_UNUSED(arg),
 
 error:
     Py_CLEAR(it->future);
+    Py_DECREF(fut);
     *presult = NULL;
     return PYGEN_ERROR;
 }

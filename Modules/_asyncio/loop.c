@@ -1399,7 +1399,8 @@ core_move_due_timers(asyncio_state *st, LoopCoreObject *self)
             due = timers > 0 ? -1 : timers;
         }
         else if (PyFloat_CheckExact(when) && PyFloat_CheckExact(end)) {
-            due = PyFloat_AS_DOUBLE(when) < PyFloat_AS_DOUBLE(end);
+            /* not `when >= end`, as the pure code asks: a NaN is due */
+            due = !(PyFloat_AS_DOUBLE(when) >= PyFloat_AS_DOUBLE(end));
         }
         else {
             due = PyObject_RichCompareBool(when, end, Py_GE);

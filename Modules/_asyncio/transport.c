@@ -6,13 +6,14 @@
  * to _socket_transport_type(), which makes a subclass of it.  The subclass
  * replaces the methods a connection runs for every read and write
  * (_read_ready, _read_ready__data_received, _read_ready__get_buffer,
- * write, _write_ready) and once in its life (the constructor, close,
+ * write, _write_ready, and is_closing and get_extra_info, which protocols
+ * ask before writing) and once in its life (the constructor, close,
  * _call_connection_lost, _add_reader), and keeps the attributes they read
  * in C fields, which Python code, the inherited methods included, sees as
  * ordinary attributes (members of the type).  Everything else, abort(),
- * repr(), get_extra_info(), flow control limits, EOF and errors, stays
- * the pure class's, and so behaves as it does; a subclass that overrides
- * a method gets its override called.
+ * repr(), flow control limits, EOF and errors, stays the pure class's,
+ * and so behaves as it does; a subclass that overrides a method gets its
+ * override called.
  *
  * A plain socket.socket is read and written with recv() and send() on its
  * file descriptor, with MSG_DONTWAIT (a transport's socket is non-blocking;
@@ -1375,9 +1376,6 @@ transport_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
  * pure classes' methods (_SelectorTransport's, and _SelectorSocketTransport's
  * _call_connection_lost() around its base's), without their frames. */
 
-/* close(): stop reading; unless the write buffer still holds data (then
-   _write_ready() finishes the close once it is sent), the connection is
-   lost in the next loop iteration. */
 /* is_closing() and get_extra_info(), which protocols ask before their
    writes (aiohttp asks both for each response), answered as the pure
    methods answer, without their frames. */
@@ -1426,6 +1424,9 @@ transport_get_extra_info(CMETHOD_ARGS)
     return value;
 }
 
+/* close(): stop reading; unless the write buffer still holds data (then
+   _write_ready() finishes the close once it is sent), the connection is
+   lost in the next loop iteration. */
 static PyObject *
 transport_close(CMETHOD_ARGS)
 {

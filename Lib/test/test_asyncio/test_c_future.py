@@ -785,6 +785,39 @@ class CSubFutureEdgeTests(FutureEdgeCases, test_utils.TestCase):
             pass
         cls.__name__ = 'CSubFuture'
 
+    def test_await_iterator_closed_by_its_future(self):
+        # A subclass's done() and _asyncio_future_blocking setter run while
+        # the __await__ iterator asks them; closing the iterator there
+        # drops the iterator's reference to the future, the only one left.
+        # The future stays alive until it is yielded, as stock's does.
+        iterators = []
+
+        class ClosingDone(self.cls):
+            def done(self):
+                iterators[-1].close()
+                return super().done()
+
+        class ClosingSetter(self.cls):
+            @property
+            def _asyncio_future_blocking(self):
+                return False
+
+            @_asyncio_future_blocking.setter
+            def _asyncio_future_blocking(self, value):
+                iterators[-1].close()
+
+        for kind in (ClosingDone, ClosingSetter):
+            with self.subTest(kind=kind.__name__):
+                fut = kind(loop=self.loop)
+                iterators.append(fut.__await__())
+                del fut
+                gc.collect()
+                yielded = next(iterators[-1])
+                self.assertIs(type(yielded), kind)
+                self.assertFalse(yielded.done())
+                del yielded
+                gc.collect()
+
 
 class PyFutureEdgeTests(FutureEdgeCases, test_utils.TestCase):
     cls = futures._PyFuture

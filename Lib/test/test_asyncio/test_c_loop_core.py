@@ -798,6 +798,24 @@ class LoopCoreCases:
         self.assertEqual(out[6], [False] * 8 + [True])
         self.assertEqual(timeouts, [0, 0.5, 0, 1, 0])
 
+    def test_nan_times(self):
+        # A timer at NaN is due at once (the pure loop breaks on `when >=
+        # end`, which a NaN never is), and so is every timer when time()
+        # is NaN; the timers behind it still run.
+        def scenario(loop):
+            trace = []
+            loop.call_at(math.nan, trace.append, 'nan')
+            loop.call_at(999, trace.append, 'past')
+            loop.call_at(1005, trace.append, 'later')
+            loop._run_once()
+            trace.append('turn')
+            loop.now = math.nan
+            loop._run_once()
+            return trace, len(loop._scheduled), loop.timeouts()
+        trace, left, timeouts = self.both(scenario)
+        self.assertEqual(trace, ['nan', 'past', 'turn', 'later'])
+        self.assertEqual(left, 0)
+
     def test_select_timeout_capped(self):
         def scenario(loop):
             loop.call_later(10 ** 7, noop)
