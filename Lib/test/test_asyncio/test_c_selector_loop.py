@@ -458,9 +458,12 @@ class AcceptTests(unittest.TestCase):
         # create_task, and an ordinary server works end to end.
         async def main():
             served = []
-            server = await asyncio.start_server(
-                lambda r, w: served.append(w.get_extra_info('peername')),
-                '127.0.0.1', 0)
+
+            def connected(reader, writer):
+                served.append(writer.get_extra_info('peername'))
+                writer.close()
+
+            server = await asyncio.start_server(connected, '127.0.0.1', 0)
             async with server:
                 port = server.sockets[0].getsockname()[1]
                 _, writer = await asyncio.open_connection('127.0.0.1', port)
