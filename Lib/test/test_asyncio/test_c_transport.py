@@ -182,6 +182,17 @@ def describe(exc):
                              "'_SelectorSocketTransport'"))
 
 
+def record_call(trace, obj, method, *args):
+    """Call obj.<method>(*args); append (method, 'ok') to trace, or
+    (method, what describe() says of the exception)."""
+    try:
+        getattr(obj, method)(*args)
+    except Exception as exc:
+        trace.append((method, describe(exc)))
+    else:
+        trace.append((method, 'ok'))
+
+
 def spin(loop):
     """Run one iteration of *loop*: whatever is ready, without waiting."""
     loop.call_soon(loop.stop)
@@ -1434,12 +1445,7 @@ def crash_field_deleted_by_its_test(cls, trace):
             ('_buffer', Buffer(b'xyz'), '_write_ready', ())):
         saved = getattr(transport, field)
         setattr(transport, field, value)
-        try:
-            getattr(transport, method)(*args)
-        except Exception as exc:
-            trace.append((method, describe(exc)))
-        else:
-            trace.append((method, 'ok'))
+        record_call(trace, transport, method, *args)
         setattr(transport, field, saved)
     transport.close()
     peer.close()
@@ -1504,12 +1510,7 @@ def crash_loop_closed_under_transport(cls, trace):
     for method, args in (('write', (b'data',)), ('pause_reading', ()),
                          ('resume_reading', ()), ('close', ()),
                          ('abort', ())):
-        try:
-            getattr(transport, method)(*args)
-        except Exception as exc:
-            trace.append((method, describe(exc)))
-        else:
-            trace.append((method, 'ok'))
+        record_call(trace, transport, method, *args)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         del transport
