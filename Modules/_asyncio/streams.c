@@ -24,7 +24,7 @@
  * collections.abc.Coroutine: a task can run one) and behave as one towards
  * send(), throw() and close() (refused while the operation runs), `await`
  * (refused while another awaits it) and the garbage collector (a warning
- * for one never awaited).  Where the body calls a method of the reader
+ * for one never awaited, a close for one suspended).  Where the body calls a method of the reader
  * that a subclass overrides, the override is called.
  */
 
@@ -1565,7 +1565,7 @@ op_clear(PyObject *self)
 }
 
 /* An operation collected without ever having run is an `await` forgotten:
-   warn as a coroutine does.  warnings._warn_unawaited_coroutine() words
+   warn as a coroutine does (one collected while suspended is closed).  warnings._warn_unawaited_coroutine() words
    it, from our __qualname__ and cr_origin, and is what a filter or a test
    catching the warning of a coroutine expects; should it fail, a plain
    warning says the same but for the origin.  Errors, a warning turned
@@ -1574,11 +1574,23 @@ static void
 op_finalize(PyObject *self)
 {
     StreamOpObject *op = (StreamOpObject *)self;
-    if (op->started || op->finished) {
+    if (op->finished) {
         return;
     }
     PyObject *type, *value, *tb;
     PyErr_Fetch(&type, &value, &tb);
+    if (op->started) {
+        /* collected while suspended: closed, as a coroutine's frame is,
+           so that what it awaits is closed and the reader lets go of its
+           waiter */
+        PyObject *res = op_close(self, NULL);
+        if (res == NULL) {
+            PyErr_WriteUnraisable(self);
+        }
+        Py_XDECREF(res);
+        PyErr_Restore(type, value, tb);
+        return;
+    }
     PyObject *warn = import_attr("warnings", "_warn_unawaited_coroutine");
     PyObject *res = warn != NULL ? PyObject_CallOneArg(warn, self) : NULL;
     Py_XDECREF(warn);
@@ -1604,9 +1616,8 @@ op_dealloc(PyObject *self)
 {
     PyTypeObject *tp = Py_TYPE(self);
     StreamOpObject *op = (StreamOpObject *)self;
-    /* (op_finalize() has nothing to say of one that ran) */
-    if (!op->started && !op->finished
-        && PyObject_CallFinalizerFromDealloc(self) < 0) {
+    /* (op_finalize() has nothing to do for one that finished) */
+    if (!op->finished && PyObject_CallFinalizerFromDealloc(self) < 0) {
         return;     /* resurrected */
     }
     PyObject_GC_UnTrack(self);

@@ -44,6 +44,7 @@ import asyncio
 import contextlib
 import copy
 import fractions
+import gc
 import inspect
 import os
 import pickle
@@ -1041,6 +1042,31 @@ class OperationTests(unittest.TestCase):
         self.impls = (PY, candidate(self))
         self.loop = asyncio.new_event_loop()
         self.addCleanup(self.loop.close)
+
+    def test_collected_while_suspended(self):
+        # A read collected while it waits for data is closed, as a
+        # coroutine's frame is: _wait_for_data()'s `finally` lets go of
+        # the reader's waiter, and a later read can wait again.
+        for impl in self.impls:
+            with self.subTest(impl=impl):
+                reader = impl.reader(loop=self.loop)
+                read = reader.readexactly(3)
+                waiter = read.send(None)
+                self.assertIs(reader._waiter, waiter)
+                with warnings.catch_warnings():
+                    warnings.simplefilter('error')
+                    del read
+                    gc.collect()
+                self.assertIsNone(reader._waiter)
+                self.assertFalse(waiter.done())
+
+                async def later():
+                    task = asyncio.ensure_future(reader.readexactly(3))
+                    await asyncio.sleep(0)
+                    reader.feed_data(b'abc')
+                    return await task
+                self.assertEqual(self.loop.run_until_complete(later()),
+                                 b'abc')
 
     def test_close_throw_or_send_while_running(self):
         # _wait_for_data() reaches back to the read awaiting it: like a
