@@ -1957,24 +1957,15 @@ core__check_closed(CMETHOD_ARGS)
 
 /* ---------- _EventLoopCore: tasks ---------- */
 
-/* The module named `name`, imported into *cache on first use (borrowed
-   reference). */
-static PyObject *
-core_module(PyObject **cache, const char *name)
-{
-    if (*cache == NULL) {
-        *cache = PyImport_ImportModule(name);
-    }
-    return *cache;
-}
-
 /* asyncio.tasks.<name>, read on every call so that patching the module
    works as with the pure-Python code (new reference). */
 PyObject *
 tasks_attr(asyncio_state *st, PyObject *name)
 {
-    PyObject *tasks = core_module(&st->loop.tasks_module, "asyncio.tasks");
-    return tasks == NULL ? NULL : PyObject_GetAttr(tasks, name);
+    if (import_once(&st->loop.tasks_module, "asyncio.tasks", NULL) < 0) {
+        return NULL;
+    }
+    return PyObject_GetAttr(st->loop.tasks_module, name);
 }
 
 /* base_events._py_hot_path[name], the pure-Python method, kept in *cache
@@ -2157,16 +2148,18 @@ loop_create_task(asyncio_state *st, PyObject *loop, PyObject *coro)
 
 /* ---------- _EventLoopCore: futures ---------- */
 
+static int core_get_debug_shortcut(asyncio_state *st, PyObject *loop);
+
 /* asyncio.futures.Future (new reference), read at each call as
    base_events reads it, so that a patched class is the one made; the
    module's dict is asked again only once it has changed. */
 static PyObject *
 core_future_class(loop_state *ls)
 {
-    PyObject *futures = core_module(&ls->futures_module, "asyncio.futures");
-    if (futures == NULL) {
+    if (import_once(&ls->futures_module, "asyncio.futures", NULL) < 0) {
         return NULL;
     }
+    PyObject *futures = ls->futures_module;
     PyObject *dict = PyModule_GetDict(futures);
     uint64_t version = ((PyDictObject *)dict)->ma_version_tag;
     if (ls->future_class == NULL || version != ls->futures_dict_version) {
@@ -2192,15 +2185,13 @@ core_create_future(CMETHOD_ARGS)
         return NULL;
     }
     asyncio_state *st = cls_state(cls);
-    LoopCoreObject *self = (LoopCoreObject *)op;
-    /* an overridden get_debug() is left to the pure method, which calls
-       it once (in Future.__init__) */
-    int own = core_method_is_own(st, op, CORE_GET_DEBUG);
-    int debug = own > 0 ? field_truth(op, self->debug, "_debug") : own;
+    /* LOOP_NOT_CORE: get_debug() is overridden, and left to the pure
+       method, which calls it once (in Future.__init__) */
+    int debug = core_get_debug_shortcut(st, op);
     if (debug < 0) {
         return NULL;
     }
-    if (!own || debug) {
+    if (debug) {
         PyObject *meth = core_py_method(&st->loop.py_create_future,
                                         st->loop.str_create_future);
         return meth == NULL ? NULL : PyObject_CallOneArg(meth, op);

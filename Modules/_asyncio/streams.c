@@ -24,8 +24,9 @@
  * collections.abc.Coroutine: a task can run one) and behave as one towards
  * send(), throw() and close() (refused while the operation runs), `await`
  * (refused while another awaits it) and the garbage collector (a warning
- * for one never awaited, a close for one suspended).  Where the body calls a method of the reader
- * that a subclass overrides, the override is called.
+ * for one never awaited, a close for one suspended).  Where the body
+ * calls a method of the reader that a subclass overrides, the override is
+ * called.
  */
 
 #include "module.h"
