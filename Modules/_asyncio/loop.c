@@ -1734,9 +1734,9 @@ core_py_selector_method(asyncio_state *st, PyObject *name)
     return func;
 }
 
-/* The pure-Python method `name` called with self and args. */
-static PyObject *
-core_call_py_selector_method(asyncio_state *st, LoopCoreObject *self,
+/* The pure-Python method `name` called with self and args (see loop.h). */
+PyObject *
+loop_call_py_selector_method(asyncio_state *st, PyObject *self,
                              PyObject *name, PyObject *const *args,
                              size_t nargsf, PyObject *kwnames)
 {
@@ -1750,7 +1750,7 @@ core_call_py_selector_method(asyncio_state *st, LoopCoreObject *self,
     if (stack == NULL) {
         return PyErr_NoMemory();
     }
-    stack[0] = (PyObject *)self;
+    stack[0] = self;
     for (Py_ssize_t i = 0; i < n + nkw; i++) {
         stack[1 + i] = args[i];
     }
@@ -1806,7 +1806,7 @@ core_add_handler(asyncio_state *st, LoopCoreObject *self, int which,
         return (PyObject *)handle;
     }
 #endif
-    return core_call_py_selector_method(st, self,
+    return loop_call_py_selector_method(st, (PyObject *)self,
                                         st->loop.str_handler[which], args,
                                         nargsf, kwnames);
 }
@@ -1887,7 +1887,7 @@ core_remove_handler(asyncio_state *st, LoopCoreObject *self, int which,
         return res;
     }
 #endif
-    return core_call_py_selector_method(st, self,
+    return loop_call_py_selector_method(st, (PyObject *)self,
                                         st->loop.str_handler[2 + which],
                                         args, nargsf, kwnames);
 }
@@ -2402,6 +2402,25 @@ static PyType_Spec core_spec = {
     .flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_BASETYPE,
     .slots = core_slots,
 };
+
+int
+loop_add_selector_methods(asyncio_state *st, PyMethodDef *defs)
+{
+    PyTypeObject *core = st->loop.SelectorLoopCoreType;
+    for (PyMethodDef *def = defs; def->ml_name != NULL; def++) {
+        PyObject *descr = PyDescr_NewMethod(core, def);
+        if (descr == NULL) {
+            return -1;
+        }
+        int rc = PyObject_SetAttrString((PyObject *)core, def->ml_name,
+                                        descr);
+        Py_DECREF(descr);
+        if (rc < 0) {
+            return -1;
+        }
+    }
+    return 0;
+}
 
 static PyMethodDef selector_core_methods[] = {
     CMETHOD("_add_reader", core__add_reader,

@@ -106,3 +106,13 @@ PyObject *loop_create_task(asyncio_state *st, PyObject *loop,
                            PyObject *coro);
 /* asyncio.tasks.<name>, read on every call (new reference). */
 PyObject *tasks_attr(asyncio_state *st, PyObject *name);
+/* selector_events._py_selector_methods[name](self, *args, **kwargs): the
+   pure-Python method of the selector loop, for what the C one leaves to
+   it. */
+PyObject *loop_call_py_selector_method(asyncio_state *st, PyObject *self,
+                                       PyObject *name, PyObject *const *args,
+                                       size_t nargsf, PyObject *kwnames);
+/* Make each of defs (a METH_METHOD table, ending in {NULL}) a method of
+   _SelectorLoopCore: what the parts after this one give the selector
+   loop. */
+int loop_add_selector_methods(asyncio_state *st, PyMethodDef *defs);

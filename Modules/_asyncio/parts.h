@@ -16,6 +16,7 @@
 #include "handles.h"
 #include "loop.h"
 #include "gather.h"
+#include "connections.h"
 #include "transport.h"
 #include "streams.h"
 
@@ -28,6 +29,7 @@
     PART(handles) \
     PART(loop) \
     PART(gather) \
+    PART(connections) \
     PART(transport) \
     PART(streams) \
     /* end of ASYNCIO_PARTS */

@@ -7,13 +7,13 @@
  * replaces the methods a connection runs for every read and write
  * (_read_ready, _read_ready__data_received, _read_ready__get_buffer,
  * write, _write_ready, and is_closing and get_extra_info, which protocols
- * ask before writing) and once in its life (the constructor, close,
- * _call_connection_lost, _add_reader), and keeps the attributes they read
- * in C fields, which Python code, the inherited methods included, sees as
- * ordinary attributes (members of the type).  Everything else, abort(),
- * repr(), flow control limits, EOF and errors, stays the pure class's,
- * and so behaves as it does; a subclass that overrides a method gets its
- * override called.
+ * ask before writing) and once in its life (the constructor,
+ * _read_ready__on_eof, close, _call_connection_lost, _add_reader), and
+ * keeps the attributes they read in C fields, which Python code, the
+ * inherited methods included, sees as ordinary attributes (members of the
+ * type).  Everything else, abort(), repr(), flow control limits and
+ * errors, stays the pure class's, and so behaves as it does; a subclass
+ * that overrides a method gets its override called.
  *
  * A plain socket.socket is read and written with recv() and send() on its
  * file descriptor, with MSG_DONTWAIT (a transport's socket is non-blocking;
@@ -372,6 +372,35 @@ transport_send(asyncio_state *st, PyObject *sock, PyObject *data,
 }
 
 
+/* self._loop.<name>(self._sock_fd[, self._write_ready]): the loop's
+   _add_writer(), _remove_writer() and _remove_reader() for the socket */
+static int
+transport_loop_fd_call(asyncio_state *st, PyObject *self, PyObject *name,
+                       int add)
+{
+    transport_fields *f = transport_fields_of(st, self);
+    PyObject *loop = transport_slot(self, st->transport.loop_offset);
+    if (field_value(self, loop, "_loop") == NULL
+        || field_value(self, f->sock_fd, "_sock_fd") == NULL) {
+        return -1;
+    }
+    PyObject *stack[3] = {Py_NewRef(loop), Py_NewRef(f->sock_fd), NULL};
+    if (add) {
+        stack[2] = PyObject_GetAttr(self, st->transport.str_write_ready);
+        if (stack[2] == NULL) {
+            Py_DECREF(stack[0]);
+            Py_DECREF(stack[1]);
+            return -1;
+        }
+    }
+    PyObject *res = PyObject_VectorcallMethod(name, stack, 2 + add, NULL);
+    for (int i = 0; i < 2 + add; i++) {
+        Py_DECREF(stack[i]);
+    }
+    return drop_result(res);
+}
+
+
 /* ---------- Reading ---------- */
 
 /* self._read_ready__on_eof(), and the calls of the protocol's methods,
@@ -557,6 +586,57 @@ transport__read_ready__get_buffer(CMETHOD_ARGS)
     return none_or_error(transport_read_buffered(cls_state(cls), op));
 }
 
+/* _read_ready__on_eof(): the peer sends no more.  The protocol's
+   eof_received() says whether the transport stays open for writing (the
+   loop stops reading it) or closes. */
+static int
+transport_read_eof(asyncio_state *st, PyObject *self)
+{
+    transport_state *ts = &st->transport;
+    transport_fields *f = transport_fields_of(st, self);
+    PyObject *loop = transport_slot(self, ts->loop_offset);
+    if (field_value(self, loop, "_loop") == NULL) {
+        return -1;
+    }
+    Py_INCREF(loop);
+    int debug = loop_get_debug(st, loop);
+    Py_DECREF(loop);
+    if (debug < 0) {
+        return -1;
+    }
+    if (debug) {
+        PyObject *logger = PyObject_GetAttrString(ts->py_module, "logger");
+        if (logger == NULL || drop_result(PyObject_CallMethod(
+                logger, "debug", "sO", "%r received EOF", self)) < 0) {
+            Py_XDECREF(logger);
+            return -1;
+        }
+        Py_DECREF(logger);
+    }
+    PyObject *keep_open = transport_protocol_call(
+        self, f, ts->str_eof_received, NULL);
+    if (keep_open == NULL) {
+        return transport_failed(
+            st, self, "Fatal error: protocol.eof_received() call failed.");
+    }
+    int keep = PyObject_IsTrue(keep_open);
+    Py_DECREF(keep_open);
+    if (keep != 0) {
+        return keep < 0 ? -1 : transport_loop_fd_call(
+            st, self, ts->str_remove_reader, 0);
+    }
+    return drop_result(PyObject_CallMethodNoArgs(self, ts->str_close));
+}
+
+static PyObject *
+transport__read_ready__on_eof(CMETHOD_ARGS)
+{
+    if (check_no_args("_read_ready__on_eof", nargsf, kwnames) < 0) {
+        return NULL;
+    }
+    return none_or_error(transport_read_eof(cls_state(cls), op));
+}
+
 /* _read_ready(): self._read_ready_cb(), which set_protocol() made the bound
    _read_ready__data_received or _read_ready__get_buffer; ours are run
    without a call through Python. */
@@ -591,34 +671,6 @@ transport__read_ready(CMETHOD_ARGS)
 
 
 /* ---------- Writing ---------- */
-
-/* self._loop.<name>(self._sock_fd[, self._write_ready]): the loop's
-   _add_writer(), _remove_writer() and _remove_reader() for the socket */
-static int
-transport_loop_fd_call(asyncio_state *st, PyObject *self, PyObject *name,
-                       int add)
-{
-    transport_fields *f = transport_fields_of(st, self);
-    PyObject *loop = transport_slot(self, st->transport.loop_offset);
-    if (field_value(self, loop, "_loop") == NULL
-        || field_value(self, f->sock_fd, "_sock_fd") == NULL) {
-        return -1;
-    }
-    PyObject *stack[3] = {Py_NewRef(loop), Py_NewRef(f->sock_fd), NULL};
-    if (add) {
-        stack[2] = PyObject_GetAttr(self, st->transport.str_write_ready);
-        if (stack[2] == NULL) {
-            Py_DECREF(stack[0]);
-            Py_DECREF(stack[1]);
-            return -1;
-        }
-    }
-    PyObject *res = PyObject_VectorcallMethod(name, stack, 2 + add, NULL);
-    for (int i = 0; i < 2 + add; i++) {
-        Py_DECREF(stack[i]);
-    }
-    return drop_result(res);
-}
 
 /* Whether self._maybe_resume_protocol() would do nothing: the protocol is
    not paused and the method is the pure class's. */
@@ -1214,11 +1266,12 @@ transport_call_soon(asyncio_state *st, PyObject *self, PyObject *fn,
    extra, the socket and its descriptor, the protocol, the server, the
    buffer and the flags, and the loop's map of transports. */
 static int
-transport_init_selector(transport_state *ts, PyObject *self,
+transport_init_selector(asyncio_state *st, PyObject *self,
                         transport_fields *f, PyObject *loop, PyObject *sock,
                         PyObject *protocol, PyObject *extra,
                         PyObject *server)
 {
+    transport_state *ts = &st->transport;
     PyObject *wrapper_cls = transport_global(ts, ts->str_trsock,
                                              ts->str_transport_socket);
     PyObject *wrapper = wrapper_cls != NULL
@@ -1269,7 +1322,7 @@ transport_init_selector(transport_state *ts, PyObject *self,
     /* _sock_fd, read again: server._attach() may have changed it */
     fd = field_value(self, f->sock_fd, "_sock_fd");
     Py_XINCREF(fd);
-    rc = fd != NULL ? PyObject_SetItem(transports, fd, self) : -1;
+    rc = fd != NULL ? connections_map_set(st, transports, fd, self) : -1;
     Py_XDECREF(fd);
     Py_DECREF(transports);
     return rc;
@@ -1310,7 +1363,7 @@ transport_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
     transport_set_slot(self, ts->high_water_offset,
                        Py_NewRef(ts->high_water));
     transport_set_slot(self, ts->low_water_offset, Py_NewRef(ts->low_water));
-    int rc = transport_init_selector(ts, self, f, loop, sock, protocol,
+    int rc = transport_init_selector(st, self, f, loop, sock, protocol,
                                      extra, server);
     Py_DECREF(extra);
     if (rc < 0) {
@@ -1366,6 +1419,47 @@ transport_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
     rc = transport_call_soon(st, self, set_result, waiter, Py_None);
     Py_DECREF(set_result);
     return rc;
+}
+
+
+static int accept_ready(transport_state *ts);
+
+/* BaseSelectorEventLoop._make_socket_transport(sock, protocol,
+   waiter=None, *, extra=None, server=None), a method of _SelectorLoopCore
+   that this part gives it: the class selector_events names
+   _SelectorSocketTransport, read at the time of the call, made for the
+   loop.  A call the method's parameters do not take goes to the pure
+   method, for its error. */
+static PyObject *
+transport_make_socket_transport(CMETHOD_ARGS)
+{
+    static const char *const names[] = {
+        "sock", "protocol", "waiter", "extra", "server",
+    };
+    asyncio_state *st = cls_state(cls);
+    transport_state *ts = &st->transport;
+    PyObject *a[5];
+    if (parse_args("_make_socket_transport", args,
+                   PyVectorcall_NARGS(nargsf), kwnames, names, 5, 3, 2,
+                   a) < 0) {
+        PyErr_Clear();
+        return loop_call_py_selector_method(
+            st, op, ts->str_make_socket_transport, args, nargsf, kwnames);
+    }
+    if (accept_ready(ts) < 0) {
+        return NULL;
+    }
+    PyObject *tp = PyObject_GetAttr(ts->py_module, ts->str_transport_class);
+    if (tp == NULL) {
+        return NULL;
+    }
+    PyObject *stack[6] = {op, a[0], a[1]};
+    for (int i = 2; i < 5; i++) {
+        stack[i + 1] = a[i] != NULL ? a[i] : Py_None;
+    }
+    PyObject *res = PyObject_Vectorcall(tp, stack, 6, NULL);
+    Py_DECREF(tp);
+    return res;
 }
 
 
@@ -2008,6 +2102,11 @@ static PyMethodDef transport_methods[] = {
             PyDoc_STR("_read_ready__get_buffer($self, /)\n--\n\n"
                       "Receive into protocol.get_buffer(-1), then report "
                       "the count to\nprotocol.buffer_updated().")),
+    CMETHOD("_read_ready__on_eof", transport__read_ready__on_eof,
+            PyDoc_STR("_read_ready__on_eof($self, /)\n--\n\n"
+                      "The peer sends no more: call "
+                      "protocol.eof_received(), then stop\nreading if it "
+                      "returned true, else close the transport.")),
     CMETHOD("is_closing", transport_is_closing,
             PyDoc_STR("is_closing($self, /)\n--\n\n"
                       "Whether close() or abort() was called, or the "
@@ -2306,32 +2405,33 @@ static PyMethodDef transport_functions[] = {
 
 /* ---------- The part ---------- */
 
-/* _SelectorLoopCore._accept_connection: the loop part made the type,
-   this part gives it the method (a loop core without the transports has
-   none, and the pure method stays then). */
-static PyMethodDef transport_accept_def = CMETHOD(
-    "_accept_connection", transport_accept_connection,
-    PyDoc_STR("_accept_connection($self, /, protocol_factory, sock,"
-              " sslcontext=None, server=None,\n"
-              "                   backlog=100, ssl_handshake_timeout=60.0,\n"
-              "                   ssl_shutdown_timeout=30.0)\n"
-              "--\n\n"
-              "The listening socket is readable: accept up to backlog "
-              "connections,\neach served by a task of "
-              "_accept_connection2()."));
+/* The methods of _SelectorLoopCore this part gives it (a loop core without
+   the transports has none, and the pure methods stay then). */
+static PyMethodDef transport_loop_methods[] = {
+    CMETHOD("_accept_connection", transport_accept_connection,
+            PyDoc_STR("_accept_connection($self, /, protocol_factory, sock,"
+                      " sslcontext=None, server=None,\n"
+                      "                   backlog=100, "
+                      "ssl_handshake_timeout=60.0,\n"
+                      "                   ssl_shutdown_timeout=30.0)\n"
+                      "--\n\n"
+                      "The listening socket is readable: accept up to "
+                      "backlog connections,\neach served by a task of "
+                      "_accept_connection2().")),
+    CMETHOD("_make_socket_transport", transport_make_socket_transport,
+            PyDoc_STR("_make_socket_transport($self, /, sock, protocol, "
+                      "waiter=None, *,\n"
+                      "                       extra=None, server=None)\n"
+                      "--\n\n"
+                      "A socket transport of this loop for sock, serving "
+                      "protocol.")),
+    {NULL, NULL}
+};
 
 static int
 transport_exec(PyObject *module, asyncio_state *st)
 {
-    PyTypeObject *core = st->loop.SelectorLoopCoreType;
-    PyObject *descr = PyDescr_NewMethod(core, &transport_accept_def);
-    if (descr == NULL) {
-        return -1;
-    }
-    int rc = PyObject_SetAttrString((PyObject *)core,
-                                    transport_accept_def.ml_name, descr);
-    Py_DECREF(descr);
-    if (rc < 0) {
+    if (loop_add_selector_methods(st, transport_loop_methods) < 0) {
         return -1;
     }
     return PyModule_AddFunctions(module, transport_functions);
@@ -2346,6 +2446,7 @@ static const asyncio_name transport_names[] = {
                  "_call_connection_lost"),
     ASYNCIO_NAME(transport.str_clear, "clear"),
     ASYNCIO_NAME(transport.str_data_received, "data_received"),
+    ASYNCIO_NAME(transport.str_eof_received, "eof_received"),
     ASYNCIO_NAME(transport.str_extend, "extend"),
     ASYNCIO_NAME(transport.str_extra, "_extra"),
     ASYNCIO_NAME(transport.str_fatal_error, "_fatal_error"),
@@ -2403,6 +2504,9 @@ static const asyncio_name transport_names[] = {
     ASYNCIO_NAME(transport.str__accept, "_accept"),
     ASYNCIO_NAME(transport.str_accept, "accept"),
     ASYNCIO_NAME(transport.str_accept_connection2, "_accept_connection2"),
+    ASYNCIO_NAME(transport.str_make_socket_transport,
+                 "_make_socket_transport"),
+    ASYNCIO_NAME(transport.str_transport_class, "_SelectorSocketTransport"),
     ASYNCIO_NAME(transport.str_accept_retry_delay, "ACCEPT_RETRY_DELAY"),
     ASYNCIO_NAME(transport.str_constants, "constants"),
     ASYNCIO_NAME(transport.str_create_task, "create_task"),

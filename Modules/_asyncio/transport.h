@@ -90,6 +90,7 @@ typedef struct {
     PyObject *str_call_connection_lost;
     PyObject *str_clear;
     PyObject *str_data_received;
+    PyObject *str_eof_received;
     PyObject *str_extend;
     PyObject *str_extra;
     PyObject *str_fatal_error;
@@ -143,6 +144,9 @@ typedef struct {
     PyObject *str__accept;
     PyObject *str_accept;
     PyObject *str_accept_connection2;
+    /* making a transport */
+    PyObject *str_make_socket_transport;
+    PyObject *str_transport_class;
     PyObject *str_accept_retry_delay;
     PyObject *str_constants;
     PyObject *str_create_task;

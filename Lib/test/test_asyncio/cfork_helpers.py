@@ -1,8 +1,10 @@
 """Helpers shared by the fork's tests of the C module (test_c_future,
 test_c_task, test_c_differential, test_c_gather, test_c_handle,
-test_c_loop_core, test_c_eager).  Not a test module itself."""
+test_c_loop_core, test_c_eager, test_c_selector_loop, test_c_connections).
+Not a test module itself."""
 
 import asyncio
+import socket
 import sys
 import time
 
@@ -46,6 +48,16 @@ def shrink(program, smaller_programs, still_fails, seconds):
                 program, shrunk = smaller, True
                 break
     return program
+
+
+def socketpair(testcase):
+    """A connected pair of non-blocking sockets, closed when testcase
+    ends."""
+    a, b = socket.socketpair()
+    for sock in (a, b):
+        testcase.addCleanup(sock.close)
+        sock.setblocking(False)
+    return a, b
 
 
 class LoopCases:

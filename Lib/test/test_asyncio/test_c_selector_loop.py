@@ -97,12 +97,7 @@ class SelectorLoopTests(unittest.TestCase):
         return traces[0]
 
     def socketpair(self):
-        a, b = socket.socketpair()
-        self.addCleanup(a.close)
-        self.addCleanup(b.close)
-        a.setblocking(False)
-        b.setblocking(False)
-        return a, b
+        return cfork_helpers.socketpair(self)
 
     def test_type(self):
         loop = asyncio.new_event_loop()
