@@ -1,220 +1,28 @@
 /*
- * The selector loop's side of connections: the map of transports, and
- * connecting a socket.
+ * The selector loop's side of connections: accepting them, making their
+ * transports, connecting sockets, and keeping other readers and writers
+ * off the transports' descriptors.
  *
- * BaseSelectorEventLoop keeps its transports in loop._transports, a
- * weakref.WeakValueDictionary from file descriptor to transport.  A socket
- * transport enters itself there when it is made, and the loop looks there
- * (_ensure_fd_no_transport()) before it lets a reader or a writer watch a
- * descriptor, so that nothing else reads or writes a transport's socket.
- * Through WeakValueDictionary's Python methods each of those is two or
- * three frames, and a look-up of a free descriptor raises and catches a
- * KeyError: for a service that sets up a connection per request, that
- * costs about as much as the request's reads and writes.  Here the map is
- * read and written on its own dict, as its methods would do it, while it
- * is a WeakValueDictionary whose methods, and KeyedRef's, are still the
- * ones weakref defines; any other map is used as a mapping.
- *
- * _SelectorLoopCore gains, in C, _ensure_fd_no_transport() and the public
- * add_reader(), remove_reader(), add_writer() and remove_writer() that
- * call it; and _sock_connect(), _sock_connect_cb() and _sock_write_done(),
- * which sock_connect() (and so create_connection()) runs around the
- * connect() call.  A plain non-blocking socket.socket is connected with
- * its connect_ex(), so the usual "in progress" costs no exception.  A
- * call with arguments the methods are not usually given goes to the
- * pure-Python method (selector_events._py_selector_methods), so its
- * errors read the same.
+ * _SelectorLoopCore (loop.c) gets these methods of BaseSelectorEventLoop
+ * in C:
+ *   - _accept_connection(), run when a listening socket is readable, and
+ *     _make_socket_transport(), which a new connection's transport comes
+ *     from;
+ *   - _ensure_fd_no_transport(), which asks the loop's map of transports
+ *     (transport.c) whether a transport owns a descriptor, and the public
+ *     add_reader(), remove_reader(), add_writer() and remove_writer() that
+ *     call it;
+ *   - _sock_connect(), _sock_connect_cb() and _sock_write_done(), which
+ *     sock_connect() (and so create_connection()) runs around the
+ *     connect() call.
+ * A call with arguments the methods are not usually given goes to the
+ * pure-Python method (selector_events._py_selector_methods), so its errors
+ * read the same.
  */
 
 #include "module.h"
 
 #include <errno.h>
-
-
-/* ---------- The map of transports ---------- */
-
-/* weakref's WeakValueDictionary and KeyedRef, with their methods as they
-   are now; when weakref does not have them as expected every map is used
-   as a mapping (map_loaded -1). */
-static int
-connections_load_map(connections_state *cs)
-{
-    PyObject *mod = PyImport_ImportModule("weakref");
-    if (mod == NULL) {
-        return -1;
-    }
-    PyObject *wvd = PyObject_GetAttrString(mod, "WeakValueDictionary");
-    PyObject *kr = wvd != NULL ? PyObject_GetAttrString(mod, "KeyedRef")
-                               : NULL;
-    if (kr == NULL) {
-        Py_XDECREF(wvd);
-        Py_DECREF(mod);
-        return -1;
-    }
-    PyObject *found[4] = {NULL, NULL, NULL, NULL};
-    if (PyType_Check(wvd) && PyType_Check(kr)
-        && PyType_IsSubtype((PyTypeObject *)kr, &_PyWeakref_RefType)) {
-        found[0] = _PyType_Lookup((PyTypeObject *)wvd, cs->str_getitem);
-        found[1] = _PyType_Lookup((PyTypeObject *)wvd, cs->str_setitem);
-        found[2] = _PyType_Lookup((PyTypeObject *)kr, cs->str_new);
-        found[3] = _PyType_Lookup((PyTypeObject *)kr, cs->str_init);
-    }
-    if (found[0] == NULL || found[1] == NULL || found[2] == NULL
-        || found[3] == NULL) {
-        cs->map_loaded = -1;
-        Py_DECREF(kr);
-        Py_DECREF(wvd);
-        Py_DECREF(mod);
-        return 0;
-    }
-    Py_XSETREF(cs->wvd_getitem, Py_NewRef(found[0]));
-    Py_XSETREF(cs->wvd_setitem, Py_NewRef(found[1]));
-    Py_XSETREF(cs->keyedref_new, Py_NewRef(found[2]));
-    Py_XSETREF(cs->keyedref_init, Py_NewRef(found[3]));
-    Py_XSETREF(cs->weakref_dict, Py_NewRef(PyModule_GetDict(mod)));
-    Py_XSETREF(cs->keyedref_type, kr);
-    Py_XSETREF(cs->wvd_type, wvd);
-    cs->map_loaded = 1;
-    Py_DECREF(mod);
-    return 0;
-}
-
-/* Whether map can be read (or, when setting, written) on its own dict:
-   it is a WeakValueDictionary whose __getitem__ (__setitem__) is still
-   weakref's, and no removal waits to be committed (the method would
-   commit it first).  1 with *data its dict (new reference), 0 to use map
-   as a mapping, -1 on error. */
-static int
-connections_plain(connections_state *cs, PyObject *map, int setting,
-                  PyObject **data)
-{
-    *data = NULL;
-    if (cs->map_loaded >= 0 && cs->wvd_type == NULL
-        && connections_load_map(cs) < 0) {
-        return -1;
-    }
-    if (cs->map_loaded < 0
-        || !Py_IS_TYPE(map, (PyTypeObject *)cs->wvd_type)
-        || _PyType_Lookup(Py_TYPE(map),
-                          setting ? cs->str_setitem : cs->str_getitem)
-           != (setting ? cs->wvd_setitem : cs->wvd_getitem)) {
-        return 0;
-    }
-    PyObject *pending = PyObject_GetAttr(map, cs->str_pending_removals);
-    if (pending == NULL) {
-        return -1;
-    }
-    int idle = PyList_CheckExact(pending) && PyList_GET_SIZE(pending) == 0;
-    Py_DECREF(pending);
-    if (!idle) {
-        return 0;
-    }
-    PyObject *d = PyObject_GetAttr(map, cs->str_data);
-    if (d == NULL) {
-        return -1;
-    }
-    if (!PyDict_CheckExact(d)) {
-        Py_DECREF(d);
-        return 0;
-    }
-    *data = d;
-    return 1;
-}
-
-/* Whether weakref.KeyedRef is still the class connections_load_map() found,
-   with its __new__ and __init__: 1, 0, -1 on error. */
-static int
-connections_keyedref_plain(connections_state *cs)
-{
-    PyObject *kr = PyDict_GetItemWithError(cs->weakref_dict,
-                                           cs->str_keyedref);
-    if (kr == NULL) {
-        return PyErr_Occurred() ? -1 : 0;
-    }
-    return kr == cs->keyedref_type
-           && _PyType_Lookup((PyTypeObject *)kr, cs->str_new)
-              == cs->keyedref_new
-           && _PyType_Lookup((PyTypeObject *)kr, cs->str_init)
-              == cs->keyedref_init;
-}
-
-/* map[key], as _ensure_fd_no_transport() asks it: 1 with *value (new
-   reference), 0 when there is none (map raised KeyError, cleared), -1 on
-   error. */
-static int
-connections_map_get(connections_state *cs, PyObject *map, PyObject *key,
-                    PyObject **value)
-{
-    *value = NULL;
-    PyObject *data;
-    int plain = connections_plain(cs, map, 0, &data);
-    if (plain < 0) {
-        return -1;
-    }
-    PyObject *o;
-    if (plain) {
-        /* o = self.data[key](); a dead reference is a KeyError */
-        PyObject *ref = PyDict_GetItemWithError(data, key);
-        Py_XINCREF(ref);
-        Py_DECREF(data);
-        if (ref == NULL) {
-            return PyErr_Occurred() ? -1 : 0;
-        }
-        o = PyObject_CallNoArgs(ref);
-        Py_DECREF(ref);
-        if (o == Py_None) {
-            Py_DECREF(o);
-            return 0;
-        }
-    }
-    else {
-        o = PyObject_GetItem(map, key);
-        if (o == NULL && PyErr_ExceptionMatches(PyExc_KeyError)) {
-            PyErr_Clear();
-            return 0;
-        }
-    }
-    if (o == NULL) {
-        return -1;
-    }
-    *value = o;
-    return 1;
-}
-
-int
-connections_map_set(asyncio_state *st, PyObject *map, PyObject *key,
-                    PyObject *transport)
-{
-    connections_state *cs = &st->connections;
-    PyObject *data;
-    int plain = connections_plain(cs, map, 1, &data);
-    if (plain > 0) {
-        plain = connections_keyedref_plain(cs);
-        if (plain <= 0) {
-            Py_DECREF(data);
-        }
-    }
-    if (plain <= 0) {
-        return plain < 0 ? -1 : PyObject_SetItem(map, key, transport);
-    }
-    /* data[key] = KeyedRef(transport, self._remove, key), with what
-       KeyedRef's __new__ does (weakref.ref's __new__, then the key; its
-       __init__ only checks the arguments ref's __new__ took) */
-    PyObject *remove = PyObject_GetAttr(map, cs->str_remove);
-    PyObject *args = remove != NULL ? PyTuple_Pack(2, transport, remove)
-                                    : NULL;
-    Py_XDECREF(remove);
-    PyObject *ref = args != NULL ? _PyWeakref_RefType.tp_new(
-        (PyTypeObject *)cs->keyedref_type, args, NULL) : NULL;
-    Py_XDECREF(args);
-    int rc = -1;
-    if (ref != NULL && PyObject_SetAttr(ref, cs->str_key, key) == 0) {
-        rc = PyDict_SetItem(data, key, ref);
-    }
-    Py_XDECREF(ref);
-    Py_DECREF(data);
-    return rc;
-}
 
 
 /* ---------- Helpers ---------- */
@@ -253,6 +61,27 @@ connections_call_method(PyObject *name, PyObject *self,
     return res;
 }
 
+/* asyncio.selector_events is imported: it made the transport type, which
+   loaded what accepting, making transports and connecting use. */
+static int
+connections_ready(transport_state *ts)
+{
+    if (ts->py_module == NULL) {
+        PyObject *mod = PyImport_ImportModule("asyncio.selector_events");
+        if (mod == NULL) {
+            return -1;
+        }
+        Py_DECREF(mod);
+        if (ts->py_module == NULL) {
+            PyErr_SetString(PyExc_RuntimeError,
+                            "asyncio.selector_events made no socket "
+                            "transport class");
+            return -1;
+        }
+    }
+    return 0;
+}
+
 /* self._ensure_fd_no_transport(fd): the loop's own method or an
    override. */
 static int
@@ -286,12 +115,12 @@ connections_invalid_fd(PyObject *fd)
 /* The descriptor of fd as the pure method finds it: fd itself when it is
    an int, else int(fd.fileno()).  New reference, or NULL. */
 static PyObject *
-connections_fileno(connections_state *cs, PyObject *fd)
+connections_fileno(asyncio_state *st, PyObject *fd)
 {
     if (PyLong_Check(fd)) {
         return Py_NewRef(fd);
     }
-    PyObject *res = PyObject_CallMethodNoArgs(fd, cs->str_fileno);
+    PyObject *res = PyObject_CallMethodNoArgs(fd, st->transport.str_fileno);
     PyObject *fileno = res != NULL ? PyNumber_Long(res) : NULL;
     Py_XDECREF(res);
     if (fileno == NULL
@@ -309,14 +138,14 @@ static int
 connections_ensure(asyncio_state *st, PyObject *loop, PyObject *fd)
 {
     connections_state *cs = &st->connections;
-    PyObject *fileno = connections_fileno(cs, fd);
+    PyObject *fileno = connections_fileno(st, fd);
     if (fileno == NULL) {
         return -1;
     }
-    PyObject *map = PyObject_GetAttr(loop, cs->str_transports);
+    PyObject *map = PyObject_GetAttr(loop, st->transport.str_transports);
     PyObject *transport = NULL;
-    int found = map != NULL
-                ? connections_map_get(cs, map, fileno, &transport) : -1;
+    int found = map != NULL ? transport_map_get(&st->transport, map, fileno,
+                                                &transport) : -1;
     Py_XDECREF(map);
     Py_DECREF(fileno);
     if (found <= 0) {
@@ -417,6 +246,431 @@ connections_remove_writer(CMETHOD_ARGS)
 }
 
 
+/* ---------- Accepting connections ----------
+ *
+ * _accept_connection(): the listening socket is readable, so accept up
+ * to `backlog` connections and start a task of the loop's
+ * _accept_connection2() for each, as the pure method does.  A plain
+ * listening socket.socket is accepted as socket.socket.accept() does it,
+ * but with the socket's family and type read as ints (the method converts
+ * them to enums for the new socket's constructor, which stores ints), and
+ * the accept queue running dry ends the loop without a Python frame to
+ * catch the BlockingIOError. */
+
+/* `*first, *second = pair` as an assignment unpacks (new references):
+   0, or -1 with the statement's error. */
+static int
+accept_unpack2(PyObject *pair, PyObject **first, PyObject **second)
+{
+    if (PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2) {
+        *first = Py_NewRef(PyTuple_GET_ITEM(pair, 0));
+        *second = Py_NewRef(PyTuple_GET_ITEM(pair, 1));
+        return 0;
+    }
+    PyObject *it = PyObject_GetIter(pair);
+    if (it == NULL) {
+        if (PyErr_ExceptionMatches(PyExc_TypeError)
+            && Py_TYPE(pair)->tp_iter == NULL && !PySequence_Check(pair)) {
+            PyErr_Format(PyExc_TypeError,
+                         "cannot unpack non-iterable %.200s object",
+                         Py_TYPE(pair)->tp_name);
+        }
+        return -1;
+    }
+    PyObject *items[3] = {NULL, NULL, NULL};
+    int n = 0;
+    while (n < 3 && (items[n] = PyIter_Next(it)) != NULL) {
+        n++;
+    }
+    Py_DECREF(it);
+    if (!PyErr_Occurred()) {
+        if (n < 2) {
+            PyErr_Format(PyExc_ValueError,
+                         "not enough values to unpack (expected 2, got %d)",
+                         n);
+        }
+        else if (n > 2) {
+            PyErr_SetString(PyExc_ValueError,
+                            "too many values to unpack (expected 2)");
+        }
+    }
+    if (PyErr_Occurred()) {
+        for (int i = 0; i < n; i++) {
+            Py_DECREF(items[i]);
+        }
+        return -1;
+    }
+    *first = items[0];
+    *second = items[1];
+    return 0;
+}
+
+/* socket.socket.accept() of a plain socket: the new socket.socket, made
+   from _accept()'s descriptor with sock's family, type and proto; and,
+   while there is no default timeout, blocking if sock has a timeout
+   (so that it does not inherit a platform's non-blocking flag). */
+static PyObject *
+accept_plain(asyncio_state *st, PyObject *sock, PyObject **addr)
+{
+    transport_state *ts = &st->transport;
+    connections_state *cs = &st->connections;
+    PyObject *pair = PyObject_CallMethodNoArgs(sock, cs->str__accept);
+    if (pair == NULL) {
+        return NULL;
+    }
+    PyObject *fd;
+    int rc = accept_unpack2(pair, &fd, addr);
+    Py_DECREF(pair);
+    if (rc < 0) {
+        return NULL;
+    }
+    PyObject *stack[4] = {NULL, NULL, NULL, fd};
+    PyObject *conn = NULL;
+    stack[0] = Py_TYPE(ts->sock_family)->tp_descr_get(ts->sock_family,
+                                                      sock, NULL);
+    stack[1] = stack[0] != NULL
+        ? Py_TYPE(ts->sock_type)->tp_descr_get(ts->sock_type, sock, NULL)
+        : NULL;
+    stack[2] = stack[1] != NULL
+        ? Py_TYPE(ts->sock_proto)->tp_descr_get(ts->sock_proto, sock, NULL)
+        : NULL;
+    if (stack[2] != NULL) {
+        conn = PyObject_Vectorcall(ts->socket_type, stack, 3, ts->kw_fileno);
+    }
+    for (int i = 0; i < 4; i++) {
+        Py_XDECREF(stack[i]);
+    }
+    PyObject *fn = conn != NULL
+        ? PyObject_GetAttr(ts->socket_module, cs->str_getdefaulttimeout)
+        : NULL;
+    PyObject *deftimeout = fn != NULL ? PyObject_CallNoArgs(fn) : NULL;
+    Py_XDECREF(fn);
+    int block = 0;
+    if (deftimeout == Py_None) {
+        block = call_truth(PyObject_CallMethodNoArgs(sock,
+                                                     cs->str_gettimeout));
+    }
+    else if (deftimeout == NULL) {
+        block = -1;
+    }
+    Py_XDECREF(deftimeout);
+    if (block > 0) {
+        block = drop_result(PyObject_CallMethodOneArg(
+            conn, cs->str_setblocking, Py_True));
+    }
+    if (block < 0) {
+        Py_CLEAR(conn);
+        Py_CLEAR(*addr);
+    }
+    return conn;
+}
+
+/* conn, addr = sock.accept(): new references, or -1 on error. */
+static int
+accept_one(asyncio_state *st, PyObject *sock, PyObject **conn,
+           PyObject **addr)
+{
+    transport_state *ts = &st->transport;
+    connections_state *cs = &st->connections;
+    *conn = *addr = NULL;
+    if (Py_IS_TYPE(sock, (PyTypeObject *)ts->socket_type)) {
+        *conn = accept_plain(st, sock, addr);
+        return *conn != NULL ? 0 : -1;
+    }
+    PyObject *pair = PyObject_CallMethodNoArgs(sock, cs->str_accept);
+    if (pair == NULL) {
+        return -1;
+    }
+    int rc = accept_unpack2(pair, conn, addr);
+    Py_DECREF(pair);
+    return rc;
+}
+
+/* if self._debug: logger.debug("%r got a new connection from %r: %r",
+   server, addr, conn) */
+static int
+accept_log(asyncio_state *st, PyObject *self, PyObject *server,
+           PyObject *addr, PyObject *conn)
+{
+    transport_state *ts = &st->transport;
+    connections_state *cs = &st->connections;
+    int debug = call_truth(PyObject_GetAttr(self, cs->str_debug_attr));
+    if (debug <= 0) {
+        return debug;
+    }
+    PyObject *logger = PyObject_GetAttrString(ts->py_module, "logger");
+    if (logger == NULL) {
+        return -1;
+    }
+    int rc = drop_result(PyObject_CallMethod(
+        logger, "debug", "sOOO", "%r got a new connection from %r: %r",
+        server, addr, conn));
+    Py_DECREF(logger);
+    return rc;
+}
+
+/* 1 when the errno of exc says the process or the system ran out of
+   descriptors or memory, 0 when not, -1 on error. */
+static int
+accept_out_of_resources(PyObject *exc)
+{
+    PyObject *code = PyObject_GetAttrString(exc, "errno");
+    if (code == NULL) {
+        return -1;
+    }
+    int res = 0;
+    if (PyLong_Check(code)) {
+        long value = PyLong_AsLong(code);
+        if (value == -1 && PyErr_Occurred()) {
+            PyErr_Clear();   /* too large: not one of them */
+        }
+        res = 0
+#ifdef EMFILE
+              || value == EMFILE
+#endif
+#ifdef ENFILE
+              || value == ENFILE
+#endif
+#ifdef ENOBUFS
+              || value == ENOBUFS
+#endif
+#ifdef ENOMEM
+              || value == ENOMEM
+#endif
+              ;
+    }
+    Py_DECREF(code);
+    return res;
+}
+
+/* Out of resources: report exc to the loop's exception handler, stop
+   accepting on sock, and start again after ACCEPT_RETRY_DELAY. */
+static int
+accept_pause(asyncio_state *st, PyObject *self, PyObject *exc,
+             PyObject *const *a)
+{
+    transport_state *ts = &st->transport;
+    connections_state *cs = &st->connections;
+    PyObject *sock = a[1];
+    PyObject *wrapper_cls = transport_global(ts, ts->str_trsock,
+                                             ts->str_transport_socket);
+    PyObject *wrapper = wrapper_cls != NULL
+        ? PyObject_CallOneArg(wrapper_cls, sock) : NULL;
+    Py_XDECREF(wrapper_cls);
+    PyObject *context = wrapper != NULL
+        ? Py_BuildValue("{sssOsO}",
+                        "message", "socket.accept() out of system resource",
+                        "exception", exc, "socket", wrapper)
+        : NULL;
+    Py_XDECREF(wrapper);
+    if (context == NULL
+        || drop_result(PyObject_CallMethod(
+               self, "call_exception_handler", "O", context)) < 0) {
+        Py_XDECREF(context);
+        return -1;
+    }
+    Py_DECREF(context);
+    PyObject *fd = PyObject_CallMethodNoArgs(sock, ts->str_fileno);
+    int rc = fd != NULL ? drop_result(PyObject_CallMethodOneArg(
+                              self, ts->str_remove_reader, fd)) : -1;
+    Py_XDECREF(fd);
+    if (rc < 0) {
+        return -1;
+    }
+    PyObject *delay = transport_global(ts, ts->str_constants,
+                                       cs->str_accept_retry_delay);
+    PyObject *start = delay != NULL
+        ? PyObject_GetAttrString(self, "_start_serving") : NULL;
+    rc = start == NULL ? -1 : drop_result(PyObject_CallMethod(
+        self, "call_later", "OOOOOOOOO", delay, start, a[0], a[1], a[2],
+        a[3], a[4], a[5], a[6]));
+    Py_XDECREF(start);
+    Py_XDECREF(delay);
+    return rc;
+}
+
+/* The pure method's except clauses, for the error set: 1 when the accept
+   queue is empty (stop, return None), 0 when handled (go on), -1 when
+   the error propagates. */
+static int
+accept_failed(asyncio_state *st, PyObject *self, PyObject *const *a)
+{
+    if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
+        || PyErr_ExceptionMatches(PyExc_InterruptedError)
+        || PyErr_ExceptionMatches(PyExc_ConnectionAbortedError)) {
+        PyErr_Clear();
+        return 1;
+    }
+    if (!PyErr_ExceptionMatches(PyExc_OSError)) {
+        return -1;
+    }
+    PyObject *exc = fetch_exception();
+    int out = accept_out_of_resources(exc);
+    if (out == 0) {
+        /* raise: the event loop will catch, log and ignore it */
+        PyObject *tb = PyException_GetTraceback(exc);
+        PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc, tb);
+        return -1;
+    }
+    int rc = out < 0 ? -1 : accept_pause(st, self, exc, a);
+    Py_DECREF(exc);
+    return rc;
+}
+
+/* self.create_task(self._accept_connection2(protocol_factory, conn,
+   {'peername': addr}, sslcontext, server, ssl_handshake_timeout,
+   ssl_shutdown_timeout)) */
+static int
+accept_start(asyncio_state *st, PyObject *self, PyObject *conn,
+             PyObject *addr, PyObject *const *a)
+{
+    transport_state *ts = &st->transport;
+    connections_state *cs = &st->connections;
+    PyObject *extra = PyDict_New();
+    if (extra == NULL || PyDict_SetItem(extra, ts->str_peername, addr) < 0) {
+        Py_XDECREF(extra);
+        return -1;
+    }
+    PyObject *stack[8] = {self, a[0], conn, extra, a[2], a[3], a[5], a[6]};
+    PyObject *coro = PyObject_VectorcallMethod(
+        cs->str_accept_connection2, stack,
+        8 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+    Py_DECREF(extra);
+    if (coro == NULL) {
+        return -1;
+    }
+    int rc = drop_result(PyObject_CallMethodOneArg(self, cs->str_create_task,
+                                                   coro));
+    Py_DECREF(coro);
+    return rc;
+}
+
+/* The arguments after protocol_factory and sock, with the pure method's
+   defaults: new references in a[2:7]. */
+static int
+accept_defaults(asyncio_state *st, PyObject **a)
+{
+    transport_state *ts = &st->transport;
+    connections_state *cs = &st->connections;
+    a[2] = Py_NewRef(a[2] != NULL ? a[2] : Py_None);
+    a[3] = Py_NewRef(a[3] != NULL ? a[3] : Py_None);
+    a[4] = a[4] != NULL ? Py_NewRef(a[4]) : PyLong_FromLong(100);
+    a[5] = a[5] != NULL ? Py_NewRef(a[5]) : transport_global(
+        ts, ts->str_constants, cs->str_ssl_handshake_timeout);
+    a[6] = a[6] != NULL ? Py_NewRef(a[6]) : transport_global(
+        ts, ts->str_constants, cs->str_ssl_shutdown_timeout);
+    if (a[4] == NULL || a[5] == NULL || a[6] == NULL) {
+        for (int i = 2; i < 7; i++) {
+            Py_CLEAR(a[i]);
+        }
+        return -1;
+    }
+    return 0;
+}
+
+static PyObject *
+accept_loop(asyncio_state *st, PyObject *self, PyObject *const *a)
+{
+    connections_state *cs = &st->connections;
+    Py_ssize_t backlog = PyNumber_AsSsize_t(a[4], NULL);
+    if (backlog == -1 && PyErr_Occurred()) {
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < backlog; i++) {
+        PyObject *conn, *addr;
+        int rc = accept_one(st, a[1], &conn, &addr);
+        if (rc == 0) {
+            rc = accept_log(st, self, a[3], addr, conn);
+        }
+        if (rc == 0) {
+            rc = drop_result(PyObject_CallMethodOneArg(
+                conn, cs->str_setblocking, Py_False));
+        }
+        if (rc < 0) {
+            Py_XDECREF(conn);
+            Py_XDECREF(addr);
+            rc = accept_failed(st, self, a);
+            if (rc != 0) {
+                return rc > 0 ? Py_NewRef(Py_None) : NULL;
+            }
+            continue;
+        }
+        rc = accept_start(st, self, conn, addr, a);
+        Py_DECREF(conn);
+        Py_DECREF(addr);
+        if (rc < 0) {
+            return NULL;
+        }
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *
+connections__accept_connection(CMETHOD_ARGS)
+{
+    static const char *const names[] = {
+        "protocol_factory", "sock", "sslcontext", "server", "backlog",
+        "ssl_handshake_timeout", "ssl_shutdown_timeout",
+    };
+    PyObject *a[7];
+    if (parse_args("_accept_connection", args, PyVectorcall_NARGS(nargsf),
+                   kwnames, names, 7, 7, 2, a) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = cls_state(cls);
+    if (connections_ready(&st->transport) < 0
+        || accept_defaults(st, a) < 0) {
+        return NULL;
+    }
+    PyObject *res = accept_loop(st, op, a);
+    for (int i = 2; i < 7; i++) {
+        Py_DECREF(a[i]);
+    }
+    return res;
+}
+
+
+/* ---------- Making transports ---------- */
+
+/* BaseSelectorEventLoop._make_socket_transport(sock, protocol,
+   waiter=None, *, extra=None, server=None): the class selector_events names
+   _SelectorSocketTransport, read at the time of the call, made for the
+   loop.  A call the method's parameters do not take goes to the pure
+   method, for its error. */
+static PyObject *
+connections__make_socket_transport(CMETHOD_ARGS)
+{
+    static const char *const names[] = {
+        "sock", "protocol", "waiter", "extra", "server",
+    };
+    asyncio_state *st = cls_state(cls);
+    transport_state *ts = &st->transport;
+    connections_state *cs = &st->connections;
+    PyObject *a[5];
+    if (parse_args("_make_socket_transport", args,
+                   PyVectorcall_NARGS(nargsf), kwnames, names, 5, 3, 2,
+                   a) < 0) {
+        PyErr_Clear();
+        return loop_call_py_selector_method(
+            st, op, cs->str_make_socket_transport, args, nargsf, kwnames);
+    }
+    if (connections_ready(ts) < 0) {
+        return NULL;
+    }
+    PyObject *tp = PyObject_GetAttr(ts->py_module, cs->str_transport_class);
+    if (tp == NULL) {
+        return NULL;
+    }
+    PyObject *stack[6] = {op, a[0], a[1]};
+    for (int i = 2; i < 5; i++) {
+        stack[i + 1] = a[i] != NULL ? a[i] : Py_None;
+    }
+    PyObject *res = PyObject_Vectorcall(tp, stack, 6, NULL);
+    Py_DECREF(tp);
+    return res;
+}
+
+
 /* ---------- Connecting ----------
  *
  * sock_connect() resolves the address, makes a future and calls
@@ -425,11 +679,16 @@ connections_remove_writer(CMETHOD_ARGS)
  * socket to be writable (_sock_connect_cb()) and then stops watching it
  * (_sock_write_done(), a done callback of the future). */
 
-/* socket.socket, what it has of _socket.socket, and socket.SOL_SOCKET and
-   socket.SO_ERROR, when first needed */
+/* What _socket.socket has of connect and connect_ex, and socket.SOL_SOCKET
+   and socket.SO_ERROR, when first needed (socket.socket is the transport
+   part's) */
 static int
-connections_load_connect(connections_state *cs)
+connections_load_connect(asyncio_state *st)
 {
+    connections_state *cs = &st->connections;
+    if (connections_ready(&st->transport) < 0) {
+        return -1;
+    }
     if (cs->so_error_args != NULL) {
         return 0;
     }
@@ -444,8 +703,7 @@ connections_load_connect(connections_state *cs)
     Py_XSETREF(cs->sock_connect, Py_XNewRef(connect));
     Py_XSETREF(cs->sock_connect_ex, Py_XNewRef(connect_ex));
     Py_DECREF(base);
-    if (import_once(&cs->socket_type, "socket", "socket") < 0
-        || import_once(&level, "socket", "SOL_SOCKET") < 0
+    if (import_once(&level, "socket", "SOL_SOCKET") < 0
         || import_once(&option, "socket", "SO_ERROR") < 0) {
         Py_XDECREF(level);
         return -1;
@@ -495,15 +753,16 @@ connections_simple_address(PyObject *address)
    reports a time-out as EWOULDBLOCK where connect() raises TimeoutError),
    and the address is a simple one.  1, 0, -1 on error. */
 static int
-connections_plain_socket(connections_state *cs, PyObject *sock,
+connections_plain_socket(asyncio_state *st, PyObject *sock,
                          PyObject *address)
 {
 #ifdef MS_WINDOWS
     /* connect_ex() gives Winsock's codes; connect() is asked instead */
     return 0;
 #else
+    connections_state *cs = &st->connections;
     if (cs->sock_connect == NULL || cs->sock_connect_ex == NULL
-        || !Py_IS_TYPE(sock, (PyTypeObject *)cs->socket_type)
+        || !Py_IS_TYPE(sock, (PyTypeObject *)st->transport.socket_type)
         || _PyType_Lookup(Py_TYPE(sock), cs->str_connect)
            != cs->sock_connect
         || _PyType_Lookup(Py_TYPE(sock), cs->str_connect_ex)
@@ -539,10 +798,10 @@ connections_in_progress(void)
    in the background (connect() would raise BlockingIOError or
    InterruptedError), -1 with the exception connect() raises. */
 static int
-connections_connect(connections_state *cs, PyObject *sock,
-                    PyObject *address)
+connections_connect(asyncio_state *st, PyObject *sock, PyObject *address)
 {
-    int plain = connections_plain_socket(cs, sock, address);
+    connections_state *cs = &st->connections;
+    int plain = connections_plain_socket(st, sock, address);
     if (plain < 0) {
         return -1;
     }
@@ -582,10 +841,10 @@ connections_connect(connections_state *cs, PyObject *sock,
 /* fut.set_result(None), or fut.set_exception(exc) for the exception being
    raised unless it must propagate; None or NULL. */
 static PyObject *
-connections_settle(connections_state *cs, PyObject *fut, int failed)
+connections_settle(transport_state *ts, PyObject *fut, int failed)
 {
     if (!failed) {
-        return PyObject_CallMethodOneArg(fut, cs->str_set_result, Py_None);
+        return PyObject_CallMethodOneArg(fut, ts->str_set_result, Py_None);
     }
     if (exception_propagates()) {
         return NULL;
@@ -594,7 +853,7 @@ connections_settle(connections_state *cs, PyObject *fut, int failed)
     if (exc == NULL) {
         return NULL;
     }
-    PyObject *res = PyObject_CallMethodOneArg(fut, cs->str_set_exception,
+    PyObject *res = PyObject_CallMethodOneArg(fut, ts->str_set_exception,
                                               exc);
     Py_DECREF(exc);
     return res;
@@ -657,17 +916,17 @@ connections__sock_connect(CMETHOD_ARGS)
                                             args, nargsf, kwnames);
     }
     PyObject *fut = args[0], *sock = args[1], *address = args[2];
-    if (connections_load_connect(cs) < 0) {
+    if (connections_load_connect(st) < 0) {
         return NULL;
     }
-    PyObject *fd = PyObject_CallMethodNoArgs(sock, cs->str_fileno);
+    PyObject *fd = PyObject_CallMethodNoArgs(sock, st->transport.str_fileno);
     if (fd == NULL) {
         return NULL;
     }
-    int rc = connections_connect(cs, sock, address);
+    int rc = connections_connect(st, sock, address);
     PyObject *res = rc > 0
         ? connections_wait_connected(st, op, fd, fut, sock, address)
-        : connections_settle(cs, fut, rc < 0);
+        : connections_settle(&st->transport, fut, rc < 0);
     Py_DECREF(fd);
     return none_or_error(drop_result(res));
 }
@@ -716,7 +975,7 @@ connections__sock_connect_cb(CMETHOD_ARGS)
     if (done != 0) {
         return done < 0 ? NULL : Py_NewRef(Py_None);
     }
-    if (connections_load_connect(cs) < 0) {
+    if (connections_load_connect(st) < 0) {
         return NULL;
     }
     PyObject *stack[3] = {sock, PyTuple_GET_ITEM(cs->so_error_args, 0),
@@ -730,7 +989,8 @@ connections__sock_connect_cb(CMETHOD_ARGS)
         /* still connecting: the writer stays */
         Py_RETURN_NONE;
     }
-    return none_or_error(drop_result(connections_settle(cs, fut, rc < 0)));
+    return none_or_error(drop_result(
+        connections_settle(&st->transport, fut, rc < 0)));
 }
 
 /* _sock_write_done(fd, fut, handle=None): the future is done, so the
@@ -771,6 +1031,23 @@ connections__sock_write_done(CMETHOD_ARGS)
 /* ---------- The methods ---------- */
 
 static PyMethodDef connections_methods[] = {
+    CMETHOD("_accept_connection", connections__accept_connection,
+            PyDoc_STR("_accept_connection($self, /, protocol_factory, sock,"
+                      " sslcontext=None, server=None,\n"
+                      "                   backlog=100, "
+                      "ssl_handshake_timeout=60.0,\n"
+                      "                   ssl_shutdown_timeout=30.0)\n"
+                      "--\n\n"
+                      "The listening socket is readable: accept up to "
+                      "backlog connections,\neach served by a task of "
+                      "_accept_connection2().")),
+    CMETHOD("_make_socket_transport", connections__make_socket_transport,
+            PyDoc_STR("_make_socket_transport($self, /, sock, protocol, "
+                      "waiter=None, *,\n"
+                      "                       extra=None, server=None)\n"
+                      "--\n\n"
+                      "A socket transport of this loop for sock, serving "
+                      "protocol.")),
     CMETHOD("_ensure_fd_no_transport", connections__ensure_fd_no_transport,
             PyDoc_STR("_ensure_fd_no_transport($self, fd, /)\n--\n\n"
                       "Raise RuntimeError if a transport that is not "
@@ -820,26 +1097,13 @@ connections_exec(PyObject *module, asyncio_state *st)
 }
 
 static const asyncio_name connections_names[] = {
-    ASYNCIO_NAME(connections.str_data, "data"),
-    ASYNCIO_NAME(connections.str_getitem, "__getitem__"),
-    ASYNCIO_NAME(connections.str_init, "__init__"),
-    ASYNCIO_NAME(connections.str_key, "key"),
-    ASYNCIO_NAME(connections.str_keyedref, "KeyedRef"),
-    ASYNCIO_NAME(connections.str_new, "__new__"),
-    ASYNCIO_NAME(connections.str_pending_removals, "_pending_removals"),
-    ASYNCIO_NAME(connections.str_remove, "_remove"),
-    ASYNCIO_NAME(connections.str_setitem, "__setitem__"),
-    ASYNCIO_NAME(connections.str_transports, "_transports"),
     ASYNCIO_NAME(connections.str_connect, "connect"),
     ASYNCIO_NAME(connections.str_connect_ex, "connect_ex"),
     ASYNCIO_NAME(connections.str_ensure_fd_no_transport,
                  "_ensure_fd_no_transport"),
-    ASYNCIO_NAME(connections.str_fileno, "fileno"),
     ASYNCIO_NAME(connections.str_getsockopt, "getsockopt"),
     ASYNCIO_NAME(connections.str_gettimeout, "gettimeout"),
     ASYNCIO_NAME(connections.str_is_closing, "is_closing"),
-    ASYNCIO_NAME(connections.str_set_exception, "set_exception"),
-    ASYNCIO_NAME(connections.str_set_result, "set_result"),
     ASYNCIO_NAME(connections.str_sock_connect, "_sock_connect"),
     ASYNCIO_NAME(connections.str_sock_connect_cb, "_sock_connect_cb"),
     ASYNCIO_NAME(connections.str_sock_write_done, "_sock_write_done"),
@@ -847,17 +1111,23 @@ static const asyncio_name connections_names[] = {
     ASYNCIO_NAME(connections.str_add_writer, "add_writer"),
     ASYNCIO_NAME(connections.str_remove_reader, "remove_reader"),
     ASYNCIO_NAME(connections.str_remove_writer, "remove_writer"),
+    ASYNCIO_NAME(connections.str__accept, "_accept"),
+    ASYNCIO_NAME(connections.str_accept, "accept"),
+    ASYNCIO_NAME(connections.str_accept_connection2, "_accept_connection2"),
+    ASYNCIO_NAME(connections.str_accept_retry_delay, "ACCEPT_RETRY_DELAY"),
+    ASYNCIO_NAME(connections.str_create_task, "create_task"),
+    ASYNCIO_NAME(connections.str_debug_attr, "_debug"),
+    ASYNCIO_NAME(connections.str_getdefaulttimeout, "getdefaulttimeout"),
+    ASYNCIO_NAME(connections.str_setblocking, "setblocking"),
+    ASYNCIO_NAME(connections.str_ssl_handshake_timeout,
+                 "SSL_HANDSHAKE_TIMEOUT"),
+    ASYNCIO_NAME(connections.str_ssl_shutdown_timeout, "SSL_SHUTDOWN_TIMEOUT"),
+    ASYNCIO_NAME(connections.str_make_socket_transport,
+                 "_make_socket_transport"),
+    ASYNCIO_NAME(connections.str_transport_class, "_SelectorSocketTransport"),
 };
 
 static const size_t connections_refs[] = {
-    ASYNCIO_OFFSET(connections.wvd_type),
-    ASYNCIO_OFFSET(connections.wvd_getitem),
-    ASYNCIO_OFFSET(connections.wvd_setitem),
-    ASYNCIO_OFFSET(connections.keyedref_type),
-    ASYNCIO_OFFSET(connections.keyedref_new),
-    ASYNCIO_OFFSET(connections.keyedref_init),
-    ASYNCIO_OFFSET(connections.weakref_dict),
-    ASYNCIO_OFFSET(connections.socket_type),
     ASYNCIO_OFFSET(connections.sock_connect),
     ASYNCIO_OFFSET(connections.sock_connect_ex),
     ASYNCIO_OFFSET(connections.so_error_args),

@@ -16,8 +16,8 @@
 #include "handles.h"
 #include "loop.h"
 #include "gather.h"
-#include "connections.h"
 #include "transport.h"
+#include "connections.h"
 #include "streams.h"
 
 #define ASYNCIO_PARTS(PART) \
@@ -29,7 +29,7 @@
     PART(handles) \
     PART(loop) \
     PART(gather) \
-    PART(connections) \
     PART(transport) \
+    PART(connections) \
     PART(streams) \
     /* end of ASYNCIO_PARTS */

@@ -1,6 +1,6 @@
 /*
  * The socket transport's data path: _SelectorSocketTransport, and the
- * selector loop's accepting of connections.
+ * loop's map of transports, which every transport enters itself into.
  *
  * asyncio.selector_events hands its pure-Python _SelectorSocketTransport
  * to _socket_transport_type(), which makes a subclass of it.  The subclass
@@ -19,7 +19,8 @@
  * file descriptor, with MSG_DONTWAIT (a transport's socket is non-blocking;
  * the GIL is let go only for large transfers); a socket of any other type
  * (a subclass, a mock) is read and written through its methods, as the
- * pure class does.
+ * pure class does.  The loop's side of a connection (accepting it, making
+ * its transport, connecting) is in connections.c.
  */
 
 #include "module.h"
@@ -53,7 +54,7 @@ transport_slot(PyObject *self, Py_ssize_t offset)
 /* getattr(getattr(selector_events, modname), name): what the pure code
    reads through a module global of selector_events (constants.X,
    base_events.X, ...), read as it does, at the time of the call. */
-static PyObject *
+PyObject *
 transport_global(transport_state *ts, PyObject *modname, PyObject *name)
 {
     PyObject *mod = PyObject_GetAttr(ts->py_module, modname);
@@ -1053,6 +1054,205 @@ transport__write_ready(CMETHOD_ARGS)
 }
 
 
+/* ---------- The loop's map of transports ----------
+ *
+ * BaseSelectorEventLoop keeps its transports in loop._transports, a
+ * weakref.WeakValueDictionary from file descriptor to transport: a socket
+ * transport enters itself there when it is made, and the loop looks there
+ * (_ensure_fd_no_transport(), in connections.c) before it lets a reader or
+ * a writer watch a descriptor, so that nothing else reads or writes a
+ * transport's socket.  Through WeakValueDictionary's Python methods each
+ * of those is two or three frames, and a look-up of a free descriptor
+ * raises and catches a KeyError: for a service that sets up a connection
+ * per request, that costs about as much as the request's reads and
+ * writes.  Here the map is read and written on its own dict, as its
+ * methods would do it, while it is a WeakValueDictionary whose methods,
+ * and KeyedRef's, are still the ones weakref defines; any other map is
+ * used as a mapping. */
+
+/* weakref's WeakValueDictionary and KeyedRef, with their methods as they
+   are now; when weakref does not have them as expected every map is used
+   as a mapping (map_loaded -1). */
+static int
+transport_load_map(transport_state *ts)
+{
+    PyObject *mod = PyImport_ImportModule("weakref");
+    if (mod == NULL) {
+        return -1;
+    }
+    PyObject *wvd = PyObject_GetAttrString(mod, "WeakValueDictionary");
+    PyObject *kr = wvd != NULL ? PyObject_GetAttrString(mod, "KeyedRef")
+                               : NULL;
+    if (kr == NULL) {
+        Py_XDECREF(wvd);
+        Py_DECREF(mod);
+        return -1;
+    }
+    PyObject *found[4] = {NULL, NULL, NULL, NULL};
+    if (PyType_Check(wvd) && PyType_Check(kr)
+        && PyType_IsSubtype((PyTypeObject *)kr, &_PyWeakref_RefType)) {
+        found[0] = _PyType_Lookup((PyTypeObject *)wvd, ts->str_getitem);
+        found[1] = _PyType_Lookup((PyTypeObject *)wvd, ts->str_setitem);
+        found[2] = _PyType_Lookup((PyTypeObject *)kr, ts->str_new);
+        found[3] = _PyType_Lookup((PyTypeObject *)kr, ts->str_init);
+    }
+    if (found[0] == NULL || found[1] == NULL || found[2] == NULL
+        || found[3] == NULL) {
+        ts->map_loaded = -1;
+        Py_DECREF(kr);
+        Py_DECREF(wvd);
+        Py_DECREF(mod);
+        return 0;
+    }
+    Py_XSETREF(ts->wvd_getitem, Py_NewRef(found[0]));
+    Py_XSETREF(ts->wvd_setitem, Py_NewRef(found[1]));
+    Py_XSETREF(ts->keyedref_new, Py_NewRef(found[2]));
+    Py_XSETREF(ts->keyedref_init, Py_NewRef(found[3]));
+    Py_XSETREF(ts->weakref_dict, Py_NewRef(PyModule_GetDict(mod)));
+    Py_XSETREF(ts->keyedref_type, kr);
+    Py_XSETREF(ts->wvd_type, wvd);
+    ts->map_loaded = 1;
+    Py_DECREF(mod);
+    return 0;
+}
+
+/* Whether map can be read (or, when setting, written) on its own dict:
+   it is a WeakValueDictionary whose __getitem__ (__setitem__) is still
+   weakref's, and no removal waits to be committed (the method would
+   commit it first).  1 with *data its dict (new reference), 0 to use map
+   as a mapping, -1 on error. */
+static int
+transport_map_plain(transport_state *ts, PyObject *map, int setting,
+                    PyObject **data)
+{
+    *data = NULL;
+    if (ts->map_loaded >= 0 && ts->wvd_type == NULL
+        && transport_load_map(ts) < 0) {
+        return -1;
+    }
+    if (ts->map_loaded < 0
+        || !Py_IS_TYPE(map, (PyTypeObject *)ts->wvd_type)
+        || _PyType_Lookup(Py_TYPE(map),
+                          setting ? ts->str_setitem : ts->str_getitem)
+           != (setting ? ts->wvd_setitem : ts->wvd_getitem)) {
+        return 0;
+    }
+    PyObject *pending = PyObject_GetAttr(map, ts->str_pending_removals);
+    if (pending == NULL) {
+        return -1;
+    }
+    int idle = PyList_CheckExact(pending) && PyList_GET_SIZE(pending) == 0;
+    Py_DECREF(pending);
+    if (!idle) {
+        return 0;
+    }
+    PyObject *d = PyObject_GetAttr(map, ts->str_data);
+    if (d == NULL) {
+        return -1;
+    }
+    if (!PyDict_CheckExact(d)) {
+        Py_DECREF(d);
+        return 0;
+    }
+    *data = d;
+    return 1;
+}
+
+/* Whether weakref.KeyedRef is still the class transport_load_map() found,
+   with its __new__ and __init__: 1, 0, -1 on error. */
+static int
+transport_keyedref_plain(transport_state *ts)
+{
+    PyObject *kr = PyDict_GetItemWithError(ts->weakref_dict,
+                                           ts->str_keyedref);
+    if (kr == NULL) {
+        return PyErr_Occurred() ? -1 : 0;
+    }
+    return kr == ts->keyedref_type
+           && _PyType_Lookup((PyTypeObject *)kr, ts->str_new)
+              == ts->keyedref_new
+           && _PyType_Lookup((PyTypeObject *)kr, ts->str_init)
+              == ts->keyedref_init;
+}
+
+/* map[key], as _ensure_fd_no_transport() asks it: 1 with *value (new
+   reference), 0 when there is none (map raised KeyError, cleared), -1 on
+   error. */
+int
+transport_map_get(transport_state *ts, PyObject *map, PyObject *key,
+                  PyObject **value)
+{
+    *value = NULL;
+    PyObject *data;
+    int plain = transport_map_plain(ts, map, 0, &data);
+    if (plain < 0) {
+        return -1;
+    }
+    PyObject *o;
+    if (plain) {
+        /* o = self.data[key](); a dead reference is a KeyError */
+        PyObject *ref = PyDict_GetItemWithError(data, key);
+        Py_XINCREF(ref);
+        Py_DECREF(data);
+        if (ref == NULL) {
+            return PyErr_Occurred() ? -1 : 0;
+        }
+        o = PyObject_CallNoArgs(ref);
+        Py_DECREF(ref);
+        if (o == Py_None) {
+            Py_DECREF(o);
+            return 0;
+        }
+    }
+    else {
+        o = PyObject_GetItem(map, key);
+        if (o == NULL && PyErr_ExceptionMatches(PyExc_KeyError)) {
+            PyErr_Clear();
+            return 0;
+        }
+    }
+    if (o == NULL) {
+        return -1;
+    }
+    *value = o;
+    return 1;
+}
+
+static int
+transport_map_set(transport_state *ts, PyObject *map, PyObject *key,
+                  PyObject *transport)
+{
+    PyObject *data;
+    int plain = transport_map_plain(ts, map, 1, &data);
+    if (plain > 0) {
+        plain = transport_keyedref_plain(ts);
+        if (plain <= 0) {
+            Py_DECREF(data);
+        }
+    }
+    if (plain <= 0) {
+        return plain < 0 ? -1 : PyObject_SetItem(map, key, transport);
+    }
+    /* data[key] = KeyedRef(transport, self._remove, key), with what
+       KeyedRef's __new__ does (weakref.ref's __new__, then the key; its
+       __init__ only checks the arguments ref's __new__ took) */
+    PyObject *remove = PyObject_GetAttr(map, ts->str_remove);
+    PyObject *args = remove != NULL ? PyTuple_Pack(2, transport, remove)
+                                    : NULL;
+    Py_XDECREF(remove);
+    PyObject *ref = args != NULL ? _PyWeakref_RefType.tp_new(
+        (PyTypeObject *)ts->keyedref_type, args, NULL) : NULL;
+    Py_XDECREF(args);
+    int rc = -1;
+    if (ref != NULL && PyObject_SetAttr(ref, ts->str_key, key) == 0) {
+        rc = PyDict_SetItem(data, key, ref);
+    }
+    Py_XDECREF(ref);
+    Py_DECREF(data);
+    return rc;
+}
+
+
 /* ---------- Construction ----------
  *
  * The pure class's constructor runs _SelectorSocketTransport.__init__,
@@ -1322,7 +1522,7 @@ transport_init_selector(asyncio_state *st, PyObject *self,
     /* _sock_fd, read again: server._attach() may have changed it */
     fd = field_value(self, f->sock_fd, "_sock_fd");
     Py_XINCREF(fd);
-    rc = fd != NULL ? connections_map_set(st, transports, fd, self) : -1;
+    rc = fd != NULL ? transport_map_set(ts, transports, fd, self) : -1;
     Py_XDECREF(fd);
     Py_DECREF(transports);
     return rc;
@@ -1419,47 +1619,6 @@ transport_tp_init(PyObject *self, PyObject *args, PyObject *kwds)
     rc = transport_call_soon(st, self, set_result, waiter, Py_None);
     Py_DECREF(set_result);
     return rc;
-}
-
-
-static int accept_ready(transport_state *ts);
-
-/* BaseSelectorEventLoop._make_socket_transport(sock, protocol,
-   waiter=None, *, extra=None, server=None), a method of _SelectorLoopCore
-   that this part gives it: the class selector_events names
-   _SelectorSocketTransport, read at the time of the call, made for the
-   loop.  A call the method's parameters do not take goes to the pure
-   method, for its error. */
-static PyObject *
-transport_make_socket_transport(CMETHOD_ARGS)
-{
-    static const char *const names[] = {
-        "sock", "protocol", "waiter", "extra", "server",
-    };
-    asyncio_state *st = cls_state(cls);
-    transport_state *ts = &st->transport;
-    PyObject *a[5];
-    if (parse_args("_make_socket_transport", args,
-                   PyVectorcall_NARGS(nargsf), kwnames, names, 5, 3, 2,
-                   a) < 0) {
-        PyErr_Clear();
-        return loop_call_py_selector_method(
-            st, op, ts->str_make_socket_transport, args, nargsf, kwnames);
-    }
-    if (accept_ready(ts) < 0) {
-        return NULL;
-    }
-    PyObject *tp = PyObject_GetAttr(ts->py_module, ts->str_transport_class);
-    if (tp == NULL) {
-        return NULL;
-    }
-    PyObject *stack[6] = {op, a[0], a[1]};
-    for (int i = 2; i < 5; i++) {
-        stack[i + 1] = a[i] != NULL ? a[i] : Py_None;
-    }
-    PyObject *res = PyObject_Vectorcall(tp, stack, 6, NULL);
-    Py_DECREF(tp);
-    return res;
 }
 
 
@@ -1687,398 +1846,6 @@ transport__add_reader(CMETHOD_ARGS)
     PyMem_Free(stack);
     return none_or_error(drop_result(res));
 }
-
-/* ---------- Accepting connections ----------
- *
- * BaseSelectorEventLoop._accept_connection(), a method of
- * _SelectorLoopCore (see loop.c): the listening socket is readable, so
- * accept up to `backlog` connections and start a task of the loop's
- * _accept_connection2() for each, as the pure method does.  A plain
- * listening socket.socket is accepted as socket.socket.accept() does it,
- * but with the socket's family and type read as ints (the method converts
- * them to enums for the new socket's constructor, which stores ints), and
- * the accept queue running dry ends the loop without a Python frame to
- * catch the BlockingIOError. */
-
-/* The pure module is imported: it made the transport type, which loaded
-   what the methods here use. */
-static int
-accept_ready(transport_state *ts)
-{
-    if (ts->py_module == NULL) {
-        PyObject *mod = PyImport_ImportModule("asyncio.selector_events");
-        if (mod == NULL) {
-            return -1;
-        }
-        Py_DECREF(mod);
-        if (ts->py_module == NULL) {
-            PyErr_SetString(PyExc_RuntimeError,
-                            "asyncio.selector_events made no socket "
-                            "transport class");
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* `*first, *second = pair` as an assignment unpacks (new references):
-   0, or -1 with the statement's error. */
-static int
-accept_unpack2(PyObject *pair, PyObject **first, PyObject **second)
-{
-    if (PyTuple_CheckExact(pair) && PyTuple_GET_SIZE(pair) == 2) {
-        *first = Py_NewRef(PyTuple_GET_ITEM(pair, 0));
-        *second = Py_NewRef(PyTuple_GET_ITEM(pair, 1));
-        return 0;
-    }
-    PyObject *it = PyObject_GetIter(pair);
-    if (it == NULL) {
-        if (PyErr_ExceptionMatches(PyExc_TypeError)
-            && Py_TYPE(pair)->tp_iter == NULL && !PySequence_Check(pair)) {
-            PyErr_Format(PyExc_TypeError,
-                         "cannot unpack non-iterable %.200s object",
-                         Py_TYPE(pair)->tp_name);
-        }
-        return -1;
-    }
-    PyObject *items[3] = {NULL, NULL, NULL};
-    int n = 0;
-    while (n < 3 && (items[n] = PyIter_Next(it)) != NULL) {
-        n++;
-    }
-    Py_DECREF(it);
-    if (!PyErr_Occurred()) {
-        if (n < 2) {
-            PyErr_Format(PyExc_ValueError,
-                         "not enough values to unpack (expected 2, got %d)",
-                         n);
-        }
-        else if (n > 2) {
-            PyErr_SetString(PyExc_ValueError,
-                            "too many values to unpack (expected 2)");
-        }
-    }
-    if (PyErr_Occurred()) {
-        for (int i = 0; i < n; i++) {
-            Py_DECREF(items[i]);
-        }
-        return -1;
-    }
-    *first = items[0];
-    *second = items[1];
-    return 0;
-}
-
-/* socket.socket.accept() of a plain socket: the new socket.socket, made
-   from _accept()'s descriptor with sock's family, type and proto; and,
-   while there is no default timeout, blocking if sock has a timeout
-   (so that it does not inherit a platform's non-blocking flag). */
-static PyObject *
-accept_plain(transport_state *ts, PyObject *sock, PyObject **addr)
-{
-    PyObject *pair = PyObject_CallMethodNoArgs(sock, ts->str__accept);
-    if (pair == NULL) {
-        return NULL;
-    }
-    PyObject *fd;
-    int rc = accept_unpack2(pair, &fd, addr);
-    Py_DECREF(pair);
-    if (rc < 0) {
-        return NULL;
-    }
-    PyObject *stack[4] = {NULL, NULL, NULL, fd};
-    PyObject *conn = NULL;
-    stack[0] = Py_TYPE(ts->sock_family)->tp_descr_get(ts->sock_family,
-                                                      sock, NULL);
-    stack[1] = stack[0] != NULL
-        ? Py_TYPE(ts->sock_type)->tp_descr_get(ts->sock_type, sock, NULL)
-        : NULL;
-    stack[2] = stack[1] != NULL
-        ? Py_TYPE(ts->sock_proto)->tp_descr_get(ts->sock_proto, sock, NULL)
-        : NULL;
-    if (stack[2] != NULL) {
-        conn = PyObject_Vectorcall(ts->socket_type, stack, 3, ts->kw_fileno);
-    }
-    for (int i = 0; i < 4; i++) {
-        Py_XDECREF(stack[i]);
-    }
-    PyObject *fn = conn != NULL
-        ? PyObject_GetAttr(ts->socket_module, ts->str_getdefaulttimeout)
-        : NULL;
-    PyObject *deftimeout = fn != NULL ? PyObject_CallNoArgs(fn) : NULL;
-    Py_XDECREF(fn);
-    int block = 0;
-    if (deftimeout == Py_None) {
-        block = call_truth(PyObject_CallMethodNoArgs(sock,
-                                                     ts->str_gettimeout));
-    }
-    else if (deftimeout == NULL) {
-        block = -1;
-    }
-    Py_XDECREF(deftimeout);
-    if (block > 0) {
-        block = drop_result(PyObject_CallMethodOneArg(
-            conn, ts->str_setblocking, Py_True));
-    }
-    if (block < 0) {
-        Py_CLEAR(conn);
-        Py_CLEAR(*addr);
-    }
-    return conn;
-}
-
-/* conn, addr = sock.accept(): new references, or -1 on error. */
-static int
-accept_one(transport_state *ts, PyObject *sock, PyObject **conn,
-           PyObject **addr)
-{
-    *conn = *addr = NULL;
-    if (Py_IS_TYPE(sock, (PyTypeObject *)ts->socket_type)) {
-        *conn = accept_plain(ts, sock, addr);
-        return *conn != NULL ? 0 : -1;
-    }
-    PyObject *pair = PyObject_CallMethodNoArgs(sock, ts->str_accept);
-    if (pair == NULL) {
-        return -1;
-    }
-    int rc = accept_unpack2(pair, conn, addr);
-    Py_DECREF(pair);
-    return rc;
-}
-
-/* if self._debug: logger.debug("%r got a new connection from %r: %r",
-   server, addr, conn) */
-static int
-accept_log(transport_state *ts, PyObject *self, PyObject *server,
-           PyObject *addr, PyObject *conn)
-{
-    int debug = call_truth(PyObject_GetAttr(self, ts->str_debug_attr));
-    if (debug <= 0) {
-        return debug;
-    }
-    PyObject *logger = PyObject_GetAttrString(ts->py_module, "logger");
-    if (logger == NULL) {
-        return -1;
-    }
-    int rc = drop_result(PyObject_CallMethod(
-        logger, "debug", "sOOO", "%r got a new connection from %r: %r",
-        server, addr, conn));
-    Py_DECREF(logger);
-    return rc;
-}
-
-/* 1 when the errno of exc says the process or the system ran out of
-   descriptors or memory, 0 when not, -1 on error. */
-static int
-accept_out_of_resources(PyObject *exc)
-{
-    PyObject *code = PyObject_GetAttrString(exc, "errno");
-    if (code == NULL) {
-        return -1;
-    }
-    int res = 0;
-    if (PyLong_Check(code)) {
-        long value = PyLong_AsLong(code);
-        if (value == -1 && PyErr_Occurred()) {
-            PyErr_Clear();   /* too large: not one of them */
-        }
-        res = 0
-#ifdef EMFILE
-              || value == EMFILE
-#endif
-#ifdef ENFILE
-              || value == ENFILE
-#endif
-#ifdef ENOBUFS
-              || value == ENOBUFS
-#endif
-#ifdef ENOMEM
-              || value == ENOMEM
-#endif
-              ;
-    }
-    Py_DECREF(code);
-    return res;
-}
-
-/* Out of resources: report exc to the loop's exception handler, stop
-   accepting on sock, and start again after ACCEPT_RETRY_DELAY. */
-static int
-accept_pause(transport_state *ts, PyObject *self, PyObject *exc,
-             PyObject *const *a)
-{
-    PyObject *sock = a[1];
-    PyObject *wrapper_cls = transport_global(ts, ts->str_trsock,
-                                             ts->str_transport_socket);
-    PyObject *wrapper = wrapper_cls != NULL
-        ? PyObject_CallOneArg(wrapper_cls, sock) : NULL;
-    Py_XDECREF(wrapper_cls);
-    PyObject *context = wrapper != NULL
-        ? Py_BuildValue("{sssOsO}",
-                        "message", "socket.accept() out of system resource",
-                        "exception", exc, "socket", wrapper)
-        : NULL;
-    Py_XDECREF(wrapper);
-    if (context == NULL
-        || drop_result(PyObject_CallMethod(
-               self, "call_exception_handler", "O", context)) < 0) {
-        Py_XDECREF(context);
-        return -1;
-    }
-    Py_DECREF(context);
-    PyObject *fd = PyObject_CallMethodNoArgs(sock, ts->str_fileno);
-    int rc = fd != NULL ? drop_result(PyObject_CallMethodOneArg(
-                              self, ts->str_remove_reader, fd)) : -1;
-    Py_XDECREF(fd);
-    if (rc < 0) {
-        return -1;
-    }
-    PyObject *delay = transport_global(ts, ts->str_constants,
-                                       ts->str_accept_retry_delay);
-    PyObject *start = delay != NULL
-        ? PyObject_GetAttrString(self, "_start_serving") : NULL;
-    rc = start == NULL ? -1 : drop_result(PyObject_CallMethod(
-        self, "call_later", "OOOOOOOOO", delay, start, a[0], a[1], a[2],
-        a[3], a[4], a[5], a[6]));
-    Py_XDECREF(start);
-    Py_XDECREF(delay);
-    return rc;
-}
-
-/* The pure method's except clauses, for the error set: 1 when the accept
-   queue is empty (stop, return None), 0 when handled (go on), -1 when
-   the error propagates. */
-static int
-accept_failed(transport_state *ts, PyObject *self, PyObject *const *a)
-{
-    if (PyErr_ExceptionMatches(PyExc_BlockingIOError)
-        || PyErr_ExceptionMatches(PyExc_InterruptedError)
-        || PyErr_ExceptionMatches(PyExc_ConnectionAbortedError)) {
-        PyErr_Clear();
-        return 1;
-    }
-    if (!PyErr_ExceptionMatches(PyExc_OSError)) {
-        return -1;
-    }
-    PyObject *exc = fetch_exception();
-    int out = accept_out_of_resources(exc);
-    if (out == 0) {
-        /* raise: the event loop will catch, log and ignore it */
-        PyObject *tb = PyException_GetTraceback(exc);
-        PyErr_Restore(Py_NewRef(Py_TYPE(exc)), exc, tb);
-        return -1;
-    }
-    int rc = out < 0 ? -1 : accept_pause(ts, self, exc, a);
-    Py_DECREF(exc);
-    return rc;
-}
-
-/* self.create_task(self._accept_connection2(protocol_factory, conn,
-   {'peername': addr}, sslcontext, server, ssl_handshake_timeout,
-   ssl_shutdown_timeout)) */
-static int
-accept_start(transport_state *ts, PyObject *self, PyObject *conn,
-             PyObject *addr, PyObject *const *a)
-{
-    PyObject *extra = PyDict_New();
-    if (extra == NULL || PyDict_SetItem(extra, ts->str_peername, addr) < 0) {
-        Py_XDECREF(extra);
-        return -1;
-    }
-    PyObject *stack[8] = {self, a[0], conn, extra, a[2], a[3], a[5], a[6]};
-    PyObject *coro = PyObject_VectorcallMethod(
-        ts->str_accept_connection2, stack,
-        8 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-    Py_DECREF(extra);
-    if (coro == NULL) {
-        return -1;
-    }
-    int rc = drop_result(PyObject_CallMethodOneArg(self, ts->str_create_task,
-                                                   coro));
-    Py_DECREF(coro);
-    return rc;
-}
-
-/* The arguments after protocol_factory and sock, with the pure method's
-   defaults: new references in a[2:7]. */
-static int
-accept_defaults(transport_state *ts, PyObject **a)
-{
-    a[2] = Py_NewRef(a[2] != NULL ? a[2] : Py_None);
-    a[3] = Py_NewRef(a[3] != NULL ? a[3] : Py_None);
-    a[4] = a[4] != NULL ? Py_NewRef(a[4]) : PyLong_FromLong(100);
-    a[5] = a[5] != NULL ? Py_NewRef(a[5]) : transport_global(
-        ts, ts->str_constants, ts->str_ssl_handshake_timeout);
-    a[6] = a[6] != NULL ? Py_NewRef(a[6]) : transport_global(
-        ts, ts->str_constants, ts->str_ssl_shutdown_timeout);
-    if (a[4] == NULL || a[5] == NULL || a[6] == NULL) {
-        for (int i = 2; i < 7; i++) {
-            Py_CLEAR(a[i]);
-        }
-        return -1;
-    }
-    return 0;
-}
-
-static PyObject *
-accept_loop(transport_state *ts, PyObject *self, PyObject *const *a)
-{
-    Py_ssize_t backlog = PyNumber_AsSsize_t(a[4], NULL);
-    if (backlog == -1 && PyErr_Occurred()) {
-        return NULL;
-    }
-    for (Py_ssize_t i = 0; i < backlog; i++) {
-        PyObject *conn, *addr;
-        int rc = accept_one(ts, a[1], &conn, &addr);
-        if (rc == 0) {
-            rc = accept_log(ts, self, a[3], addr, conn);
-        }
-        if (rc == 0) {
-            rc = drop_result(PyObject_CallMethodOneArg(
-                conn, ts->str_setblocking, Py_False));
-        }
-        if (rc < 0) {
-            Py_XDECREF(conn);
-            Py_XDECREF(addr);
-            rc = accept_failed(ts, self, a);
-            if (rc != 0) {
-                return rc > 0 ? Py_NewRef(Py_None) : NULL;
-            }
-            continue;
-        }
-        rc = accept_start(ts, self, conn, addr, a);
-        Py_DECREF(conn);
-        Py_DECREF(addr);
-        if (rc < 0) {
-            return NULL;
-        }
-    }
-    Py_RETURN_NONE;
-}
-
-static PyObject *
-transport_accept_connection(CMETHOD_ARGS)
-{
-    static const char *const names[] = {
-        "protocol_factory", "sock", "sslcontext", "server", "backlog",
-        "ssl_handshake_timeout", "ssl_shutdown_timeout",
-    };
-    PyObject *a[7];
-    if (parse_args("_accept_connection", args, PyVectorcall_NARGS(nargsf),
-                   kwnames, names, 7, 7, 2, a) < 0) {
-        return NULL;
-    }
-    transport_state *ts = &cls_state(cls)->transport;
-    if (accept_ready(ts) < 0 || accept_defaults(ts, a) < 0) {
-        return NULL;
-    }
-    PyObject *res = accept_loop(ts, op, a);
-    for (int i = 2; i < 7; i++) {
-        Py_DECREF(a[i]);
-    }
-    return res;
-}
-
 
 /* ---------- The type ---------- */
 
@@ -2405,35 +2172,9 @@ static PyMethodDef transport_functions[] = {
 
 /* ---------- The part ---------- */
 
-/* The methods of _SelectorLoopCore this part gives it (a loop core without
-   the transports has none, and the pure methods stay then). */
-static PyMethodDef transport_loop_methods[] = {
-    CMETHOD("_accept_connection", transport_accept_connection,
-            PyDoc_STR("_accept_connection($self, /, protocol_factory, sock,"
-                      " sslcontext=None, server=None,\n"
-                      "                   backlog=100, "
-                      "ssl_handshake_timeout=60.0,\n"
-                      "                   ssl_shutdown_timeout=30.0)\n"
-                      "--\n\n"
-                      "The listening socket is readable: accept up to "
-                      "backlog connections,\neach served by a task of "
-                      "_accept_connection2().")),
-    CMETHOD("_make_socket_transport", transport_make_socket_transport,
-            PyDoc_STR("_make_socket_transport($self, /, sock, protocol, "
-                      "waiter=None, *,\n"
-                      "                       extra=None, server=None)\n"
-                      "--\n\n"
-                      "A socket transport of this loop for sock, serving "
-                      "protocol.")),
-    {NULL, NULL}
-};
-
 static int
 transport_exec(PyObject *module, asyncio_state *st)
 {
-    if (loop_add_selector_methods(st, transport_loop_methods) < 0) {
-        return -1;
-    }
     return PyModule_AddFunctions(module, transport_functions);
 }
 
@@ -2498,26 +2239,19 @@ static const asyncio_name transport_names[] = {
     ASYNCIO_NAME(transport.str_transport_socket, "TransportSocket"),
     ASYNCIO_NAME(transport.str_transports, "_transports"),
     ASYNCIO_NAME(transport.str_trsock, "trsock"),
+    ASYNCIO_NAME(transport.str_data, "data"),
+    ASYNCIO_NAME(transport.str_getitem, "__getitem__"),
+    ASYNCIO_NAME(transport.str_key, "key"),
+    ASYNCIO_NAME(transport.str_keyedref, "KeyedRef"),
+    ASYNCIO_NAME(transport.str_new, "__new__"),
+    ASYNCIO_NAME(transport.str_pending_removals, "_pending_removals"),
+    ASYNCIO_NAME(transport.str_remove, "_remove"),
+    ASYNCIO_NAME(transport.str_setitem, "__setitem__"),
     ASYNCIO_NAME(transport.str_close, "close"),
     ASYNCIO_NAME(transport.str_connection_lost, "connection_lost"),
     ASYNCIO_NAME(transport.str_detach, "_detach"),
-    ASYNCIO_NAME(transport.str__accept, "_accept"),
-    ASYNCIO_NAME(transport.str_accept, "accept"),
-    ASYNCIO_NAME(transport.str_accept_connection2, "_accept_connection2"),
-    ASYNCIO_NAME(transport.str_make_socket_transport,
-                 "_make_socket_transport"),
-    ASYNCIO_NAME(transport.str_transport_class, "_SelectorSocketTransport"),
-    ASYNCIO_NAME(transport.str_accept_retry_delay, "ACCEPT_RETRY_DELAY"),
     ASYNCIO_NAME(transport.str_constants, "constants"),
-    ASYNCIO_NAME(transport.str_create_task, "create_task"),
-    ASYNCIO_NAME(transport.str_debug_attr, "_debug"),
-    ASYNCIO_NAME(transport.str_getdefaulttimeout, "getdefaulttimeout"),
-    ASYNCIO_NAME(transport.str_gettimeout, "gettimeout"),
     ASYNCIO_NAME(transport.str_remove_reader, "_remove_reader"),
-    ASYNCIO_NAME(transport.str_setblocking, "setblocking"),
-    ASYNCIO_NAME(transport.str_ssl_handshake_timeout,
-                 "SSL_HANDSHAKE_TIMEOUT"),
-    ASYNCIO_NAME(transport.str_ssl_shutdown_timeout, "SSL_SHUTDOWN_TIMEOUT"),
 };
 
 static const size_t transport_refs[] = {
@@ -2539,6 +2273,13 @@ static const size_t transport_refs[] = {
     ASYNCIO_OFFSET(transport.nodelay_args),
     ASYNCIO_OFFSET(transport.socket_module),
     ASYNCIO_OFFSET(transport.kw_fileno),
+    ASYNCIO_OFFSET(transport.wvd_type),
+    ASYNCIO_OFFSET(transport.wvd_getitem),
+    ASYNCIO_OFFSET(transport.wvd_setitem),
+    ASYNCIO_OFFSET(transport.keyedref_type),
+    ASYNCIO_OFFSET(transport.keyedref_new),
+    ASYNCIO_OFFSET(transport.keyedref_init),
+    ASYNCIO_OFFSET(transport.weakref_dict),
 };
 
 static void

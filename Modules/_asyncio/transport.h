@@ -67,6 +67,20 @@ typedef struct {
     PyObject *socket_module;
     PyObject *kw_fileno;
 
+    /* The loop's map of transports (see transport_map_plain()):
+       weakref.WeakValueDictionary and weakref.KeyedRef with the methods
+       they had when first needed; map_loaded is 0 until then, 1 after,
+       -1 when weakref is not as expected (every map is then used as a
+       mapping). */
+    PyObject *wvd_type;
+    PyObject *wvd_getitem;
+    PyObject *wvd_setitem;
+    PyObject *keyedref_type;
+    PyObject *keyedref_new;
+    PyObject *keyedref_init;
+    PyObject *weakref_dict;       /* the weakref module's namespace */
+    int map_loaded;
+
     /* the members, which the type keeps a copy of */
     PyMemberDef members[TRANSPORT_NFIELDS + 1];
 
@@ -136,27 +150,31 @@ typedef struct {
     PyObject *str_transport_socket;
     PyObject *str_transports;
     PyObject *str_trsock;
+    /* the map of transports */
+    PyObject *str_data;
+    PyObject *str_getitem;
+    PyObject *str_key;
+    PyObject *str_keyedref;
+    PyObject *str_new;
+    PyObject *str_pending_removals;
+    PyObject *str_remove;
+    PyObject *str_setitem;
     /* closing */
     PyObject *str_close;
     PyObject *str_connection_lost;
     PyObject *str_detach;
-    /* accepting */
-    PyObject *str__accept;
-    PyObject *str_accept;
-    PyObject *str_accept_connection2;
-    /* making a transport */
-    PyObject *str_make_socket_transport;
-    PyObject *str_transport_class;
-    PyObject *str_accept_retry_delay;
     PyObject *str_constants;
-    PyObject *str_create_task;
-    PyObject *str_debug_attr;
-    PyObject *str_getdefaulttimeout;
-    PyObject *str_gettimeout;
     PyObject *str_remove_reader;
-    PyObject *str_setblocking;
-    PyObject *str_ssl_handshake_timeout;
-    PyObject *str_ssl_shutdown_timeout;
 } transport_state;
 
 extern const asyncio_part transport_part;
+
+/* getattr(getattr(selector_events, modname), name), read at the time of
+   the call as the pure code reads a module global (new reference). */
+PyObject *transport_global(transport_state *ts, PyObject *modname,
+                           PyObject *name);
+
+/* map[key] for loop._transports, as the pure loop asks it: 1 with *value
+   (new reference), 0 when there is none, -1 on error. */
+int transport_map_get(transport_state *ts, PyObject *map, PyObject *key,
+                      PyObject **value);
