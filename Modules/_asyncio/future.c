@@ -4,7 +4,9 @@
  * asyncio.Future in C, with the behaviour of the pure-Python class in
  * Lib/asyncio/futures.py.  A future keeps its first callback outside any
  * list, Future(loop=...) is a vectorcall that builds no keyword dict, and
- * the await iterator comes from a per-module freelist.
+ * the await iterator comes from a per-module freelist.  Also
+ * futures._set_result_unless_cancelled(), the callback that settles a
+ * future later.
  */
 
 #include "module.h"
@@ -1476,7 +1478,52 @@ static PyType_Spec futureiter_spec = {
 };
 
 
+/* ---------- futures._set_result_unless_cancelled() ----------
+ *
+ * The callback transports and sleep() schedule to settle a future later:
+ * it gets its result unless it was cancelled meanwhile.  An exact Future
+ * is settled here; any other object's cancelled() and set_result() are
+ * called, as the pure function calls them. */
 
+static PyObject *
+future__set_result_unless_cancelled(PyObject *module, PyObject *const *args,
+                                    Py_ssize_t nargs, PyObject *kwnames)
+{
+    static const char *const names[] = {"fut", "result"};
+    PyObject *a[2];
+    if (parse_args("_set_result_unless_cancelled", args, nargs, kwnames,
+                   names, 2, 2, 2, a) < 0) {
+        return NULL;
+    }
+    asyncio_state *st = get_module_state(module);
+    PyObject *fut = a[0], *result = a[1];
+    if (Future_CheckExact(st, fut)) {
+        FutureObject *f = (FutureObject *)fut;
+        if (f->fut_state == STATE_CANCELLED) {
+            Py_RETURN_NONE;
+        }
+        return none_or_error(future_set_result_impl(st, f, result));
+    }
+    int cancelled = call_truth(PyObject_CallMethodNoArgs(fut,
+                                                         st->str_cancelled));
+    if (cancelled != 0) {
+        return cancelled < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    return none_or_error(drop_result(PyObject_CallMethodOneArg(
+        fut, st->future.str_set_result, result)));
+}
+
+static PyMethodDef future_functions[] = {
+    FASTCALL_KW("_set_result_unless_cancelled",
+                future__set_result_unless_cancelled,
+                PyDoc_STR("_set_result_unless_cancelled($module, /, fut, "
+                          "result)\n--\n\n"
+                          "Give fut its result, unless it was cancelled "
+                          "meanwhile.\n\n"
+                          "Transports and sleep() schedule this to settle a "
+                          "future later.")),
+    {NULL, NULL}
+};
 
 /* ---------- The part ---------- */
 
@@ -1500,7 +1547,8 @@ future_exec(PyObject *module, asyncio_state *st)
     if (fs->FutureIterType == NULL) {
         return -1;
     }
-    if (future_add_native_type(st, fs->FutureType) < 0) {
+    if (future_add_native_type(st, fs->FutureType) < 0
+        || PyModule_AddFunctions(module, future_functions) < 0) {
         return -1;
     }
     return PyModule_AddType(module, fs->FutureType);
@@ -1517,6 +1565,7 @@ future_part_clear(asyncio_state *st)
 
 static const asyncio_name future_names[] = {
     ASYNCIO_NAME(future.str_repr_info, "_repr_info"),
+    ASYNCIO_NAME(future.str_set_result, "set_result"),
     ASYNCIO_NAME(future.state_names[STATE_PENDING], "PENDING"),
     ASYNCIO_NAME(future.state_names[STATE_CANCELLED], "CANCELLED"),
     ASYNCIO_NAME(future.state_names[STATE_FINISHED], "FINISHED"),

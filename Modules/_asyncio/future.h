@@ -59,6 +59,7 @@ typedef struct {
                      PyObject **context);
     PyObject *repr_info;          /* base_futures._future_repr_info */
     PyObject *str_repr_info;
+    PyObject *str_set_result;
     PyObject *state_names[3];     /* "PENDING", "CANCELLED", "FINISHED" */
 } future_state;
 

@@ -1062,5 +1062,137 @@ class ChildScenarioTests(cfork_helpers.ChildScenarioCases,
                                else [])
 
 
+@unittest.skipUnless(futures._set_result_unless_cancelled
+                     is not futures._py_set_result_unless_cancelled,
+                     'requires the C _set_result_unless_cancelled')
+class SetResultUnlessCancelledTests(unittest.TestCase):
+    """futures._set_result_unless_cancelled() in C against the pure one."""
+
+    def setUp(self):
+        self.loop = asyncio.new_event_loop()
+        self.addCleanup(self.loop.close)
+
+    def outcome(self, func, make_fut, *args, **kwargs):
+        fut = make_fut()
+        try:
+            res = func(fut, *args, **kwargs)
+        except Exception as exc:
+            return ('raised', type(exc).__name__, describe_state(fut))
+        return ('returned', res, describe_state(fut))
+
+    def both(self, make_fut, *args, **kwargs):
+        c = self.outcome(futures._set_result_unless_cancelled, make_fut,
+                         *args, **kwargs)
+        pure = self.outcome(futures._py_set_result_unless_cancelled,
+                            make_fut, *args, **kwargs)
+        self.assertEqual(c, pure)
+        return c
+
+    def test_futures(self):
+        def cancelled():
+            fut = self.loop.create_future()
+            fut.cancel()
+            return fut
+
+        def done():
+            fut = self.loop.create_future()
+            fut.set_result('before')
+            return fut
+
+        def task():
+            async def coro():
+                pass
+            task = self.loop.create_task(coro())
+            self.addCleanup(self.loop.run_until_complete, task)
+            return task
+
+        self.assertEqual(self.both(self.loop.create_future, 42),
+                         ('returned', None, ('result', 42)))
+        self.assertEqual(self.both(self.loop.create_future, fut=None,
+                                   result=7)[0], 'raised')
+        self.assertEqual(self.both(cancelled, 1),
+                         ('returned', None, ('cancelled',)))
+        self.assertEqual(self.both(done, 1)[1], 'InvalidStateError')
+        self.assertEqual(self.both(task, 1)[1], 'RuntimeError')
+        self.assertEqual(self.both(lambda: futures._PyFuture(loop=self.loop),
+                                   3), ('returned', None, ('result', 3)))
+        uninitialized = lambda: futures._CFuture.__new__(futures._CFuture)
+        self.assertEqual(self.both(uninitialized, 1)[:2],
+                         ('raised', 'RuntimeError'))
+
+    def test_keywords_and_arity(self):
+        fut = self.loop.create_future()
+        futures._set_result_unless_cancelled(result=5, fut=fut)
+        self.assertEqual(fut.result(), 5)
+        for args in ((), (1,), (1, 2, 3)):
+            with self.subTest(args=args):
+                with self.assertRaises(TypeError):
+                    futures._set_result_unless_cancelled(*args)
+        with self.assertRaises(TypeError):
+            futures._set_result_unless_cancelled(1, 2, other=3)
+
+    def test_overrides_are_called(self):
+        calls = []
+
+        class Sub(futures._CFuture):
+            def cancelled(self):
+                calls.append('cancelled')
+                return super().cancelled()
+
+            def set_result(self, result):
+                calls.append(('set_result', result))
+                super().set_result(result)
+
+        class Duck:
+            def __init__(self, cancelled):
+                self._cancelled = cancelled
+
+            def cancelled(self):
+                calls.append('duck cancelled')
+                return self._cancelled
+
+            def set_result(self, result):
+                calls.append(('duck set_result', result))
+                return 'dropped'
+
+        for func in (futures._set_result_unless_cancelled,
+                     futures._py_set_result_unless_cancelled):
+            calls.clear()
+            self.assertIsNone(func(Sub(loop=self.loop), 1))
+            self.assertIsNone(func(Duck(True), 2))
+            self.assertIsNone(func(Duck([]), 3))
+            self.assertEqual(calls, ['cancelled', ('set_result', 1),
+                                     'duck cancelled', 'duck cancelled',
+                                     ('duck set_result', 3)])
+
+        class Bad:
+            def cancelled(self):
+                raise ZeroDivisionError
+
+        with self.assertRaises(ZeroDivisionError):
+            futures._set_result_unless_cancelled(Bad(), 1)
+        with self.assertRaises(AttributeError):
+            futures._set_result_unless_cancelled(object(), 1)
+
+    def test_scheduled_by_transports_and_sleep(self):
+        async def main():
+            await asyncio.sleep(0.001, 'slept')
+            return await asyncio.sleep(0.001, 'again')
+        self.assertEqual(self.loop.run_until_complete(main()), 'again')
+
+
+def describe_state(fut):
+    if not isinstance(fut, (asyncio.Future, futures._PyFuture)):
+        return None
+    try:
+        if fut.cancelled():
+            return ('cancelled',)
+        if fut.done():
+            return ('result', fut.result())
+    except Exception as exc:
+        return ('error', type(exc).__name__)
+    return ('pending',)
+
+
 if __name__ == '__main__':
     unittest.main()

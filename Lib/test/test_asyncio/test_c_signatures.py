@@ -215,6 +215,7 @@ PURE_FUNCTIONS = {
     'current_task': tasks._py_current_task,
     '_copy_concurrent_future_state':
         futures._py_copy_concurrent_future_state,
+    '_set_result_unless_cancelled': futures._py_set_result_unless_cancelled,
 }
 
 
