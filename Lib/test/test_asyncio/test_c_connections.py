@@ -1,15 +1,18 @@
-"""The selector loop's side of connections in C (_asyncio._SelectorLoopCore):
-_ensure_fd_no_transport(), add_reader(), remove_reader(), add_writer(),
-remove_writer(), _make_socket_transport(), _sock_connect(),
-_sock_connect_cb() and _sock_write_done(), against the pure-Python methods
-(selector_events._py_selector_methods) in the same scenarios; and the
-loop's map of transports, which the C code reads and writes on the
-WeakValueDictionary's own dict while that is what weakref would do."""
+"""The selector loop's side of connections in C (_asyncio._SelectorLoopCore,
+Modules/_asyncio/connections.c): _ensure_fd_no_transport(), add_reader(),
+remove_reader(), add_writer(), remove_writer(), _make_socket_transport(),
+_sock_connect(), _sock_connect_cb() and _sock_write_done(), against the
+pure-Python methods (selector_events._py_selector_methods) in the same
+scenarios; _accept_connection() against the pure one, with the loop
+methods it calls recorded; and the loop's map of transports, which the C
+code reads and writes on the WeakValueDictionary's own dict while that is
+what weakref would do."""
 
 import asyncio
 import errno
 import functools
 import gc
+import logging
 import re
 import selectors
 import socket
@@ -592,6 +595,261 @@ class ConnectTests(Base):
             rec.note('removed', removed)
         trace = self.run_both(scenario)
         self.assertEqual(trace[-1], ('removed', [1, 2, 3, 5, 6]))
+
+
+class AcceptRecorder:
+    """Stands in for a loop's _accept_connection2(), create_task(),
+    call_exception_handler(), _remove_reader() and call_later() (set on
+    the instance), recording how the accept method calls them; the
+    sockets it accepted are closed at the end."""
+
+    def __init__(self, loop, testcase):
+        self.calls = []
+        self.conns = []
+        testcase.addCleanup(self.close)
+        loop._accept_connection2 = self.accept_connection2
+        loop.create_task = self.create_task
+        loop.call_exception_handler = self.call_exception_handler
+        loop._remove_reader = self.remove_reader
+        loop.call_later = self.call_later
+
+    def close(self):
+        for conn in self.conns:
+            conn.close()
+
+    @staticmethod
+    def describe_conn(conn):
+        if type(conn) is socket.socket:
+            return (type(conn).__name__, conn.family, conn.type, conn.proto,
+                    conn.getblocking(), conn.gettimeout(),
+                    conn.get_inheritable())
+        if isinstance(conn, tuple):
+            return ('address', conn[0])     # the port differs between runs
+        if isinstance(conn, mock.Mock):
+            return type(conn).__name__
+        return conn
+
+    def accept_connection2(self, factory, conn, extra, *rest):
+        self.conns.append(conn)
+        peer = (conn.getpeername() if type(conn) is socket.socket
+                else extra['peername'])
+        self.calls.append(('_accept_connection2', factory,
+                           self.describe_conn(conn), list(extra),
+                           extra['peername'] == peer, rest))
+        return f'coroutine {len(self.calls)}'
+
+    def create_task(self, coro):
+        self.calls.append(('create_task', coro))
+
+    def call_exception_handler(self, context):
+        self.calls.append(('call_exception_handler', context['message'],
+                           describe(context['exception']),
+                           type(context['socket']).__name__,
+                           sorted(context)))
+
+    def remove_reader(self, fd):
+        self.calls.append(('_remove_reader', fd))
+
+    def call_later(self, delay, callback, *args):
+        self.calls.append(('call_later', delay, callback.__name__,
+                           tuple(map(self.describe_conn, args))))
+
+
+def describe(exc):
+    return None if exc is None else (type(exc).__name__, str(exc))
+
+
+@requires_c
+class AcceptTests(unittest.TestCase):
+    """_SelectorLoopCore._accept_connection against the pure method."""
+
+    def setUp(self):
+        self.pure = selector_events._py_selector_methods['_accept_connection']
+
+    def run_both(self, make_sock, *args, debug=False, **kwargs):
+        """Call the C and the pure method with a listening socket from
+        make_sock(): each time what it returned or raised and the
+        calls it made, and the debug records."""
+        results = []
+        for method in ('c', 'pure'):
+            loop = asyncio.SelectorEventLoop(selectors.EpollSelector())
+            self.addCleanup(loop.close)
+            loop.set_debug(debug)
+            rec = AcceptRecorder(loop, self)
+            sock = make_sock()
+            call = (loop._accept_connection if method == 'c'
+                    else functools.partial(self.pure, loop))
+            with self.assertLogs('asyncio', logging.DEBUG) as logs:
+                logging.getLogger('asyncio').debug('start')
+                try:
+                    outcome = ('returned', call('factory', sock, *args,
+                                                **kwargs))
+                except Exception as exc:
+                    outcome = ('raised', describe(exc))
+            records = [(r.levelname, r.msg,
+                        [AcceptRecorder.describe_conn(a) for a in r.args])
+                       for r in logs.records[1:]]
+            results.append((outcome, rec.calls, records))
+        self.assertEqual(results[0], results[1])
+        return results[0]
+
+    def listener(self, pending, timeout=0.0):
+        """A listening TCP socket with `pending` connections waiting."""
+        def make():
+            server = socket.create_server(('127.0.0.1', 0))
+            self.addCleanup(server.close)
+            server.settimeout(timeout)
+            for _ in range(pending):
+                client = socket.create_connection(server.getsockname())
+                self.addCleanup(client.close)
+            return server
+        return make
+
+    def mock_listener(self, **config):
+        def make():
+            sock = mock.Mock(socket.socket)
+            sock.fileno.return_value = 9
+            sock.configure_mock(**config)
+            return sock
+        return make
+
+    def test_type(self):
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        self.assertIsInstance(loop._accept_connection,
+                              types.BuiltinMethodType)
+        self.assertNotIn('_accept_connection',
+                         vars(selector_events.BaseSelectorEventLoop))
+
+    def test_accepts_what_waits(self):
+        for pending, backlog in [(3, 100), (3, 2), (0, 100), (2, 0),
+                                 (2, -1)]:
+            with self.subTest(pending=pending, backlog=backlog):
+                outcome, calls, _ = self.run_both(
+                    self.listener(pending), 'ctx', 'server', backlog,
+                    1.5, 2.5)
+                self.assertEqual(outcome, ('returned', None))
+                accepted = min(pending, max(backlog, 0))
+                self.assertEqual(len(calls), 2 * accepted)
+                for call in calls[::2]:
+                    self.assertEqual(call[0], '_accept_connection2')
+                    # a non-blocking socket.socket, its peer in extra
+                    self.assertEqual(call[2][0], 'socket')
+                    self.assertIs(call[2][4], False)
+                    self.assertTrue(call[4])
+                    self.assertEqual(call[5], ('ctx', 'server', 1.5, 2.5))
+
+    def test_defaults_and_keywords(self):
+        outcome, calls, _ = self.run_both(self.listener(1))
+        self.assertEqual(calls[0][5], (None, None, 60.0, 30.0))
+        self.run_both(self.listener(2), backlog=1, server='s',
+                      ssl_shutdown_timeout=7.0)
+
+    def test_listener_with_timeout(self):
+        # socket.accept() makes such a socket's connections blocking when
+        # there is no default timeout; then they are made non-blocking.
+        for default in (None, 3.0):
+            with self.subTest(default=default):
+                old = socket.getdefaulttimeout()
+                socket.setdefaulttimeout(default)
+                try:
+                    # backlog 1: a second accept() would wait 5 s
+                    _, calls, _ = self.run_both(self.listener(1, 5.0),
+                                                backlog=1)
+                finally:
+                    socket.setdefaulttimeout(old)
+                self.assertEqual(calls[0][2][4:6], (False, 0.0))
+
+    def test_debug_log(self):
+        _, _, records = self.run_both(self.listener(2), debug=True)
+        self.assertEqual([r[1] for r in records],
+                         ['%r got a new connection from %r: %r'] * 2)
+
+    def test_errors(self):
+        cases = {
+            'would block': BlockingIOError(11, 'again'),
+            'interrupted': InterruptedError(4, 'intr'),
+            'aborted': ConnectionAbortedError(103, 'aborted'),
+            'out of descriptors': OSError(errno.EMFILE, 'too many'),
+            'out of memory': OSError(errno.ENOMEM, 'no memory'),
+            'other OSError': OSError(errno.EBADF, 'bad fd'),
+            'not an OSError': ValueError('odd'),
+            'a tuple of three': [('a', 'b', 'c')],
+            'a tuple of one': [('a',)],
+            'not iterable': [42],
+            'a generator': lambda: (x for x in 'ab'),
+        }
+        for name, effect in cases.items():
+            with self.subTest(name):
+                if isinstance(effect, list):
+                    config = {'accept.return_value': effect[0]}
+                else:
+                    config = {'accept.side_effect': effect}
+                outcome, calls, _ = self.run_both(
+                    self.mock_listener(**config), None, None, 3)
+                if 'out of' in name:
+                    # reported and retried later, for each of the backlog
+                    self.assertEqual(outcome, ('returned', None))
+                    self.assertEqual([c[0] for c in calls],
+                                     ['call_exception_handler',
+                                      '_remove_reader', 'call_later'] * 3)
+                elif name in ('would block', 'interrupted', 'aborted'):
+                    self.assertEqual(outcome, ('returned', None))
+                    self.assertEqual(calls, [])
+                else:
+                    self.assertEqual(outcome[0], 'raised')
+
+    def test_setblocking_fails(self):
+        conn = mock.Mock(socket.socket)
+        conn.setblocking.side_effect = OSError(errno.ENFILE, 'full')
+        outcome, calls, _ = self.run_both(self.mock_listener(
+            **{'accept.return_value': (conn, ('1.2.3.4', 5))}), backlog=1)
+        self.assertEqual(outcome, ('returned', None))
+        self.assertEqual(calls[0][0], 'call_exception_handler')
+
+    def test_bad_backlog(self):
+        outcome, _, _ = self.run_both(self.listener(1), backlog=1.5)
+        self.assertEqual(outcome, (
+            'raised', ('TypeError',
+                       "'float' object cannot be interpreted as an "
+                       "integer")))
+
+    def test_loop_methods_are_looked_up(self):
+        # The loop's methods are looked up on each call, as the pure
+        # method does (AcceptRecorder sets them on the instance): a
+        # server's connections get the loop's _accept_connection2 and
+        # create_task, and an ordinary server works end to end.
+        async def main():
+            served = []
+
+            def connected(reader, writer):
+                served.append(writer.get_extra_info('peername'))
+                writer.close()
+
+            server = await asyncio.start_server(connected, '127.0.0.1', 0)
+            async with server:
+                port = server.sockets[0].getsockname()[1]
+                _, writer = await asyncio.open_connection('127.0.0.1', port)
+                for _ in range(50):
+                    if served:
+                        break
+                    await asyncio.sleep(0)
+                self.assertEqual(served, [writer.get_extra_info('sockname')])
+                writer.close()
+                await writer.wait_closed()
+        asyncio.run(main())
+
+    def test_arguments(self):
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+        for args, kwargs in [((), {}), (('f',), {}),
+                             (('f', 's', 1, 2, 3, 4, 5, 6), {}),
+                             (('f', 's'), {'nope': 1})]:
+            with self.subTest(args=args, kwargs=kwargs):
+                with self.assertRaises(TypeError):
+                    loop._accept_connection(*args, **kwargs)
+                with self.assertRaises(TypeError):
+                    self.pure(loop, *args, **kwargs)
 
 
 if __name__ == '__main__':
