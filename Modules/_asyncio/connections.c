@@ -23,6 +23,11 @@
 #include "module.h"
 
 #include <errno.h>
+#ifndef MS_WINDOWS
+#  include <arpa/inet.h>
+#  include <netinet/in.h>
+#  include <sys/socket.h>
+#endif
 
 
 /* ---------- Helpers ---------- */
@@ -931,6 +936,174 @@ connections__sock_connect(CMETHOD_ARGS)
     return none_or_error(drop_result(res));
 }
 
+#ifndef MS_WINDOWS
+/* The address sock_connect() connects sock to: for an AF_INET or AF_INET6
+   socket, what base_events._ipaddr_info() makes of a (host, port[,
+   flowinfo[, scope_id]]) address whose host is a numeric address of the
+   socket's family and whose port is an int; any address for a socket of
+   another family.  New reference; NULL without an exception when the
+   address needs the pure method (resolving, or its errors). */
+static PyObject *
+connections_resolved(asyncio_state *st, PyObject *sock, PyObject *address)
+{
+    transport_state *ts = &st->transport;
+    long family = transport_socket_int(ts->sock_family, sock);
+    if (family == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return NULL;
+    }
+    int inet = family == ts->af_inet;
+    if (!inet && family == ts->af_inet6) {
+        /* base_events._HAS_IPv6, read as the pure method reads it */
+        inet = call_truth(transport_global(ts, ts->str_base_events,
+                                           st->connections.str_has_ipv6));
+        if (inet < 0) {
+            return NULL;
+        }
+    }
+    if (!inet) {
+        return Py_NewRef(address);
+    }
+    if (!PyTuple_CheckExact(address) || PyTuple_GET_SIZE(address) < 2
+        || PyTuple_GET_SIZE(address) > 4) {
+        return NULL;
+    }
+    PyObject *host = PyTuple_GET_ITEM(address, 0);
+    PyObject *port = PyTuple_GET_ITEM(address, 1);
+    if (!PyUnicode_CheckExact(host) || !PyLong_CheckExact(port)) {
+        return NULL;
+    }
+    /* only the types and protocols _ipaddr_info() answers for */
+    long type = transport_socket_int(ts->sock_type, sock);
+    long proto = type == -1 && PyErr_Occurred()
+                 ? -1 : transport_socket_int(ts->sock_proto, sock);
+    if (PyErr_Occurred()) {
+        PyErr_Clear();
+        return NULL;
+    }
+    if ((type != SOCK_STREAM && type != SOCK_DGRAM)
+        || (proto != 0 && proto != IPPROTO_TCP && proto != IPPROTO_UDP)) {
+        return NULL;
+    }
+    Py_ssize_t size;
+    const char *text = PyUnicode_AsUTF8AndSize(host, &size);
+    if (text == NULL) {
+        PyErr_Clear();
+        return NULL;
+    }
+    unsigned char packed[16];
+    if ((Py_ssize_t)strlen(text) != size || strchr(text, '%') != NULL
+        || inet_pton((int)family, text, packed) != 1) {
+        return NULL;
+    }
+    if (family == ts->af_inet) {
+        return PyTuple_Pack(2, host, port);
+    }
+    PyObject *zero = PyLong_FromLong(0);
+    if (zero == NULL) {
+        return NULL;
+    }
+    Py_ssize_t n = PyTuple_GET_SIZE(address);
+    PyObject *res = PyTuple_Pack(4, host, port,
+                                 n > 2 ? PyTuple_GET_ITEM(address, 2) : zero,
+                                 n > 3 ? PyTuple_GET_ITEM(address, 3) : zero);
+    Py_DECREF(zero);
+    return res;
+}
+
+/* Whether the pure sock_connect() would call nothing that replaces what
+   _sock_connect_start() does itself: the loop's _ensure_resolved() and
+   base_events._ipaddr_info() are as base_events made them, and _debug is
+   off (then the pure method checks the socket's timeout).  1, 0, -1. */
+static int
+connections_connect_as_pure(asyncio_state *st, PyObject *self)
+{
+    connections_state *cs = &st->connections;
+    if (cs->py_ensure_resolved == NULL) {
+        PyObject *cls = import_attr("asyncio.base_events", "BaseEventLoop");
+        if (cls == NULL) {
+            return -1;
+        }
+        PyObject *fn = _PyType_Lookup((PyTypeObject *)cls,
+                                      cs->str_ensure_resolved);
+        Py_XSETREF(cs->py_ensure_resolved, Py_XNewRef(fn));
+        Py_DECREF(cls);
+        if (import_once(&cs->py_ipaddr_info, "asyncio.base_events",
+                        "_ipaddr_info") < 0) {
+            return -1;
+        }
+        if (cs->py_ensure_resolved == NULL) {
+            return 0;
+        }
+    }
+    if (_PyType_Lookup(Py_TYPE(self), cs->str_ensure_resolved)
+            != cs->py_ensure_resolved
+        || loop_instance_has(self, cs->str_ensure_resolved)) {
+        return 0;
+    }
+    PyObject *info = transport_global(&st->transport,
+                                      st->transport.str_base_events,
+                                      cs->str_ipaddr_info);
+    if (info == NULL) {
+        return -1;
+    }
+    Py_DECREF(info);
+    if (info != cs->py_ipaddr_info) {
+        return 0;
+    }
+    int debug = call_truth(PyObject_GetAttr(self, cs->str_debug_attr));
+    return debug < 0 ? -1 : !debug;
+}
+#endif
+
+/* _sock_connect_start(sock, address): the part of the selector loop's
+   sock_connect() before its `await` (see selector_events), for a plain
+   socket.socket whose address needs no resolving: the future, made and
+   handed to _sock_connect().  None when the pure method must run. */
+static PyObject *
+connections__sock_connect_start(CMETHOD_ARGS)
+{
+#ifdef MS_WINDOWS
+    /* connecting goes through connect(), which the pure method calls */
+    Py_RETURN_NONE;
+#else
+    asyncio_state *st = cls_state(cls);
+    if (!connections_positional(nargsf, kwnames, 2)) {
+        Py_RETURN_NONE;
+    }
+    PyObject *sock = args[0];
+    if (connections_ready(&st->transport) < 0) {
+        return NULL;
+    }
+    /* an exact socket.socket: base_events._check_ssl_socket() has
+       nothing to refuse, and family, type and proto read as ints */
+    if (!Py_IS_TYPE(sock, (PyTypeObject *)st->transport.socket_type)) {
+        Py_RETURN_NONE;
+    }
+    int pure = connections_connect_as_pure(st, op);
+    if (pure <= 0) {
+        return pure < 0 ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *address = connections_resolved(st, sock, args[1]);
+    if (address == NULL) {
+        return PyErr_Occurred() ? NULL : Py_NewRef(Py_None);
+    }
+    PyObject *fut = PyObject_CallMethodNoArgs(
+        op, st->connections.str_create_future);
+    if (fut != NULL) {
+        PyObject *stack[4] = {op, fut, sock, address};
+        PyObject *res = PyObject_VectorcallMethod(
+            st->connections.str_sock_connect, stack,
+            4 | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
+        if (drop_result(res) < 0) {
+            Py_CLEAR(fut);
+        }
+    }
+    Py_DECREF(address);
+    return fut;
+#endif
+}
+
 /* err != 0 for the error getsockopt() gave: raise
    OSError(err, f'Connect call failed {address}') and return -1; 0 when
    err is 0. */
@@ -1069,6 +1242,11 @@ static PyMethodDef connections_methods[] = {
             PyDoc_STR("remove_writer($self, fd, /)\n--\n\n"
                       "Stop watching fd for writing; True if a writer "
                       "was registered.")),
+    CMETHOD("_sock_connect_start", connections__sock_connect_start,
+            PyDoc_STR("_sock_connect_start($self, sock, address, /)\n--\n\n"
+                      "Start sock_connect() without a frame when address "
+                      "needs no resolving:\nthe future it awaits, or None "
+                      "when the pure method must run.")),
     CMETHOD("_sock_connect", connections__sock_connect,
             PyDoc_STR("_sock_connect($self, fut, sock, address, /)\n--\n\n"
                       "Start connecting sock to address; fut gets the "
@@ -1106,6 +1284,10 @@ static const asyncio_name connections_names[] = {
     ASYNCIO_NAME(connections.str_is_closing, "is_closing"),
     ASYNCIO_NAME(connections.str_sock_connect, "_sock_connect"),
     ASYNCIO_NAME(connections.str_sock_connect_cb, "_sock_connect_cb"),
+    ASYNCIO_NAME(connections.str_create_future, "create_future"),
+    ASYNCIO_NAME(connections.str_ensure_resolved, "_ensure_resolved"),
+    ASYNCIO_NAME(connections.str_ipaddr_info, "_ipaddr_info"),
+    ASYNCIO_NAME(connections.str_has_ipv6, "_HAS_IPv6"),
     ASYNCIO_NAME(connections.str_sock_write_done, "_sock_write_done"),
     ASYNCIO_NAME(connections.str_add_reader, "add_reader"),
     ASYNCIO_NAME(connections.str_add_writer, "add_writer"),
@@ -1131,6 +1313,8 @@ static const size_t connections_refs[] = {
     ASYNCIO_OFFSET(connections.sock_connect),
     ASYNCIO_OFFSET(connections.sock_connect_ex),
     ASYNCIO_OFFSET(connections.so_error_args),
+    ASYNCIO_OFFSET(connections.py_ensure_resolved),
+    ASYNCIO_OFFSET(connections.py_ipaddr_info),
     ASYNCIO_OFFSET(connections.kw_handle),
 };
 

@@ -7,6 +7,11 @@ typedef struct {
     PyObject *sock_connect;
     PyObject *sock_connect_ex;
     PyObject *so_error_args;
+    /* base_events.BaseEventLoop._ensure_resolved and _ipaddr_info, as
+       first found: while a loop has them, _sock_connect_start() may do
+       their work for a numeric address */
+    PyObject *py_ensure_resolved;
+    PyObject *py_ipaddr_info;
 
     PyObject *str_connect;
     PyObject *str_connect_ex;
@@ -16,6 +21,10 @@ typedef struct {
     PyObject *str_is_closing;
     PyObject *str_sock_connect;
     PyObject *str_sock_connect_cb;
+    PyObject *str_create_future;
+    PyObject *str_ensure_resolved;
+    PyObject *str_ipaddr_info;
+    PyObject *str_has_ipv6;
     PyObject *str_sock_write_done;
     PyObject *str_add_reader;
     PyObject *str_add_writer;

@@ -1223,8 +1223,8 @@ core_plain_instance_attr(PyObject *obj, PyObject *name)
 }
 
 /* Whether obj's instance dict has an entry `name`. */
-static int
-core_instance_has(PyObject *obj, PyObject *name)
+int
+loop_instance_has(PyObject *obj, PyObject *name)
 {
     PyObject **dictptr = _PyObject_GetDictPtr(obj);
     if (dictptr == NULL || *dictptr == NULL) {
@@ -1281,7 +1281,7 @@ core_selector_refs(asyncio_state *st, LoopCoreObject *self,
     PyObject *epoll_type = st->loop.epoll_selector_type;
     int epoll = epoll_type != NULL
                 && Py_IS_TYPE(sel, (PyTypeObject *)epoll_type)
-                && !core_instance_has(sel, st->loop.str_select);
+                && !loop_instance_has(sel, st->loop.str_select);
     if (epoll) {
         *fd_to_key = PyObject_GetAttr(sel, st->loop.str_fd_to_key);
         *poller = *fd_to_key != NULL
@@ -1557,7 +1557,7 @@ core_selector_is_plain(asyncio_state *st, PyObject *sel)
     /* the methods an instance may shadow, which take it off the path */
     for (size_t i = 0; i < Py_ARRAY_LENGTH(st->loop.str_selector_methods);
          i++) {
-        if (core_instance_has(sel, st->loop.str_selector_methods[i])) {
+        if (loop_instance_has(sel, st->loop.str_selector_methods[i])) {
             return 0;
         }
     }

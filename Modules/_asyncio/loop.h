@@ -116,3 +116,7 @@ PyObject *loop_call_py_selector_method(asyncio_state *st, PyObject *self,
    _SelectorLoopCore: what the parts after this one give the selector
    loop. */
 int loop_add_selector_methods(asyncio_state *st, PyMethodDef *defs);
+
+/* Whether obj's instance dict has name (which shadows a method of its
+   class): 1 or 0, never an error. */
+int loop_instance_has(PyObject *obj, PyObject *name);

@@ -1566,11 +1566,12 @@ op_clear(PyObject *self)
 }
 
 /* An operation collected without ever having run is an `await` forgotten:
-   warn as a coroutine does (one collected while suspended is closed).  warnings._warn_unawaited_coroutine() words
-   it, from our __qualname__ and cr_origin, and is what a filter or a test
-   catching the warning of a coroutine expects; should it fail, a plain
-   warning says the same but for the origin.  Errors, a warning turned
-   into one included, go to sys.unraisablehook: a finaliser cannot raise. */
+   warn as a coroutine does (one collected while suspended is closed).
+   warnings._warn_unawaited_coroutine() words it, from our __qualname__
+   and cr_origin, and is what a filter or a test catching the warning of a
+   coroutine expects; should it fail, a plain warning says the same but
+   for the origin.  Errors, a warning turned into one included, go to
+   sys.unraisablehook: a finaliser cannot raise. */
 static void
 op_finalize(PyObject *self)
 {

@@ -1350,7 +1350,7 @@ transport_store_address(PyObject *extra, PyObject *key, PyObject *sock,
 
 /* The int a getter of _socket.socket gives for sock; -1 with an exception
    set on error. */
-static long
+long
 transport_socket_int(PyObject *getter, PyObject *sock)
 {
     PyObject *v = Py_TYPE(getter)->tp_descr_get(getter, sock, NULL);

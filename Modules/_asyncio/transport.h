@@ -178,3 +178,7 @@ PyObject *transport_global(transport_state *ts, PyObject *modname,
    (new reference), 0 when there is none, -1 on error. */
 int transport_map_get(transport_state *ts, PyObject *map, PyObject *key,
                       PyObject **value);
+
+/* The int a getter of _socket.socket (transport_state.sock_family, ...)
+   gives for sock; -1 with an exception set on error. */
+long transport_socket_int(PyObject *getter, PyObject *sock);

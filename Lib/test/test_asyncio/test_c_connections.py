@@ -26,7 +26,8 @@ from unittest import mock
 HAVE_C = getattr(selector_events, '_CSelectorLoopCore', None) is not None
 NAMES = ('_ensure_fd_no_transport', 'add_reader', 'remove_reader',
          'add_writer', 'remove_writer', '_make_socket_transport',
-         '_sock_connect', '_sock_connect_cb', '_sock_write_done')
+         '_sock_connect', '_sock_connect_cb', '_sock_write_done',
+         '_accept_connection')
 requires_c = unittest.skipUnless(HAVE_C, 'requires the C selector loop')
 
 
@@ -438,8 +439,9 @@ class ConnectTests(Base):
             finally:
                 sock.close()
         trace = self.run_both(scenario)
-        self.assertEqual(trace[-3:], [('settled', ('future', ('result', None))),
-                                      ('peer', True), ('watched', False)])
+        self.assertEqual(trace[-3:], [
+            ('settled', ('future', ('result', None))), ('peer', True),
+            ('watched', False)])
 
     def test_refused(self):
         address = self.refusing_address()
@@ -657,6 +659,159 @@ class AcceptRecorder:
 
 def describe(exc):
     return None if exc is None else (type(exc).__name__, str(exc))
+
+
+@requires_c
+class SockConnectTests(Base):
+    """sock_connect(): the C core starts it when the address needs no
+    resolving; the result and the calls it makes are the pure method's."""
+
+    def outcome(self, loop, sock, address, calls):
+        try:
+            loop.run_until_complete(asyncio.wait_for(
+                loop.sock_connect(sock, address), 5))
+        except Exception as exc:
+            return ('raised', label(exc), list(calls))
+        return ('connected', sock.getpeername()[:2] == tuple(address[:2])
+                if isinstance(address, tuple) else True, list(calls))
+
+    def compare(self, make_sock, address, *, debug=False, patch=None,
+                loop_class=asyncio.SelectorEventLoop):
+        """The outcome with the C start and with the pure method."""
+        results = []
+        for pure in (False, True):
+            calls = []
+            loop = loop_class(selectors.EpollSelector())
+            self.transports = []
+            self.addCleanup(self.close_loop, loop)
+            loop.set_debug(debug)
+            if pure:
+                loop.sock_connect = types.MethodType(
+                    selector_events._py_selector_methods['sock_connect'],
+                    loop)
+            real_connect = loop._sock_connect
+
+            def _sock_connect(fut, sock, address, real=real_connect):
+                calls.append(('_sock_connect', address))
+                return real(fut, sock, address)
+            loop._sock_connect = _sock_connect
+            sock = make_sock()
+            self.addCleanup(sock.close)
+            if patch is not None:
+                with patch(calls):
+                    results.append(self.outcome(loop, sock, address, calls))
+            else:
+                results.append(self.outcome(loop, sock, address, calls))
+        self.assertEqual(results[0], results[1])
+        return results[0]
+
+    def plain(self, family=socket.AF_INET, blocking=False):
+        def make():
+            sock = socket.socket(family)
+            sock.setblocking(blocking)
+            return sock
+        return make
+
+    def test_addresses(self):
+        host, port = self.listener()
+        cases = [
+            ((host, port), 'connected'),
+            ((host, port, 0, 0), 'connected'),
+            (('localhost', port), 'connected'),        # resolved: pure
+            ((host, str(port)), 'connected'),          # int(port): pure
+            ((host,), 'raised'),
+            ((host, port, 0, 0, 0), 'raised'),
+            ([host, port], 'connected'),               # a list: pure
+            (f'{host}:{port}', 'raised'),
+            ((host, 70000), 'raised'),
+            ((host.encode(), port), 'connected'),
+            (('127.0.0.1\0', port), 'raised'),
+            (('not an address', port), 'raised'),
+            ((None, port), 'connected'),               # resolved: pure
+        ]
+        for address, expected in cases:
+            with self.subTest(address=address):
+                result = self.compare(self.plain(), address)
+                self.assertEqual(result[0], expected, result)
+
+    @unittest.skipUnless(socket.has_ipv6, 'needs IPv6')
+    def test_ipv6(self):
+        try:
+            server = socket.create_server(('::1', 0),
+                                          family=socket.AF_INET6)
+        except OSError:
+            self.skipTest('no IPv6 loopback')
+        self.addCleanup(server.close)
+        port = server.getsockname()[1]
+        for address in (('::1', port), ('::1', port, 0),
+                        ('::1', port, 0, 0), ('::1%lo', port),
+                        ('127.0.0.1', port)):
+            with self.subTest(address=address):
+                self.compare(self.plain(socket.AF_INET6), address)
+        with mock.patch.object(asyncio.base_events, '_HAS_IPv6', False):
+            self.compare(self.plain(socket.AF_INET6), ('::1', port))
+
+    def test_other_sockets(self):
+        host, port = self.listener()
+
+        class Sub(socket.socket):
+            pass
+
+        def sub():
+            sock = Sub()
+            sock.setblocking(False)
+            return sock
+
+        self.assertEqual(self.compare(sub, (host, port))[0], 'connected')
+        self.assertEqual(self.compare(self.plain(blocking=True),
+                                      (host, port))[0], 'connected')
+        self.assertEqual(self.compare(self.plain(blocking=True),
+                                      (host, port), debug=True)[1],
+                         ('ValueError', 'the socket must be non-blocking'))
+        if hasattr(socket, 'AF_UNIX'):
+            self.assertEqual(self.compare(self.plain(socket.AF_UNIX),
+                                          '/nonexistent/path')[0], 'raised')
+
+    def test_replaced_resolution_is_called(self):
+        host, port = self.listener()
+
+        resolved = []
+
+        class Loop(asyncio.SelectorEventLoop):
+            async def _ensure_resolved(self, address, **kwargs):
+                resolved.append(address)
+                return await super()._ensure_resolved(address, **kwargs)
+
+        result = self.compare(self.plain(), (host, port), loop_class=Loop)
+        self.assertEqual(result[0], 'connected')
+        self.assertEqual(resolved, [(host, port)] * 2)     # C and pure
+
+        def patched_ipaddr_info(calls):
+            real = asyncio.base_events._ipaddr_info
+
+            def info(*args):
+                calls.append(('_ipaddr_info', args[:2]))
+                return real(*args)
+            return mock.patch.object(asyncio.base_events, '_ipaddr_info',
+                                     info)
+
+        result = self.compare(self.plain(), (host, port),
+                              patch=patched_ipaddr_info)
+        self.assertEqual(result[2][0], ('_ipaddr_info', (host, port)))
+
+    def test_is_a_coroutine(self):
+        host, port = self.listener()
+        loop = self.new_loop()
+        sock = socket.socket()
+        self.addCleanup(sock.close)
+        sock.setblocking(False)
+        coro = loop.sock_connect(sock, (host, port))
+        self.assertTrue(asyncio.iscoroutine(coro))
+        self.assertEqual(coro.__qualname__,
+                         'BaseSelectorEventLoop.sock_connect')
+        task = loop.create_task(coro)
+        self.assertIsNone(loop.run_until_complete(task))
+        self.assertEqual(sock.getpeername(), (host, port))
 
 
 @requires_c
