@@ -97,19 +97,29 @@ connections_call_ensure(asyncio_state *st, PyObject *self, PyObject *fd)
 }
 
 /* raise ValueError(f"Invalid file object: {fd!r}") from None, in the
-   handling of the exception being raised */
+   handling of the exception being raised; what repr(fd) raises instead
+   keeps that exception as its context, unsuppressed, as in the pure
+   method */
 static void
 connections_invalid_fd(PyObject *fd)
 {
     PyObject *context = fetch_exception();
-    raise_formatted(PyExc_ValueError, "Invalid file object: %R", fd);
-    PyObject *exc = fetch_exception();
+    PyObject *msg = PyUnicode_FromFormat("Invalid file object: %R", fd);
+    PyObject *exc = msg != NULL ? PyObject_CallOneArg(PyExc_ValueError, msg)
+                                : NULL;
+    Py_XDECREF(msg);
+    int from_none = exc != NULL;
+    if (exc == NULL) {
+        exc = fetch_exception();
+    }
     if (exc == NULL) {
         Py_XDECREF(context);
         return;
     }
     PyException_SetContext(exc, context);
-    PyException_SetCause(exc, NULL);       /* from None */
+    if (from_none) {
+        PyException_SetCause(exc, NULL);
+    }
     raise_instance(exc);
     Py_DECREF(exc);
 }
@@ -122,8 +132,11 @@ connections_invalid_fd(PyObject *fd)
 static PyObject *
 connections_fileno(asyncio_state *st, PyObject *fd)
 {
-    if (PyLong_Check(fd)) {
-        return Py_NewRef(fd);
+    /* isinstance(fd, int), which a __class__ property can answer */
+    int is_int = PyLong_Check(fd)
+                 ? 1 : PyObject_IsInstance(fd, (PyObject *)&PyLong_Type);
+    if (is_int != 0) {
+        return is_int < 0 ? NULL : Py_NewRef(fd);
     }
     PyObject *res = PyObject_CallMethodNoArgs(fd, st->transport.str_fileno);
     PyObject *fileno = res != NULL ? PyNumber_Long(res) : NULL;
@@ -705,8 +718,11 @@ connections_load_connect(asyncio_state *st)
                                        cs->str_connect);
     PyObject *connect_ex = _PyType_Lookup((PyTypeObject *)base,
                                           cs->str_connect_ex);
+    PyObject *gettimeout = _PyType_Lookup((PyTypeObject *)base,
+                                          cs->str_gettimeout);
     Py_XSETREF(cs->sock_connect, Py_XNewRef(connect));
     Py_XSETREF(cs->sock_connect_ex, Py_XNewRef(connect_ex));
+    Py_XSETREF(cs->sock_gettimeout, Py_XNewRef(gettimeout));
     Py_DECREF(base);
     if (import_once(&level, "socket", "SOL_SOCKET") < 0
         || import_once(&option, "socket", "SO_ERROR") < 0) {
@@ -753,10 +769,12 @@ connections_simple_address(PyObject *address)
 #endif
 
 /* Whether sock.connect_ex(address) can stand for sock.connect(address):
-   sock is a plain socket.socket whose class still has _socket.socket's
-   connect and connect_ex, it has no timeout (with one, connect_ex()
-   reports a time-out as EWOULDBLOCK where connect() raises TimeoutError),
-   and the address is a simple one.  1, 0, -1 on error. */
+   sock is a plain AF_INET or AF_INET6 socket.socket whose class still has
+   _socket.socket's connect and connect_ex, it has no timeout (with one,
+   connect_ex() reports a time-out as EWOULDBLOCK where connect() raises
+   TimeoutError; _socket.socket's own gettimeout() tells, as the pure
+   method asks no method of the socket for it), and the address is a
+   simple one.  1, 0, -1 on error. */
 static int
 connections_plain_socket(asyncio_state *st, PyObject *sock,
                          PyObject *address)
@@ -766,8 +784,10 @@ connections_plain_socket(asyncio_state *st, PyObject *sock,
     return 0;
 #else
     connections_state *cs = &st->connections;
+    transport_state *ts = &st->transport;
     if (cs->sock_connect == NULL || cs->sock_connect_ex == NULL
-        || !Py_IS_TYPE(sock, (PyTypeObject *)st->transport.socket_type)
+        || cs->sock_gettimeout == NULL
+        || !Py_IS_TYPE(sock, (PyTypeObject *)ts->socket_type)
         || _PyType_Lookup(Py_TYPE(sock), cs->str_connect)
            != cs->sock_connect
         || _PyType_Lookup(Py_TYPE(sock), cs->str_connect_ex)
@@ -775,7 +795,15 @@ connections_plain_socket(asyncio_state *st, PyObject *sock,
         || !connections_simple_address(address)) {
         return 0;
     }
-    PyObject *timeout = PyObject_CallMethodNoArgs(sock, cs->str_gettimeout);
+    /* the errors of other families' addresses name the method */
+    long family = transport_socket_int(ts->sock_family, sock);
+    if (family != ts->af_inet && family != ts->af_inet6) {
+        if (family == -1 && PyErr_Occurred()) {
+            return -1;
+        }
+        return 0;
+    }
+    PyObject *timeout = PyObject_CallOneArg(cs->sock_gettimeout, sock);
     if (timeout == NULL) {
         return -1;
     }
@@ -1312,6 +1340,7 @@ static const asyncio_name connections_names[] = {
 static const size_t connections_refs[] = {
     ASYNCIO_OFFSET(connections.sock_connect),
     ASYNCIO_OFFSET(connections.sock_connect_ex),
+    ASYNCIO_OFFSET(connections.sock_gettimeout),
     ASYNCIO_OFFSET(connections.so_error_args),
     ASYNCIO_OFFSET(connections.py_ensure_resolved),
     ASYNCIO_OFFSET(connections.py_ipaddr_info),

@@ -1,11 +1,13 @@
 /* The selector loop's side of connections (connections.c). */
 
 typedef struct {
-    /* Connecting (see connections_connect()): _socket.socket's connect
-       and connect_ex, and getsockopt()'s arguments for the error of a
-       connection, (SOL_SOCKET, SO_ERROR); loaded on first use. */
+    /* Connecting (see connections_connect()): _socket.socket's connect,
+       connect_ex and gettimeout, and getsockopt()'s arguments for the
+       error of a connection, (SOL_SOCKET, SO_ERROR); loaded on first
+       use. */
     PyObject *sock_connect;
     PyObject *sock_connect_ex;
+    PyObject *sock_gettimeout;
     PyObject *so_error_args;
     /* base_events.BaseEventLoop._ensure_resolved and _ipaddr_info, as
        first found: while a loop has them, _sock_connect_start() may do

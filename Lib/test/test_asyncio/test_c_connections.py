@@ -107,6 +107,33 @@ class Thing:
     """Something a weak reference can point at."""
 
 
+class BadRepr:
+    """No fileno(), and a repr() that raises."""
+
+    def __repr__(self):
+        raise ZeroDivisionError('repr')
+
+
+class SpoofedInt:
+    """isinstance(x, int) is true for it, PyLong_Check() is not."""
+
+    @property
+    def __class__(self):
+        return int
+
+    def fileno(self):
+        raise AssertionError('fileno() of an int asked')
+
+    def __hash__(self):
+        return 12345
+
+    def __eq__(self, other):
+        return False
+
+    def __repr__(self):
+        return '<SpoofedInt>'
+
+
 class NoFileno:
     def __repr__(self):
         return '<NoFileno>'
@@ -193,6 +220,8 @@ class MethodsTests(Base):
             for result in (ValueError('v'), TypeError('t'), 'x', None,
                            3.5, OSError(9, 'closed'), RuntimeError('r')):
                 rec.step(f'fileno gives {result!r}', ensure, Fileno(result))
+            rec.step('an int by its __class__', ensure, SpoofedInt())
+            rec.step('repr raises', ensure, BadRepr())
             rec.step('keyword', ensure, fd=b.fileno())
             rec.step('no argument', ensure)
             rec.step('two arguments', ensure, 1, 2)
@@ -510,6 +539,46 @@ class ConnectTests(Base):
         fut.cancel()
         loop.run_until_complete(asyncio.sleep(0))
         self.assertNotIn(sock.fileno(), loop._selector.get_map())
+
+    def test_socket_methods_not_asked(self):
+        # The pure _sock_connect() calls connect() and fileno() of the
+        # socket, nothing else: a replaced gettimeout() is not called.
+        address = self.listener()
+
+        def gettimeout(self):
+            raise AssertionError('gettimeout() called')
+
+        def scenario(loop, rec):
+            sock = socket.socket()
+            sock.setblocking(False)
+            try:
+                with mock.patch.object(socket.socket, 'gettimeout',
+                                       gettimeout):
+                    fut = self.connect(loop, rec, sock, address)
+                self.settle(loop, rec, fut)
+            finally:
+                sock.close()
+        trace = self.run_both(scenario)
+        self.assertEqual(trace[-1], ('settled', ('future', ('result', None))))
+
+    @unittest.skipUnless(hasattr(socket, 'AF_PACKET'), 'needs AF_PACKET')
+    def test_other_families(self):
+        # Errors of the addresses of other families name the method:
+        # connect(), as the pure method calls it.
+        try:
+            socket.socket(socket.AF_PACKET, socket.SOCK_RAW).close()
+        except OSError:
+            self.skipTest('AF_PACKET sockets need privileges')
+
+        def scenario(loop, rec):
+            sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+            sock.setblocking(False)
+            try:
+                self.connect(loop, rec, sock, ('lo', 1, 0, 2 ** 32 - 1))
+            finally:
+                sock.close()
+        trace = self.run_both(scenario)
+        self.assertIn('connect()', trace[-1][1][1][1])
 
     def test_connect_outcomes(self):
         # what a socket's connect() does, and what the future gets
