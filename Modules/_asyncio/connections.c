@@ -41,31 +41,6 @@ connections_positional(size_t nargsf, PyObject *kwnames, Py_ssize_t n)
            && (kwnames == NULL || PyTuple_GET_SIZE(kwnames) == 0);
 }
 
-/* self.<name>(*args) */
-static PyObject *
-connections_call_method(PyObject *name, PyObject *self,
-                        PyObject *const *args, Py_ssize_t nargs)
-{
-    PyObject *small[8];
-    PyObject **stack = small;
-    if (nargs + 1 > (Py_ssize_t)Py_ARRAY_LENGTH(small)) {
-        stack = PyMem_New(PyObject *, nargs + 1);
-        if (stack == NULL) {
-            return PyErr_NoMemory();
-        }
-    }
-    stack[0] = self;
-    for (Py_ssize_t i = 0; i < nargs; i++) {
-        stack[i + 1] = args[i];
-    }
-    PyObject *res = PyObject_VectorcallMethod(
-        name, stack, (nargs + 1) | PY_VECTORCALL_ARGUMENTS_OFFSET, NULL);
-    if (stack != small) {
-        PyMem_Free(stack);
-    }
-    return res;
-}
-
 /* asyncio.selector_events is imported: it made the transport type, which
    loaded what accepting, making transports and connecting use. */
 static int
@@ -92,7 +67,7 @@ connections_ready(transport_state *ts)
 static int
 connections_call_ensure(asyncio_state *st, PyObject *self, PyObject *fd)
 {
-    return drop_result(connections_call_method(
+    return drop_result(call_method_with_self(
         st->connections.str_ensure_fd_no_transport, self, &fd, 1));
 }
 
@@ -209,7 +184,7 @@ connections_add_handler(asyncio_state *st, PyObject *self, int which,
     if (connections_call_ensure(st, self, args[0]) < 0) {
         return NULL;
     }
-    PyObject *res = connections_call_method(st->loop.str_handler[which],
+    PyObject *res = call_method_with_self(st->loop.str_handler[which],
                                             self, args, nargs);
     return none_or_error(drop_result(res));
 }
@@ -231,7 +206,7 @@ connections_remove_handler(asyncio_state *st, PyObject *self, int which,
     if (connections_call_ensure(st, self, args[0]) < 0) {
         return NULL;
     }
-    return connections_call_method(st->loop.str_handler[2 + which], self,
+    return call_method_with_self(st->loop.str_handler[2 + which], self,
                                    args, 1);
 }
 
@@ -911,7 +886,7 @@ connections_wait_connected(asyncio_state *st, PyObject *self, PyObject *fd,
         return NULL;
     }
     PyObject *writer_args[5] = {fd, cb, fut, sock, address};
-    PyObject *handle = connections_call_method(st->loop.str_handler[1],
+    PyObject *handle = call_method_with_self(st->loop.str_handler[1],
                                                self, writer_args, 5);
     Py_DECREF(cb);
     if (handle == NULL) {
@@ -1224,7 +1199,7 @@ connections__sock_write_done(CMETHOD_ARGS)
             return cancelled < 0 ? NULL : Py_NewRef(Py_None);
         }
     }
-    return none_or_error(drop_result(connections_call_method(
+    return none_or_error(drop_result(call_method_with_self(
         cs->str_remove_writer, op, args, 1)));
 }
 

@@ -1744,19 +1744,7 @@ loop_call_py_selector_method(asyncio_state *st, PyObject *self,
     if (pure == NULL) {
         return NULL;
     }
-    Py_ssize_t n = PyVectorcall_NARGS(nargsf);
-    Py_ssize_t nkw = kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0;
-    PyObject **stack = PyMem_New(PyObject *, n + nkw + 1);
-    if (stack == NULL) {
-        return PyErr_NoMemory();
-    }
-    stack[0] = self;
-    for (Py_ssize_t i = 0; i < n + nkw; i++) {
-        stack[1 + i] = args[i];
-    }
-    PyObject *res = PyObject_Vectorcall(pure, stack, n + 1, kwnames);
-    PyMem_Free(stack);
-    return res;
+    return call_function_with_self(pure, self, args, nargsf, kwnames);
 }
 
 /* _add_reader(fd, callback, *args) (which 0) and _add_writer() (1). */

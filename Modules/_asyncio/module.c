@@ -490,6 +490,53 @@ loop_get_debug(asyncio_state *st, PyObject *loop)
 }
 
 
+/* Fast-call arguments with self put in front of them: callable(self, *args,
+   **kwargs), or, when callable is NULL, self.<name>(*args, **kwargs). */
+static PyObject *
+call_with_self(PyObject *callable, PyObject *name, PyObject *self,
+               PyObject *const *args, size_t nargsf, PyObject *kwnames)
+{
+    Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+    Py_ssize_t n = nargs + (kwnames != NULL ? PyTuple_GET_SIZE(kwnames) : 0);
+    PyObject *small[8];
+    PyObject **stack = small;
+    if (n + 1 > (Py_ssize_t)Py_ARRAY_LENGTH(small)) {
+        stack = PyMem_New(PyObject *, n + 1);
+        if (stack == NULL) {
+            return PyErr_NoMemory();
+        }
+    }
+    stack[0] = self;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        stack[i + 1] = args[i];
+    }
+    PyObject *res = callable != NULL
+        ? PyObject_Vectorcall(callable, stack, nargs + 1, kwnames)
+        : PyObject_VectorcallMethod(
+              name, stack, (nargs + 1) | PY_VECTORCALL_ARGUMENTS_OFFSET,
+              kwnames);
+    if (stack != small) {
+        PyMem_Free(stack);
+    }
+    return res;
+}
+
+PyObject *
+call_function_with_self(PyObject *func, PyObject *self,
+                        PyObject *const *args, size_t nargsf,
+                        PyObject *kwnames)
+{
+    return call_with_self(func, NULL, self, args, nargsf, kwnames);
+}
+
+PyObject *
+call_method_with_self(PyObject *name, PyObject *self, PyObject *const *args,
+                      Py_ssize_t nargs)
+{
+    return call_with_self(NULL, name, self, args, (size_t)nargs, NULL);
+}
+
+
 /* ---------- Contexts and exceptions ---------- */
 
 /* A new reference to ctx, or to a copy of the current context when ctx is

@@ -303,6 +303,13 @@ int vectorcall_kwargs_fast(PyObject *const *kwvalues, PyObject *kwnames,
      METH_FASTCALL | METH_KEYWORDS, doc}
 
 int check_no_args(const char *fname, size_t nargsf, PyObject *kwnames);
+/* func(self, *args, **kwargs) and self.<name>(*args) for fast-call
+   arguments that lack self (a method's arguments passed on). */
+PyObject *call_function_with_self(PyObject *func, PyObject *self,
+                                  PyObject *const *args, size_t nargsf,
+                                  PyObject *kwnames);
+PyObject *call_method_with_self(PyObject *name, PyObject *self,
+                                PyObject *const *args, Py_ssize_t nargs);
 PyObject *make_signature(const char *kind, const char *const *names, int n,
                          int ndefaults);
 

@@ -1833,17 +1833,10 @@ transport__add_reader(CMETHOD_ARGS)
         return NULL;
     }
     /* the loop takes the place of self in front of the arguments */
-    PyObject **stack = PyMem_New(PyObject *, nargs + 1);
-    if (stack == NULL) {
-        return PyErr_NoMemory();
-    }
-    stack[0] = loop;
-    memcpy(stack + 1, args, nargs * sizeof(PyObject *));
     Py_INCREF(loop);
-    PyObject *res = PyObject_VectorcallMethod(st->transport.str_add_reader,
-                                              stack, nargs + 1, NULL);
+    PyObject *res = call_method_with_self(st->transport.str_add_reader, loop,
+                                          args, nargs);
     Py_DECREF(loop);
-    PyMem_Free(stack);
     return none_or_error(drop_result(res));
 }
 
