@@ -857,7 +857,7 @@ core_drop_cancelled_timers(asyncio_state *st, LoopCoreObject *self)
         if (heap == NULL) {
             return -1;
         }
-        int nonempty = PyObject_IsTrue(heap);
+        int nonempty = object_truth(heap);
         PyObject *first = nonempty > 0 ? PySequence_GetItem(heap, 0) : NULL;
         int cancelled = first ? core_handle_cancelled(st, first)
                               : (nonempty < 0 ? -1 : 0);
@@ -905,7 +905,7 @@ core_select_timeout(asyncio_state *st, LoopCoreObject *self)
     if (heap == NULL) {
         return NULL;
     }
-    int timers = PyObject_IsTrue(heap);
+    int timers = object_truth(heap);
     PyObject *first = timers > 0 ? PySequence_GetItem(heap, 0) : NULL;
     Py_DECREF(heap);
     if (first == NULL) {
@@ -1390,7 +1390,7 @@ core_move_due_timers(asyncio_state *st, LoopCoreObject *self)
             rc = -1;
             break;
         }
-        int timers = PyObject_IsTrue(heap);
+        int timers = object_truth(heap);
         PyObject *first = timers > 0 ? PySequence_GetItem(heap, 0) : NULL;
         PyObject *when = first ? core_handle_when(st, first) : NULL;
         Py_XDECREF(first);

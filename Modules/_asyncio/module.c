@@ -202,7 +202,7 @@ assigned_truth(PyObject *val)
     if (check_not_deleted(val) < 0) {
         return -1;
     }
-    return PyObject_IsTrue(val);
+    return object_truth(val);
 }
 
 /* An int flag set to bool(val). */
@@ -220,13 +220,13 @@ set_flag_field(PyObject *self, PyObject *val, void *offset)
 
 /* ---------- Arguments ---------- */
 
-/* Parse fast-call arguments by name.  The first `npos` names may be given
-   positionally, the first `nreq` are required; out[i] is a borrowed
-   reference or NULL when not given. */
+/* parse_args() for a call with keywords, or with the wrong number of
+   positional arguments, which it reports. */
 int
-parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
-           PyObject *kwnames, const char *const *names, int n, int npos,
-           int nreq, PyObject **out)
+parse_args_by_name(const char *fname, PyObject *const *args,
+                   Py_ssize_t nargs, PyObject *kwnames,
+                   const char *const *names, int n, int npos, int nreq,
+                   PyObject **out)
 {
     for (int i = 0; i < n; i++) {
         out[i] = NULL;

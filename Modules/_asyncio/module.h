@@ -197,6 +197,43 @@ drop_result(PyObject *res)
     return 0;
 }
 
+/* bool(value) for the exact types the hot paths meet (the flags, a count
+   kept as an int, a bytes read, a bytearray buffer, the timer heap), whose
+   bool() runs no code; -2 for any other object, whose bool() the caller
+   must call. */
+static inline int
+quick_truth(PyObject *value)
+{
+    if (value == Py_False || value == Py_None) {
+        return 0;
+    }
+    if (value == Py_True) {
+        return 1;
+    }
+    if (PyLong_CheckExact(value)) {
+        return Py_SIZE(value) != 0;
+    }
+    if (PyBytes_CheckExact(value)) {
+        return PyBytes_GET_SIZE(value) != 0;
+    }
+    if (PyByteArray_CheckExact(value)) {
+        return PyByteArray_GET_SIZE(value) != 0;
+    }
+    if (PyList_CheckExact(value)) {
+        return PyList_GET_SIZE(value) != 0;
+    }
+    return -2;
+}
+
+/* bool(value): PyObject_IsTrue() without its call for quick_truth()'s
+   types. */
+static inline int
+object_truth(PyObject *value)
+{
+    int truth = quick_truth(value);
+    return truth != -2 ? truth : PyObject_IsTrue(value);
+}
+
 /* bool(res) of a call's result, consumed; -1 when the call raised. */
 static inline int
 call_truth(PyObject *res)
@@ -204,7 +241,7 @@ call_truth(PyObject *res)
     if (res == NULL) {
         return -1;
     }
-    int b = PyObject_IsTrue(res);
+    int b = object_truth(res);
     Py_DECREF(res);
     return b;
 }
@@ -254,23 +291,21 @@ field_value(PyObject *self, PyObject *value, const char *name)
     return value;
 }
 
-/* bool() of such a field; -1 on error.  The flags' usual values are
-   answered without a call. */
+/* bool() of such a field; -1 on error.  The usual values are answered
+   without a call. */
 static inline int
 field_truth(PyObject *self, PyObject *value, const char *name)
 {
-    if (value == Py_False || value == Py_None) {
-        return 0;
-    }
-    if (value == Py_True) {
-        return 1;
-    }
     if (field_value(self, value, name) == NULL) {
         return -1;
     }
+    int truth = quick_truth(value);
+    if (truth != -2) {
+        return truth;
+    }
     /* bool() may run code that drops the field */
     Py_INCREF(value);
-    int truth = PyObject_IsTrue(value);
+    truth = PyObject_IsTrue(value);
     Py_DECREF(value);
     return truth;
 }
@@ -281,9 +316,29 @@ int set_flag_field(PyObject *self, PyObject *val, void *offset);
 int check_not_deleted(PyObject *val);
 int assigned_truth(PyObject *val);
 
-int parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
-               PyObject *kwnames, const char *const *names, int n, int npos,
-               int nreq, PyObject **out);
+int parse_args_by_name(const char *fname, PyObject *const *args,
+                       Py_ssize_t nargs, PyObject *kwnames,
+                       const char *const *names, int n, int npos, int nreq,
+                       PyObject **out);
+
+/* Parse fast-call arguments by name.  The first `npos` names may be given
+   positionally, the first `nreq` are required; out[i] is a borrowed
+   reference or NULL when not given.  The usual call, positional arguments
+   only and enough of them, is parsed here without a call. */
+static inline int
+parse_args(const char *fname, PyObject *const *args, Py_ssize_t nargs,
+           PyObject *kwnames, const char *const *names, int n, int npos,
+           int nreq, PyObject **out)
+{
+    if (kwnames != NULL || nargs < nreq || nargs > npos) {
+        return parse_args_by_name(fname, args, nargs, kwnames, names, n,
+                                  npos, nreq, out);
+    }
+    for (int i = 0; i < n; i++) {
+        out[i] = i < nargs ? args[i] : NULL;
+    }
+    return 0;
+}
 int init_kwargs_fast(PyObject *kwds, const char *const *names, int n,
                      PyObject **out);
 int vectorcall_kwargs_fast(PyObject *const *kwvalues, PyObject *kwnames,

@@ -345,7 +345,7 @@ reader_feed_data_impl(asyncio_state *st, PyObject *self, PyObject *data)
         PyErr_SetString(PyExc_AssertionError, "feed_data after feed_eof");
         return -1;
     }
-    int nonempty = PyObject_IsTrue(data);
+    int nonempty = object_truth(data);
     if (nonempty <= 0) {
         return nonempty;
     }
@@ -452,7 +452,7 @@ reader_at_eof(CMETHOD_ARGS)
     if (eof == NULL) {
         return NULL;
     }
-    int at_end = PyObject_IsTrue(eof);
+    int at_end = object_truth(eof);
     if (at_end <= 0) {
         if (at_end < 0) {
             Py_CLEAR(eof);
@@ -695,7 +695,7 @@ op_read(asyncio_state *st, StreamOpObject *op, PyObject *value,
     reader_fields *f = reader_fields_of(st, op->self);
     if (op->awaiting == AWAIT_BLOCK) {
         /* read(-1): a block came back; the end is an empty one */
-        int nonempty = PyObject_IsTrue(value);
+        int nonempty = object_truth(value);
         if (nonempty < 0) {
             return STEP_FAILED;
         }

@@ -163,7 +163,9 @@ transport_plain_fd(asyncio_state *st, PyObject *sock)
         || !Py_IS_TYPE(sock, (PyTypeObject *)ts->socket_type)) {
         return -1;
     }
-    PyObject *fdobj = PyObject_CallOneArg(ts->sock_fileno, sock);
+    PyObject *fdobj = ts->sock_fileno_func != NULL
+                      ? ts->sock_fileno_func(sock, NULL)
+                      : PyObject_CallOneArg(ts->sock_fileno, sock);
     long fd = fdobj != NULL ? PyLong_AsLong(fdobj) : -1;
     Py_XDECREF(fdobj);
     if (fd < 0 || fd > INT_MAX) {
@@ -488,7 +490,7 @@ transport_read_data(asyncio_state *st, PyObject *self)
         return transport_failed(st, self,
                                 "Fatal read error on socket transport");
     }
-    int nonempty = PyObject_IsTrue(data);
+    int nonempty = object_truth(data);
     if (nonempty <= 0) {
         Py_DECREF(data);
         return nonempty < 0 ? -1 : drop_result(
@@ -801,7 +803,7 @@ transport_write_impl(asyncio_state *st, PyObject *self, PyObject *data)
                         "unable to write; sendfile is in progress");
         return -1;
     }
-    int nonempty = PyObject_IsTrue(data);
+    int nonempty = object_truth(data);
     if (nonempty <= 0) {
         return nonempty;
     }
@@ -2035,6 +2037,16 @@ transport_load_socket(transport_state *ts)
     }
     ts->socket_type = sock;
     ts->sock_fileno = fileno;
+    /* A read or write asks each time: sock.close() and sock.detach() change
+       it.  The descriptor's checks (an instance of _socket.socket, no
+       arguments) hold for the sockets this is called with. */
+    ts->sock_fileno_func = NULL;
+    if (Py_IS_TYPE(fileno, &PyMethodDescr_Type)) {
+        PyMethodDef *def = ((PyMethodDescrObject *)fileno)->d_method;
+        if ((def->ml_flags & ~METH_COEXIST) == METH_NOARGS) {
+            ts->sock_fileno_func = def->ml_meth;
+        }
+    }
     return 0;
 }
 

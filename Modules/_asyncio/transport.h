@@ -88,6 +88,9 @@ typedef struct {
        written with system calls on its file descriptor */
     PyObject *socket_type;
     PyObject *sock_fileno;
+    /* its C function, called directly as the method descriptor would call
+       it (NULL if it is not a plain METH_NOARGS method) */
+    PyCFunction sock_fileno_func;
     /* the pure class's module, whose logger and constants the data path
        reads as the pure code does */
     PyObject *py_module;
