@@ -62,18 +62,6 @@ typedef struct {
 /* base_events.MAXIMUM_SELECT_TIMEOUT: one day */
 #define CORE_MAXIMUM_SELECT_TIMEOUT (24 * 3600)
 
-/* The version of an object's instance dict; 0 when it has none.  Every
-   change to a dict gives it a new version (PEP 509). */
-static uint64_t
-dict_version_of(PyObject *obj)
-{
-    PyObject **dictptr = _PyObject_GetDictPtr(obj);
-    if (dictptr == NULL || *dictptr == NULL) {
-        return 0;
-    }
-    return ((PyDictObject *)*dictptr)->ma_version_tag;
-}
-
 /* The selector loop's _process_events and selectors.EpollSelector, which
    the core's shortcut in core_poll() is for.  They live in modules that
    import this one, hence the late import; until it succeeds (or on

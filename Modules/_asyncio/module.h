@@ -197,6 +197,18 @@ drop_result(PyObject *res)
     return 0;
 }
 
+/* The version of an object's instance dict; 0 when it has none.  Every
+   change to a dict gives it a new version (PEP 509). */
+static inline uint64_t
+dict_version_of(PyObject *obj)
+{
+    PyObject **dictptr = _PyObject_GetDictPtr(obj);
+    if (dictptr == NULL || *dictptr == NULL) {
+        return 0;
+    }
+    return ((PyDictObject *)*dictptr)->ma_version_tag;
+}
+
 /* bool(value) for the exact types the hot paths meet (the flags, a count
    kept as an int, a bytes read, a bytearray buffer, the timer heap), whose
    bool() runs no code; -2 for any other object, whose bool() the caller

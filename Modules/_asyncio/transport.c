@@ -461,6 +461,44 @@ transport_protocol_call(PyObject *self, transport_fields *f, PyObject *name,
     return res;
 }
 
+/* self.max_size, the size of a read, as the pure code reads it.  It is a
+   class attribute unless a subclass or the instance says otherwise, which
+   the generic getattr finds in the type after a miss in the instance
+   dict: about 150 instructions per read.  A class attribute found so is
+   kept, borrowed, with the type's version tag and the instance dict's
+   version (PEP 509).  While neither changes, the type's dicts still hold
+   it and the instance does not hide it, so reading it again would give
+   it: the type attribute cache relies on the same. */
+static PyObject *
+transport_max_size(transport_state *ts, PyObject *self, transport_fields *f)
+{
+    PyTypeObject *tp = Py_TYPE(self);
+    if (f->max_size != NULL
+        && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+        && tp->tp_version_tag == f->max_size_tp_version
+        && dict_version_of(self) == f->max_size_dict_version) {
+        return Py_NewRef(f->max_size);
+    }
+    f->max_size = NULL;
+    PyObject *size = PyObject_GetAttr(self, ts->str_max_size);
+    if (size == NULL || tp->tp_getattro != PyObject_GenericGetAttr
+        || _PyType_Lookup(tp, ts->str_max_size) != size
+        || Py_TYPE(size)->tp_descr_get != NULL) {
+        return size;
+    }
+    /* (the look-up in the instance dict may run a key's __eq__) */
+    uint64_t dict_version = dict_version_of(self);
+    if (!loop_instance_has(self, ts->str_max_size)
+        && dict_version_of(self) == dict_version
+        && (tp->tp_flags & Py_TPFLAGS_VALID_VERSION_TAG)
+        && _PyType_Lookup(tp, ts->str_max_size) == size) {
+        f->max_size = size;
+        f->max_size_tp_version = tp->tp_version_tag;
+        f->max_size_dict_version = dict_version;
+    }
+    return size;
+}
+
 static int
 transport_read_data(asyncio_state *st, PyObject *self)
 {
@@ -475,7 +513,7 @@ transport_read_data(asyncio_state *st, PyObject *self)
         return -1;
     }
     Py_INCREF(sock);
-    PyObject *size = PyObject_GetAttr(self, ts->str_max_size);
+    PyObject *size = transport_max_size(ts, self, f);
     PyObject *data = NULL;
     int again = 0;
     if (size != NULL) {

@@ -18,6 +18,12 @@ typedef struct {
     /* not an attribute: how much the last recv() of max_size bytes got
        (see transport_recv()) */
     Py_ssize_t last_read;
+    /* not attributes: max_size as the last read found it, a borrowed
+       reference, with the versions it was found under (see
+       transport_max_size()); NULL when there is none */
+    PyObject *max_size;
+    unsigned int max_size_tp_version;
+    uint64_t max_size_dict_version;
 } transport_fields;
 
 #define TRANSPORT_NFIELDS \

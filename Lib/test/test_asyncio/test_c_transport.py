@@ -1584,6 +1584,59 @@ def crash_loop_dropped_unclosed(cls, trace):
     peer.close()
 
 
+def crash_max_size_changes(cls, trace):
+    """max_size, the size of a read, changed between reads wherever the
+    generic getattr finds it: on the instance, its class, a base class, a
+    class swapped in with a property, a replaced instance dict.  (The C
+    transport keeps what it found while nothing changed.)"""
+    loop, transport, peer = scenario_socketpair(cls, Collecting(trace))
+    base = selector_events._SelectorTransport
+    default = base.max_size
+
+    def read(label):
+        # (a look-up in a changed class gives it a new version tag)
+        trace.append((label, transport.is_closing()))
+        peer.send(b'0123456789')
+        settle(loop)
+
+    class Counted(cls):
+        @property
+        def max_size(self):
+            trace.append('max_size read')
+            return 2
+
+    try:
+        read('default')
+        transport.max_size = 3
+        read('instance')
+        del transport.max_size
+        read('deleted')
+        type(transport).max_size = 4
+        read('class')
+        del type(transport).max_size
+        base.max_size = 5
+        read('base')
+        base.max_size = default
+        read('restored')
+        transport.__class__ = Counted
+        read('property')
+        transport.__class__ = cls
+        transport.__dict__ = dict(transport.__dict__, max_size=6)
+        read('dict replaced')
+        transport.__dict__ = {key: value
+                              for key, value in transport.__dict__.items()
+                              if key != 'max_size'}
+        read('dict replaced again')
+    finally:
+        base.max_size = default
+        type(transport).__dict__.get('max_size') and delattr(
+            type(transport), 'max_size')
+        transport.close()
+        settle(loop)
+        peer.close()
+        loop.close()
+
+
 CRASH_SCENARIOS = {name[len('crash_'):]: func
                    for name, func in list(globals().items())
                    if name.startswith('crash_')}
