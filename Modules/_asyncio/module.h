@@ -296,9 +296,11 @@ static inline PyObject *
 field_value(PyObject *self, PyObject *value, const char *name)
 {
     if (value == NULL) {
+        /* named as the pure class's message names it: a class made by a
+           class statement has no module in its tp_name */
         PyErr_Format(PyExc_AttributeError,
                      "'%.100s' object has no attribute '%s'",
-                     Py_TYPE(self)->tp_name, name);
+                     _PyType_Name(Py_TYPE(self)), name);
     }
     return value;
 }

@@ -43,6 +43,41 @@ writer_fields_of(asyncio_state *st, PyObject *self)
     return (writer_fields *)((char *)self + st->streams.writer_offset);
 }
 
+static const char *const protocol_field_names[PROTOCOL_NFIELDS] = {
+    "_paused", "_connection_lost", "_stream_reader_wr",
+};
+
+/* The name of the protocol's field `which`. */
+static inline PyObject *
+protocol_field_name(streams_state *ss, int which)
+{
+    return which == PROTOCOL_PAUSED ? ss->str_paused
+           : which == PROTOCOL_CONNECTION_LOST ? ss->str_connection_lost
+           : ss->str_stream_reader_wr;
+}
+
+/* protocol.<field `which`> (new reference).  A protocol of the C class
+   keeps its fields in the object: they are read from there while the
+   generic getattr would find the class's member, not a subclass's
+   attribute of that name. */
+static PyObject *
+protocol_field(asyncio_state *st, PyObject *protocol, int which)
+{
+    streams_state *ss = &st->streams;
+    PyObject *name = protocol_field_name(ss, which);
+    PyTypeObject *tp = Py_TYPE(protocol);
+    if (ss->ProtocolType == NULL || !PyObject_TypeCheck(protocol,
+                                                        ss->ProtocolType)
+        || tp->tp_getattro != PyObject_GenericGetAttr
+        || _PyType_Lookup(tp, name) != ss->protocol_own[which]) {
+        return PyObject_GetAttr(protocol, name);
+    }
+    PyObject **fields = (PyObject **)((char *)protocol
+                                      + ss->protocol_offset);
+    return Py_XNewRef(field_value(protocol, fields[which],
+                                  protocol_field_names[which]));
+}
+
 /* Set a field to a new reference, dropping the old one last. */
 static inline void
 streams_set(PyObject **field, PyObject *value)
@@ -1044,8 +1079,11 @@ op_drain(asyncio_state *st, StreamOpObject *op, PyObject **out)
             return STEP_FAILED;
         }
         Py_INCREF(transport);
-        int closing = call_truth(PyObject_CallMethodNoArgs(
-            transport, ss->str_is_closing));
+        int closing = transport_closing(st, transport);
+        if (closing == -2) {
+            closing = call_truth(PyObject_CallMethodNoArgs(
+                transport, ss->str_is_closing));
+        }
         Py_DECREF(transport);
         if (closing < 0) {
             return STEP_FAILED;
@@ -1071,10 +1109,11 @@ op_drain(asyncio_state *st, StreamOpObject *op, PyObject **out)
     if (_PyType_Lookup(Py_TYPE(protocol), ss->str_drain_helper)
         == ss->py_drain_helper) {
         /* FlowControlMixin._drain_helper() up to its wait */
-        PyObject *lost = PyObject_GetAttr(protocol, ss->str_connection_lost);
+        PyObject *lost = protocol_field(st, protocol,
+                                        PROTOCOL_CONNECTION_LOST);
         int lost_truth = call_truth(lost);
-        int paused = lost_truth == 0 ? call_truth(PyObject_GetAttr(
-            protocol, ss->str_paused)) : 0;
+        int paused = lost_truth == 0 ? call_truth(protocol_field(
+            st, protocol, PROTOCOL_PAUSED)) : 0;
         if (lost_truth > 0) {
             PyErr_SetString(PyExc_ConnectionResetError, "Connection lost");
         }
@@ -1794,10 +1833,17 @@ protocol_data_received(CMETHOD_ARGS)
     PyObject *reader;
     if (_PyType_Lookup(Py_TYPE(op), ss->str_stream_reader)
         == ss->py_stream_reader) {
-        /* the property: the reader the weak reference still has */
-        PyObject *wr = PyObject_GetAttr(op, ss->str_stream_reader_wr);
+        /* the property: the reader the weak reference still has.  It
+           reads the field twice, to test it and to call it. */
+        PyObject *wr = protocol_field(st, op, PROTOCOL_STREAM_READER_WR);
         if (wr == NULL) {
             return NULL;
+        }
+        if (wr != Py_None) {
+            Py_SETREF(wr, protocol_field(st, op, PROTOCOL_STREAM_READER_WR));
+            if (wr == NULL) {
+                return NULL;
+            }
         }
         reader = wr == Py_None ? Py_NewRef(Py_None)
                                : PyObject_CallNoArgs(wr);
@@ -2217,22 +2263,29 @@ streams__stream_types(PyObject *module, PyObject *const *args,
     };
     const fields_subclass_spec protocol_spec = {
         .name = "_asyncio.StreamReaderProtocol", .doc = protocol_doc,
-        .fields = NULL, .nfields = 0, .size = 0, .members = NULL,
-        .methods = protocol_methods,
+        .fields = protocol_field_names, .nfields = PROTOCOL_NFIELDS,
+        .size = PROTOCOL_NFIELDS * sizeof(PyObject *),
+        .members = ss->protocol_members, .methods = protocol_methods,
     };
-    static PyMemberDef no_members[1] = {{NULL}};
     PyObject *reader = NULL, *writer = NULL, *protocol = NULL;
-    Py_ssize_t unused;
     reader = make_fields_subclass(module, args[0], &reader_spec,
                                   &ss->reader_offset);
     writer = reader != NULL ? make_fields_subclass(
         module, args[1], &writer_spec, &ss->writer_offset) : NULL;
-    fields_subclass_spec pspec = protocol_spec;
-    pspec.members = no_members;
     protocol = writer != NULL ? make_fields_subclass(
-        module, args[2], &pspec, &unused) : NULL;
+        module, args[2], &protocol_spec, &ss->protocol_offset) : NULL;
     if (protocol == NULL) {
         goto error;
+    }
+    for (int i = 0; i < PROTOCOL_NFIELDS; i++) {
+        PyObject *member = _PyType_Lookup((PyTypeObject *)protocol,
+                                          protocol_field_name(ss, i));
+        if (member == NULL) {
+            PyErr_SetObject(PyExc_AttributeError,
+                            protocol_field_name(ss, i));
+            goto error;
+        }
+        Py_XSETREF(ss->protocol_own[i], Py_NewRef(member));
     }
     if (coromethod_install(ss, (PyTypeObject *)reader, args[0],
                            reader_methods, reader_coroutine_methods) < 0
@@ -2341,6 +2394,9 @@ static const size_t streams_refs[] = {
     ASYNCIO_OFFSET(streams.reader_own[READER_EXCEPTION]),
     ASYNCIO_OFFSET(streams.reader_own[READER_READ]),
     ASYNCIO_OFFSET(streams.reader_own[READER_READUNTIL]),
+    ASYNCIO_OFFSET(streams.protocol_own[PROTOCOL_PAUSED]),
+    ASYNCIO_OFFSET(streams.protocol_own[PROTOCOL_CONNECTION_LOST]),
+    ASYNCIO_OFFSET(streams.protocol_own[PROTOCOL_STREAM_READER_WR]),
     ASYNCIO_OFFSET(streams.py_stream_reader),
     ASYNCIO_OFFSET(streams.py_drain_helper),
     ASYNCIO_OFFSET(streams.OpType),

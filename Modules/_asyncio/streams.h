@@ -27,6 +27,16 @@ typedef struct {
 
 #define WRITER_NFIELDS (sizeof(writer_fields) / sizeof(PyObject *))
 
+/* A StreamReaderProtocol's, likewise: what feeding the reader and drain()
+   read.  Read through protocol_field(), which honours a subclass that
+   hides them. */
+enum {
+    PROTOCOL_PAUSED,              /* _paused */
+    PROTOCOL_CONNECTION_LOST,     /* _connection_lost */
+    PROTOCOL_STREAM_READER_WR,    /* _stream_reader_wr */
+    PROTOCOL_NFIELDS
+};
+
 /* The methods of the reader the read operations call, which they run
    themselves while they are the C type's own: see streams_own(). */
 enum {
@@ -50,6 +60,10 @@ typedef struct {
     Py_ssize_t writer_offset;
     PyMemberDef reader_members[READER_NFIELDS + 1];
     PyMemberDef writer_members[WRITER_NFIELDS + 1];
+    Py_ssize_t protocol_offset;
+    PyMemberDef protocol_members[PROTOCOL_NFIELDS + 1];
+    /* the member descriptors the C protocol class has for its fields */
+    PyObject *protocol_own[PROTOCOL_NFIELDS];
     /* the reader's methods as its C type has them (see the enum) */
     PyObject *reader_own[READER_NOWN];
     /* what the pure classes have that the fast paths stand in for */

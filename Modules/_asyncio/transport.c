@@ -1682,6 +1682,20 @@ transport_is_closing(CMETHOD_ARGS)
     return Py_XNewRef(field_value(op, f->closing, "_closing"));
 }
 
+int
+transport_closing(asyncio_state *st, PyObject *transport)
+{
+    transport_state *ts = &st->transport;
+    if (ts->TransportType == NULL
+        || !PyObject_TypeCheck(transport, ts->TransportType)
+        || _PyType_Lookup(Py_TYPE(transport), ts->str_is_closing)
+           != ts->own_is_closing) {
+        return -2;
+    }
+    transport_fields *f = transport_fields_of(st, transport);
+    return field_truth(transport, f->closing, "_closing");
+}
+
 static PyObject *
 transport_get_extra_info(CMETHOD_ARGS)
 {
@@ -2195,6 +2209,14 @@ transport__socket_transport_type(PyObject *module, PyObject *base)
                         "exists");
         return NULL;
     }
+    PyObject *is_closing = _PyType_Lookup((PyTypeObject *)type,
+                                          ts->str_is_closing);
+    if (is_closing == NULL) {
+        Py_DECREF(type);
+        PyErr_SetString(PyExc_SystemError, "no is_closing()");
+        return NULL;
+    }
+    Py_XSETREF(ts->own_is_closing, Py_NewRef(is_closing));
     ts->fields_offset = offset;
     ts->loop_offset = loop_offset;
     ts->protocol_paused_offset = paused_offset;
@@ -2295,11 +2317,13 @@ static const asyncio_name transport_names[] = {
     ASYNCIO_NAME(transport.str_detach, "_detach"),
     ASYNCIO_NAME(transport.str_constants, "constants"),
     ASYNCIO_NAME(transport.str_remove_reader, "_remove_reader"),
+    ASYNCIO_NAME(transport.str_is_closing, "is_closing"),
 };
 
 static const size_t transport_refs[] = {
     ASYNCIO_OFFSET(transport.TransportType),
     ASYNCIO_OFFSET(transport.py_maybe_resume_protocol),
+    ASYNCIO_OFFSET(transport.own_is_closing),
     ASYNCIO_OFFSET(transport.socket_type),
     ASYNCIO_OFFSET(transport.sock_fileno),
     ASYNCIO_OFFSET(transport.py_module),

@@ -41,6 +41,8 @@ typedef struct {
     /* the pure class's _maybe_resume_protocol, which does nothing while the
        protocol is not paused: the data path skips the call then */
     PyObject *py_maybe_resume_protocol;
+    /* the C class's is_closing(), which transport_closing() answers for */
+    PyObject *own_is_closing;
     /* Construction (see transport_tp_init()).  The slots of the pure
        class it sets besides _loop and _protocol_paused: */
     Py_ssize_t extra_offset;
@@ -174,6 +176,7 @@ typedef struct {
     PyObject *str_detach;
     PyObject *str_constants;
     PyObject *str_remove_reader;
+    PyObject *str_is_closing;
 } transport_state;
 
 extern const asyncio_part transport_part;
@@ -187,6 +190,12 @@ PyObject *transport_global(transport_state *ts, PyObject *modname,
    (new reference), 0 when there is none, -1 on error. */
 int transport_map_get(transport_state *ts, PyObject *map, PyObject *key,
                       PyObject **value);
+
+/* bool(transport.is_closing()) for a transport of the C class whose
+   is_closing() is the class's own, without the call: 0 or 1, or -1 with
+   an exception set; -2 for any other transport, whose method the caller
+   calls. */
+int transport_closing(asyncio_state *st, PyObject *transport);
 
 /* The int a getter of _socket.socket (transport_state.sock_family, ...)
    gives for sock; -1 with an exception set on error. */

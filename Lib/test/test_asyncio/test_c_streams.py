@@ -1273,5 +1273,138 @@ class OperationTests(unittest.TestCase):
                 self.assertNotIn('TypeError', str(expected))
 
 
+@requires_c
+class ProtocolFieldTests(unittest.TestCase):
+    """drain() and feeding the reader read the protocol's _paused,
+    _connection_lost and _stream_reader_wr and ask the transport's
+    is_closing() wherever the pure code would find them: the C protocol
+    class keeps those fields in the object, and the C transport answers
+    is_closing() without a call while it is the class's own."""
+
+    def run_case(self, impl, case):
+        """Connect over a socketpair, let case(protocol) change the
+        protocol (its class included), then write, drain, and read what
+        the peer sends: what happened, in order."""
+        log = []
+
+        def on_error(loop, context):
+            log.append(('error', context['message'],
+                        describe(context.get('exception'))))
+
+        async def main():
+            asyncio.get_running_loop().set_exception_handler(on_error)
+            local, peer = socket.socketpair()
+            peer.setblocking(False)
+            with peer:
+                reader, writer = await streams.open_connection(sock=local)
+                protocol = writer._protocol
+                case(protocol, log)
+                writer.write(b'ping')
+                try:
+                    await writer.drain()
+                    log.append('drained')
+                except Exception as exc:
+                    log.append(('drain raised', describe(exc)))
+                peer.send(b'pong')
+                try:
+                    # (a reader that is never fed waits for nothing)
+                    log.append(('read', await asyncio.wait_for(
+                        reader.read(4), 1)))
+                except Exception as exc:
+                    log.append(('read raised', describe(exc)))
+                writer.transport.abort()
+                await asyncio.sleep(0)
+
+        with stream_classes(impl):
+            asyncio.run(main())
+        return log
+
+    def compare(self, case):
+        expected = self.run_case(PY, case)
+        # A C class's name has its module in the messages Python code
+        # gets from a member (the pure code's own reads of a deleted
+        # field, in connection_lost()): as for any class of a C module.
+        actual = self.without_module(self.run_case(candidate(self), case))
+        self.assertEqual(actual, expected)
+        return expected
+
+    def without_module(self, value):
+        if isinstance(value, str):
+            return value.replace("'_asyncio.StreamReaderProtocol'",
+                                 "'StreamReaderProtocol'")
+        if isinstance(value, (list, tuple)):
+            return type(value)(map(self.without_module, value))
+        return value
+
+    def subclass(self, protocol, **namespace):
+        protocol.__class__ = type('Sub', (type(protocol),), namespace)
+
+    def test_fields_as_assigned(self):
+        def lost(protocol, log):
+            protocol._connection_lost = 1
+        log = self.compare(lost)
+        self.assertEqual(log[0][0], 'drain raised')
+        self.assertEqual(log[0][1][:2],
+                         ('ConnectionResetError', 'Connection lost'))
+
+        def reader_gone(protocol, log):
+            protocol._stream_reader_wr = None
+        self.assertEqual(self.compare(reader_gone)[0], 'drained')
+
+    def test_fields_deleted(self):
+        for name in ('_paused', '_connection_lost', '_stream_reader_wr'):
+            with self.subTest(name=name):
+                def delete(protocol, log):
+                    delattr(protocol, name)
+                log = self.compare(delete)
+                self.assertIn('AttributeError', str(log))
+
+    def test_subclass_properties(self):
+        # The subclass hides the fields the instance keeps.
+        def lost(protocol, log):
+            def get(self):
+                log.append('_connection_lost read')
+                return True
+            self.subclass(protocol, _connection_lost=property(get))
+        log = self.compare(lost)
+        self.assertEqual(log[0], '_connection_lost read')
+        self.assertEqual(log[1][0], 'drain raised')
+
+        def reader_ref(protocol, log):
+            wr = protocol._stream_reader_wr
+
+            def get(self):
+                log.append('_stream_reader_wr read')
+                return wr
+            self.subclass(protocol, _stream_reader_wr=property(get))
+        self.assertIn('_stream_reader_wr read', self.compare(reader_ref))
+
+    def test_subclass_getattr(self):
+        # __getattr__ answers for a deleted field.
+        def lost(protocol, log):
+            del protocol._paused
+
+            def getattr_(self, name):
+                log.append(('__getattr__', name))
+                return False
+            self.subclass(protocol, __getattr__=getattr_)
+        log = self.compare(lost)
+        self.assertEqual(log[:2], [('__getattr__', '_paused'), 'drained'])
+
+    def test_is_closing_overridden(self):
+        # A transport class whose is_closing() says True makes drain()
+        # yield once first; the override is called either way.
+        def closing(protocol, log):
+            transport = protocol._transport
+            cls = type(transport)
+
+            def is_closing(self):
+                log.append('is_closing')
+                return True
+            transport.__class__ = type('Sub', (cls,), {
+                'is_closing': is_closing})
+        log = self.compare(closing)
+        self.assertEqual(log[:2], ['is_closing', 'drained'])
+
 if __name__ == '__main__':
     unittest.main()
