@@ -186,8 +186,17 @@ reader_buffer_take(PyObject *self, reader_fields *f, Py_ssize_t n)
         data = part != NULL ? PyBytes_FromObject(part) : NULL;
         Py_XDECREF(part);
     }
-    if (data != NULL
-        && PySequence_DelSlice(buffer, 0, n < 0 ? PY_SSIZE_T_MAX : n) < 0) {
+    if (data != NULL && PyByteArray_CheckExact(buffer)
+        && n == PyByteArray_GET_SIZE(buffer)) {
+        /* all of it, the usual case: del does no more than this (it too
+           refuses while the buffer is exported) */
+        if (PyByteArray_Resize(buffer, 0) < 0) {
+            Py_CLEAR(data);
+        }
+    }
+    else if (data != NULL
+             && PySequence_DelSlice(buffer, 0,
+                                    n < 0 ? PY_SSIZE_T_MAX : n) < 0) {
         Py_CLEAR(data);
     }
     Py_DECREF(buffer);
@@ -1803,8 +1812,10 @@ writer_write(CMETHOD_ARGS)
         return NULL;
     }
     Py_INCREF(transport);
-    PyObject *res = PyObject_CallMethodOneArg(transport, st->streams.str_write,
-                                              data);
+    int rc = transport_write_direct(st, transport, data);
+    PyObject *res = rc == -2 ? PyObject_CallMethodOneArg(
+                                   transport, st->streams.str_write, data)
+                             : none_or_error(rc);
     Py_DECREF(transport);
     return res;
 }

@@ -1682,18 +1682,39 @@ transport_is_closing(CMETHOD_ARGS)
     return Py_XNewRef(field_value(op, f->closing, "_closing"));
 }
 
+/* Whether transport is of the C class and its method `name` is the
+   class's own, `own`: the streams then run it without the call. */
+static int
+transport_own_method(transport_state *ts, PyObject *transport,
+                     PyObject *name, PyObject *own)
+{
+    return ts->TransportType != NULL
+           && PyObject_TypeCheck(transport, ts->TransportType)
+           && _PyType_Lookup(Py_TYPE(transport), name) == own;
+}
+
 int
 transport_closing(asyncio_state *st, PyObject *transport)
 {
     transport_state *ts = &st->transport;
-    if (ts->TransportType == NULL
-        || !PyObject_TypeCheck(transport, ts->TransportType)
-        || _PyType_Lookup(Py_TYPE(transport), ts->str_is_closing)
-           != ts->own_is_closing) {
+    if (!transport_own_method(ts, transport, ts->str_is_closing,
+                              ts->own_is_closing)) {
         return -2;
     }
     transport_fields *f = transport_fields_of(st, transport);
     return field_truth(transport, f->closing, "_closing");
+}
+
+int
+transport_write_direct(asyncio_state *st, PyObject *transport,
+                       PyObject *data)
+{
+    transport_state *ts = &st->transport;
+    if (!transport_own_method(ts, transport, ts->str_write,
+                              ts->own_write)) {
+        return -2;
+    }
+    return transport_write_impl(st, transport, data);
 }
 
 static PyObject *
@@ -2216,7 +2237,14 @@ transport__socket_transport_type(PyObject *module, PyObject *base)
         PyErr_SetString(PyExc_SystemError, "no is_closing()");
         return NULL;
     }
+    PyObject *write = _PyType_Lookup((PyTypeObject *)type, ts->str_write);
+    if (write == NULL) {
+        Py_DECREF(type);
+        PyErr_SetString(PyExc_SystemError, "no write()");
+        return NULL;
+    }
     Py_XSETREF(ts->own_is_closing, Py_NewRef(is_closing));
+    Py_XSETREF(ts->own_write, Py_NewRef(write));
     ts->fields_offset = offset;
     ts->loop_offset = loop_offset;
     ts->protocol_paused_offset = paused_offset;
@@ -2318,12 +2346,14 @@ static const asyncio_name transport_names[] = {
     ASYNCIO_NAME(transport.str_constants, "constants"),
     ASYNCIO_NAME(transport.str_remove_reader, "_remove_reader"),
     ASYNCIO_NAME(transport.str_is_closing, "is_closing"),
+    ASYNCIO_NAME(transport.str_write, "write"),
 };
 
 static const size_t transport_refs[] = {
     ASYNCIO_OFFSET(transport.TransportType),
     ASYNCIO_OFFSET(transport.py_maybe_resume_protocol),
     ASYNCIO_OFFSET(transport.own_is_closing),
+    ASYNCIO_OFFSET(transport.own_write),
     ASYNCIO_OFFSET(transport.socket_type),
     ASYNCIO_OFFSET(transport.sock_fileno),
     ASYNCIO_OFFSET(transport.py_module),

@@ -41,8 +41,10 @@ typedef struct {
     /* the pure class's _maybe_resume_protocol, which does nothing while the
        protocol is not paused: the data path skips the call then */
     PyObject *py_maybe_resume_protocol;
-    /* the C class's is_closing(), which transport_closing() answers for */
+    /* the C class's is_closing() and write(), which transport_closing()
+       and transport_write_direct() stand in for */
     PyObject *own_is_closing;
+    PyObject *own_write;
     /* Construction (see transport_tp_init()).  The slots of the pure
        class it sets besides _loop and _protocol_paused: */
     Py_ssize_t extra_offset;
@@ -177,6 +179,7 @@ typedef struct {
     PyObject *str_constants;
     PyObject *str_remove_reader;
     PyObject *str_is_closing;
+    PyObject *str_write;
 } transport_state;
 
 extern const asyncio_part transport_part;
@@ -196,6 +199,12 @@ int transport_map_get(transport_state *ts, PyObject *map, PyObject *key,
    an exception set; -2 for any other transport, whose method the caller
    calls. */
 int transport_closing(asyncio_state *st, PyObject *transport);
+
+/* transport.write(data) for a transport of the C class whose write() is
+   the class's own, without the call: 0, or -1 with an exception set; -2
+   for any other transport, whose method the caller calls. */
+int transport_write_direct(asyncio_state *st, PyObject *transport,
+                           PyObject *data);
 
 /* The int a getter of _socket.socket (transport_state.sock_family, ...)
    gives for sock; -1 with an exception set on error. */

@@ -1279,7 +1279,8 @@ class ProtocolFieldTests(unittest.TestCase):
     _connection_lost and _stream_reader_wr and ask the transport's
     is_closing() wherever the pure code would find them: the C protocol
     class keeps those fields in the object, and the C transport answers
-    is_closing() without a call while it is the class's own."""
+    is_closing() and write() without a call while they are the class's
+    own.  A read that takes the whole buffer empties it without del."""
 
     def run_case(self, impl, case):
         """Connect over a socketpair, let case(protocol) change the
@@ -1298,13 +1299,14 @@ class ProtocolFieldTests(unittest.TestCase):
             with peer:
                 reader, writer = await streams.open_connection(sock=local)
                 protocol = writer._protocol
+                self.writer = writer
                 case(protocol, log)
-                writer.write(b'ping')
                 try:
+                    writer.write(b'ping')
                     await writer.drain()
                     log.append('drained')
                 except Exception as exc:
-                    log.append(('drain raised', describe(exc)))
+                    log.append(('write or drain raised', describe(exc)))
                 peer.send(b'pong')
                 try:
                     # (a reader that is never fed waits for nothing)
@@ -1343,7 +1345,7 @@ class ProtocolFieldTests(unittest.TestCase):
         def lost(protocol, log):
             protocol._connection_lost = 1
         log = self.compare(lost)
-        self.assertEqual(log[0][0], 'drain raised')
+        self.assertEqual(log[0][0], 'write or drain raised')
         self.assertEqual(log[0][1][:2],
                          ('ConnectionResetError', 'Connection lost'))
 
@@ -1368,7 +1370,7 @@ class ProtocolFieldTests(unittest.TestCase):
             self.subclass(protocol, _connection_lost=property(get))
         log = self.compare(lost)
         self.assertEqual(log[0], '_connection_lost read')
-        self.assertEqual(log[1][0], 'drain raised')
+        self.assertEqual(log[1][0], 'write or drain raised')
 
         def reader_ref(protocol, log):
             wr = protocol._stream_reader_wr
@@ -1405,6 +1407,65 @@ class ProtocolFieldTests(unittest.TestCase):
                 'is_closing': is_closing})
         log = self.compare(closing)
         self.assertEqual(log[:2], ['is_closing', 'drained'])
+    def test_write_overridden(self):
+        # StreamWriter.write() runs the C transport's own write() without
+        # the call; a subclass's write() is called.
+        def override(protocol, log):
+            transport = protocol._transport
+            cls = type(transport)
+
+            def write(self, data):
+                log.append(('write', bytes(data)))
+                return cls.write(self, data)
+            transport.__class__ = type('Sub', (cls,), {'write': write})
+        log = self.compare(override)
+        self.assertEqual(log[:2], [('write', b'ping'), 'drained'])
+
+    def test_write_refused(self):
+        # What the transport's write() raises, StreamWriter.write() does.
+        for data in ('text', 3, None):
+            with self.subTest(data=data):
+                def bad(protocol, log):
+                    try:
+                        self.writer.write(data)
+                    except Exception as exc:
+                        log.append(('write raised', describe(exc)))
+                log = self.compare(bad)
+                self.assertEqual(log[0][1][0], 'TypeError')
+
+        def after_eof(protocol, log):
+            protocol._transport.write_eof()
+            try:
+                self.writer.write(b'late')
+            except Exception as exc:
+                log.append(('write raised', describe(exc)))
+        log = self.compare(after_eof)
+        self.assertEqual(log[0][1][:2], ('RuntimeError',
+                                         'Cannot call write() after '
+                                         'write_eof()'))
+
+    def test_take_from_an_exported_buffer(self):
+        # A read that takes all of the buffer, or part of it, while a
+        # memoryview of it is alive: del refuses, the bytes stay.
+        loop = asyncio.new_event_loop()
+        self.addCleanup(loop.close)
+
+        def run(impl, n):
+            reader = impl.reader(loop=loop)
+            reader.feed_data(b'abcdef')
+            view = memoryview(reader._buffer)
+            try:
+                result = loop.run_until_complete(reader.readexactly(n))
+            except Exception as exc:
+                result = describe(exc)
+            view.release()
+            return result, bytes(reader._buffer)
+
+        for n in (6, 2):
+            with self.subTest(n=n):
+                expected = run(PY, n)
+                self.assertEqual(expected[0][0], 'BufferError')
+                self.assertEqual(run(candidate(self), n), expected)
 
 if __name__ == '__main__':
     unittest.main()
