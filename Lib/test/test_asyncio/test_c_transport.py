@@ -27,8 +27,12 @@ over socket.socketpair() (with small send buffers, so that writes of a few
 kilobytes already fill them and write buffering, pause_writing() and
 resume_writing() engage) and, in a few programs, over TCP loopback, both as
 a client (loop.create_connection()) and as a server (loop.create_server()).
-On TCP the split of the received bytes between data_received() calls is
-not compared, only their order and content.
+On TCP the kernel decides how the received bytes are split into reads and,
+on a loaded machine, when they arrive: there the protocol does not react to
+its n-th read, each step waits until both sockets have seen what they sent
+acknowledged (wait_for_delivery()), and the bytes the protocol receives are
+compared as one stream up to each end of the stream, not read by read
+(tcp_comparable()).
 
 A random generator with fixed seeds makes ASYNCIO_TRANSPORT_EXAMPLES
 (default 300) programs: peer sends in random chunks, peer reads, half
@@ -88,6 +92,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import types
 import unittest
 import warnings
@@ -168,6 +173,12 @@ PUMP_LIMIT = 100
 PAYLOAD = random.Random(SEED).randbytes(1 << 18)
 # Records of the asyncio logger that depend on timing, not on the transport.
 TIMING_RECORDS = ('poll ', 'Executing ', 'Get address info ')
+# Where Linux's struct tcp_info (linux/tcp.h) keeps tcpi_unacked, the
+# __u32 count of segments a TCP socket has sent and not seen acknowledged.
+TCP_INFO_UNACKED = 24
+# How long a TCP program waits for loopback to deliver what one side sent
+# before it goes on anyway.
+DELIVERY_SECONDS = 10
 
 
 def describe(exc):
@@ -191,6 +202,40 @@ def record_call(trace, obj, method, *args):
         trace.append((method, describe(exc)))
     else:
         trace.append((method, 'ok'))
+
+
+def tcp_unacked(sock):
+    """The segments a TCP socket has sent that the other end has not
+    acknowledged yet, after asking it to acknowledge what it got at once;
+    None where the kernel cannot tell (a closed socket, not Linux)."""
+    try:
+        # Asks for an acknowledgement held back for later (by some 40 ms)
+        # to go now; the kernel may hold back one all the same.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+        info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO,
+                               TCP_INFO_UNACKED + 4)
+    except (AttributeError, OSError):
+        return None
+    return struct.unpack_from('I', info, TCP_INFO_UNACKED)[0]
+
+
+def wait_for_delivery(one, other, seconds=DELIVERY_SECONDS):
+    """Wait until each of two connected TCP sockets has seen all that it
+    sent acknowledged: received by the other.
+
+    A send() on loopback returns once the bytes are on their way; on a
+    loaded machine the kernel may hand them to the other socket only
+    later (its network softirq then runs in a thread that waits for a CPU
+    like any other).  Bytes still on their way would be read by one run
+    of a program and not by the other; bytes sent and not acknowledged
+    count against the send buffer and could make the next send() short in
+    one run and not in the other."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        unacked = {tcp_unacked(one), tcp_unacked(other)}
+        if None in unacked or unacked == {0}:
+            return
+        time.sleep(0.0001)
 
 
 def spin(loop):
@@ -299,6 +344,15 @@ def gen_program(draw):
     reactions = tuple(
         (draw.pick(REACTION_CALLBACKS), draw.int(1, 4), draw.pick(REACTIONS))
         for _ in range(draw.pick((0, 0, 1, 1, 2, 3))))
+    if tcp:
+        # How TCP splits the stream into reads is up to the kernel, so on
+        # TCP the protocol must not behave differently from one read to
+        # the next: no reaction to the n-th read and no bad buffer to run
+        # into at the n-th get_buffer().  Drawn all the same, so that the
+        # socketpair programs stay what they were.
+        buffers = [size for size in buffers if size not in BAD_BUFFERS]
+        reactions = tuple(reaction for reaction in reactions
+                          if reaction[0] != 'data')
     actions = [gen_action(draw, tcp) for _ in range(draw.int(3, 40))]
     if draw.chance(0.5):
         actions += [(draw.pick(ENDINGS),), ('settle',), ('drain',),
@@ -525,15 +579,17 @@ class Run:
                 stack.callback(INJECTOR.disarm)
             self.loop = self.make_loop()
             self.connect()
+            self.delivered()
             for action in self.program['actions']:
                 getattr(self, 'do_' + action[0])(*action[1:])
+                self.delivered()
             self.settle()
         if self.wrong_class is not None:
             raise WrongTransportClass(
                 f'{self.impl.name}: the loop made a {self.wrong_class!r}, '
                 f'not a {self.impl.cls!r}: see socket_transport_class()')
         if self.program['mode'] != 'pair':
-            return coalesce_data(self.trace)
+            return tcp_comparable(self.trace)
         return self.trace
 
     def make_loop(self):
@@ -572,6 +628,13 @@ class Run:
             self.peer = socket.create_connection(
                 self.listener.getsockname())
             self.settle()
+        if mode != 'pair':
+            # Without it, the peer's kernel would hold back a small send
+            # until the transport's socket acknowledged the one before,
+            # which it may delay by some 40 ms: a timer that a loaded
+            # machine lets fire at a different step in each run.  (The
+            # transport sets TCP_NODELAY on its own socket.)
+            self.peer.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.peer.setblocking(False)
         transport = self.transport
         if transport is None:
@@ -607,6 +670,17 @@ class Run:
         are separated."""
         if not settle(self.loop):
             self.note('unsettled')
+
+    def delivered(self):
+        """On TCP, wait until what each side sent has reached the other,
+        so that the next step finds the same bytes there in both runs."""
+        if self.program['mode'] != 'pair' and self.peer is not None:
+            wait_for_delivery(self.peer,
+                              self.transport.get_extra_info('socket'))
+
+    def settle_and_deliver(self):
+        self.settle()
+        self.delivered()
 
     def call(self, label, method, *args):
         """Call a transport method and note what it returned or raised."""
@@ -720,8 +794,9 @@ class Run:
         if self.peer is None:
             self.note('pump', 'no peer')
             return
-        self.note('peer pump', *self.peer_reads(1 << 20, PUMP_LIMIT,
-                                                  between=self.settle))
+        self.note('peer pump',
+                  *self.peer_reads(1 << 20, PUMP_LIMIT,
+                                   between=self.settle_and_deliver))
 
     def do_shut_wr(self):
         if self.peer is None:
@@ -800,17 +875,54 @@ class Run:
                   transport.get_protocol() is self.protocol)
 
 
-def coalesce_data(trace):
-    """The trace with runs of data_received() calls merged into one: how a
-    TCP stream is split into reads is the kernel's business."""
-    merged = []
+# What a protocol is called with as bytes come in.
+RECEIVE_EVENTS = ('data_received', 'get_buffer', 'buffer_updated')
+# The events after which no more bytes may come in.
+END_OF_STREAM_EVENTS = ('eof_received', 'connection_lost')
+
+
+def received_bytes(event):
+    """The bytes a receive event delivers to the protocol."""
+    if event[0] == 'data_received':
+        return event[1]
+    if event[0] == 'buffer_updated':
+        return event[2]
+    return b''
+
+
+def tcp_comparable(trace):
+    """What of a TCP program's trace does not depend on timing.
+
+    On TCP loopback the kernel splits the peer's bytes into reads as it
+    pleases, and on a loaded machine it may deliver them a step later
+    than the peer sent them: after a "settle" step instead of before it.
+    So the receive events (data_received(), buffer_updated() and the
+    get_buffer() before each) are taken out of the trace: the bytes
+    received between two events that end the stream (eof_received(),
+    connection_lost()) are compared as one ('received', bytes) event in
+    front of the event that ends them, or at the end of the trace.  That
+    keeps the bytes, their order, and that none comes after the end of
+    the stream; how many reads it took and where they fell does not count.
+    The 'unsettled' notes are dropped too: whether a settle step ran out
+    of loop iterations depends on how many reads the bytes came in.
+    """
+    comparable = []
+    received = []
+
+    def flush():
+        if received:
+            comparable.append(('received', b''.join(received)))
+            received.clear()
+
     for event in trace:
-        if (event[0] == 'data_received' and merged
-                and merged[-1][0] == 'data_received'):
-            previous = merged.pop()
-            event = ('data_received', previous[1] + event[1], previous[2])
-        merged.append(event)
-    return merged
+        if event[0] in RECEIVE_EVENTS:
+            received.append(received_bytes(event))
+        elif event[0] != 'unsettled':
+            if event[0] in END_OF_STREAM_EVENTS:
+                flush()
+            comparable.append(event)
+    flush()
+    return comparable
 
 
 def run_program(impl, prog):
@@ -1071,6 +1183,71 @@ class HarnessTests(unittest.TestCase):
                 self.assertEqual({p[key] for p in programs}, set(values))
         actions = {a[0] for p in programs for a in p['actions']}
         self.assertEqual(actions, set(ACTIONS + ENDINGS))
+
+    def test_tcp_programs_do_not_count_reads(self):
+        # On a socketpair a protocol may react to its n-th read and meet a
+        # bad buffer; on TCP, where the kernel decides the reads, never.
+        programs = [numbered_program(n)
+                    for n in range(SEED, SEED + HARNESS_EXAMPLES)]
+        for tcp in (False, True):
+            chosen = [p for p in programs if (p['mode'] != 'pair') == tcp]
+            read_counting = [
+                p for p in chosen
+                if any(r[0] == 'data' for r in p['reactions'])
+                or set(p['buffers']) & set(BAD_BUFFERS)]
+            with self.subTest(tcp=tcp):
+                if tcp:
+                    self.assertEqual(read_counting, [])
+                else:
+                    self.assertNotEqual(read_counting, [])
+
+    def test_tcp_traces_compare_the_received_stream(self):
+        state = (False, True, 0)
+
+        def trace(*events):
+            return [('connection_made', state), *events,
+                    ('connection_lost', None, state)]
+
+        def buffered(*chunks):
+            events = []
+            for chunk in chunks:
+                events += [('get_buffer', -1, state),
+                           ('buffer_updated', len(chunk), chunk, state)]
+            return events
+
+        one_read = trace(('peer send', 6), ('data_received', b'abcdef', state),
+                         ('settled', state), ('eof_received', state))
+        # The same bytes in three reads, partly after the settle step.
+        three_reads = trace(('peer send', 6), ('data_received', b'a', state),
+                            ('data_received', b'bcd', state),
+                            ('unsettled',), ('settled', state),
+                            ('data_received', b'ef', state),
+                            ('eof_received', state))
+        self.assertEqual(tcp_comparable(three_reads), tcp_comparable(one_read))
+        # A BufferedProtocol gets them in buffers of any size.
+        self.assertEqual(
+            tcp_comparable(trace(('peer send', 6), *buffered(b'ab', b'cde'),
+                                 ('settled', state), *buffered(b'f'),
+                                 ('eof_received', state))),
+            tcp_comparable(trace(('peer send', 6), *buffered(b'abcdef'),
+                                 ('settled', state), ('eof_received', state))))
+        # A different byte, one byte less, or a byte after the end of the
+        # stream: all seen.
+        for wrong in (
+                [('data_received', b'abcdeF', state), ('settled', state),
+                 ('eof_received', state)],
+                [('data_received', b'abcde', state), ('settled', state),
+                 ('eof_received', state)],
+                [('data_received', b'abcde', state), ('settled', state),
+                 ('eof_received', state), ('data_received', b'f', state)]):
+            with self.subTest(wrong=wrong):
+                self.assertNotEqual(
+                    tcp_comparable(trace(('peer send', 6), *wrong)),
+                    tcp_comparable(one_read))
+        # Everything else keeps its place.
+        self.assertNotEqual(
+            tcp_comparable(trace(('settled', state), ('peer send', 6))),
+            tcp_comparable(trace(('peer send', 6), ('settled', state))))
 
 
 # ---------------------------------------------------------------------------
