@@ -440,6 +440,21 @@ make_fields_subclass(PyObject *module, PyObject *base,
     return type;
 }
 
+int
+lookup_own_attributes(PyTypeObject *tp, PyObject *const *names,
+                      PyObject **found, int n)
+{
+    for (int i = 0; i < n; i++) {
+        PyObject *attr = _PyType_Lookup(tp, names[i]);
+        if (attr == NULL) {
+            PyErr_SetObject(PyExc_AttributeError, names[i]);
+            return -1;
+        }
+        Py_XSETREF(found[i], Py_NewRef(attr));
+    }
+    return 0;
+}
+
 
 /* ---------- Talking to the event loop ---------- */
 

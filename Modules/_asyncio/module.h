@@ -408,6 +408,13 @@ PyObject *make_fields_subclass(PyObject *module, PyObject *base,
                                const fields_subclass_spec *spec,
                                Py_ssize_t *offset);
 
+/* found[i] = the attribute names[i] of tp, as found through its MRO (new
+   references, replacing what found[i] held), for i < n: what a fast path
+   keeps to tell that the class's own attribute is still the one a look-up
+   finds.  -1 with AttributeError if one is missing. */
+int lookup_own_attributes(PyTypeObject *tp, PyObject *const *names,
+                          PyObject **found, int n);
+
 /* Whether the pending exception is one asyncio lets propagate rather than
    report: `except (SystemExit, KeyboardInterrupt): raise`. */
 static inline int

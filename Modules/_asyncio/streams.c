@@ -47,15 +47,6 @@ static const char *const protocol_field_names[PROTOCOL_NFIELDS] = {
     "_paused", "_connection_lost", "_stream_reader_wr",
 };
 
-/* The name of the protocol's field `which`. */
-static inline PyObject *
-protocol_field_name(streams_state *ss, int which)
-{
-    return which == PROTOCOL_PAUSED ? ss->str_paused
-           : which == PROTOCOL_CONNECTION_LOST ? ss->str_connection_lost
-           : ss->str_stream_reader_wr;
-}
-
 /* protocol.<field `which`> (new reference).  A protocol of the C class
    keeps its fields in the object: they are read from there while the
    generic getattr would find the class's member, not a subclass's
@@ -64,7 +55,7 @@ static PyObject *
 protocol_field(asyncio_state *st, PyObject *protocol, int which)
 {
     streams_state *ss = &st->streams;
-    PyObject *name = protocol_field_name(ss, which);
+    PyObject *name = ss->protocol_names[which];
     PyTypeObject *tp = Py_TYPE(protocol);
     if (ss->ProtocolType == NULL || !PyObject_TypeCheck(protocol,
                                                         ss->ProtocolType)
@@ -2288,15 +2279,9 @@ streams__stream_types(PyObject *module, PyObject *const *args,
     if (protocol == NULL) {
         goto error;
     }
-    for (int i = 0; i < PROTOCOL_NFIELDS; i++) {
-        PyObject *member = _PyType_Lookup((PyTypeObject *)protocol,
-                                          protocol_field_name(ss, i));
-        if (member == NULL) {
-            PyErr_SetObject(PyExc_AttributeError,
-                            protocol_field_name(ss, i));
-            goto error;
-        }
-        Py_XSETREF(ss->protocol_own[i], Py_NewRef(member));
+    if (lookup_own_attributes((PyTypeObject *)protocol, ss->protocol_names,
+                              ss->protocol_own, PROTOCOL_NFIELDS) < 0) {
+        goto error;
     }
     if (coromethod_install(ss, (PyTypeObject *)reader, args[0],
                            reader_methods, reader_coroutine_methods) < 0
@@ -2308,14 +2293,9 @@ streams__stream_types(PyObject *module, PyObject *const *args,
        StreamReaderProtocol has, as found through its MRO */
     PyObject *helper = _PyType_Lookup((PyTypeObject *)args[2],
                                       ss->str_drain_helper);
-    for (int i = 0; i < READER_NOWN; i++) {
-        PyObject *meth = _PyType_Lookup((PyTypeObject *)reader,
-                                        ss->reader_names[i]);
-        if (meth == NULL) {
-            PyErr_SetObject(PyExc_AttributeError, ss->reader_names[i]);
-            goto error;
-        }
-        Py_XSETREF(ss->reader_own[i], Py_NewRef(meth));
+    if (lookup_own_attributes((PyTypeObject *)reader, ss->reader_names,
+                              ss->reader_own, READER_NOWN) < 0) {
+        goto error;
     }
     if (streams_register_coroutine(ss->OpType) < 0) {
         goto error;
@@ -2376,20 +2356,22 @@ static const asyncio_name streams_names[] = {
     ASYNCIO_NAME(streams.reader_names[READER_READUNTIL], "readuntil"),
     ASYNCIO_NAME(streams.str_cancelled, "cancelled"),
     ASYNCIO_NAME(streams.str_close, "close"),
-    ASYNCIO_NAME(streams.str_connection_lost, "_connection_lost"),
+    ASYNCIO_NAME(streams.protocol_names[PROTOCOL_CONNECTION_LOST],
+                 "_connection_lost"),
     ASYNCIO_NAME(streams.str_create_future, "create_future"),
     ASYNCIO_NAME(streams.str_drain_helper, "_drain_helper"),
     ASYNCIO_NAME(streams.str_extend, "extend"),
     ASYNCIO_NAME(streams.str_feed_data, "feed_data"),
     ASYNCIO_NAME(streams.str_is_closing, "is_closing"),
     ASYNCIO_NAME(streams.str_pause_reading, "pause_reading"),
-    ASYNCIO_NAME(streams.str_paused, "_paused"),
+    ASYNCIO_NAME(streams.protocol_names[PROTOCOL_PAUSED], "_paused"),
     ASYNCIO_NAME(streams.str_readexactly, "readexactly"),
     ASYNCIO_NAME(streams.str_resume_reading, "resume_reading"),
     ASYNCIO_NAME(streams.str_set_exception, "set_exception"),
     ASYNCIO_NAME(streams.str_set_result, "set_result"),
     ASYNCIO_NAME(streams.str_stream_reader, "_stream_reader"),
-    ASYNCIO_NAME(streams.str_stream_reader_wr, "_stream_reader_wr"),
+    ASYNCIO_NAME(streams.protocol_names[PROTOCOL_STREAM_READER_WR],
+                 "_stream_reader_wr"),
     ASYNCIO_NAME(streams.str_throw, "throw"),
     ASYNCIO_NAME(streams.str_write, "write"),
 };

@@ -62,7 +62,9 @@ typedef struct {
     PyMemberDef writer_members[WRITER_NFIELDS + 1];
     Py_ssize_t protocol_offset;
     PyMemberDef protocol_members[PROTOCOL_NFIELDS + 1];
-    /* the member descriptors the C protocol class has for its fields */
+    /* the protocol's field names, and the member descriptors the C
+       protocol class has for them */
+    PyObject *protocol_names[PROTOCOL_NFIELDS];
     PyObject *protocol_own[PROTOCOL_NFIELDS];
     /* the reader's methods as its C type has them (see the enum) */
     PyObject *reader_own[READER_NOWN];
@@ -81,20 +83,17 @@ typedef struct {
     PyObject *reader_names[READER_NOWN];
     PyObject *str_cancelled;
     PyObject *str_close;
-    PyObject *str_connection_lost;
     PyObject *str_create_future;
     PyObject *str_drain_helper;
     PyObject *str_extend;
     PyObject *str_feed_data;
     PyObject *str_is_closing;
     PyObject *str_pause_reading;
-    PyObject *str_paused;
     PyObject *str_readexactly;
     PyObject *str_resume_reading;
     PyObject *str_set_exception;
     PyObject *str_set_result;
     PyObject *str_stream_reader;
-    PyObject *str_stream_reader_wr;
     PyObject *str_throw;
     PyObject *str_write;
 } streams_state;

@@ -2230,21 +2230,13 @@ transport__socket_transport_type(PyObject *module, PyObject *base)
                         "exists");
         return NULL;
     }
-    PyObject *is_closing = _PyType_Lookup((PyTypeObject *)type,
-                                          ts->str_is_closing);
-    if (is_closing == NULL) {
+    if (lookup_own_attributes((PyTypeObject *)type, &ts->str_is_closing,
+                              &ts->own_is_closing, 1) < 0
+        || lookup_own_attributes((PyTypeObject *)type, &ts->str_write,
+                                 &ts->own_write, 1) < 0) {
         Py_DECREF(type);
-        PyErr_SetString(PyExc_SystemError, "no is_closing()");
         return NULL;
     }
-    PyObject *write = _PyType_Lookup((PyTypeObject *)type, ts->str_write);
-    if (write == NULL) {
-        Py_DECREF(type);
-        PyErr_SetString(PyExc_SystemError, "no write()");
-        return NULL;
-    }
-    Py_XSETREF(ts->own_is_closing, Py_NewRef(is_closing));
-    Py_XSETREF(ts->own_write, Py_NewRef(write));
     ts->fields_offset = offset;
     ts->loop_offset = loop_offset;
     ts->protocol_paused_offset = paused_offset;

@@ -1815,8 +1815,8 @@ def crash_max_size_changes(cls, trace):
         read('dict replaced again')
     finally:
         base.max_size = default
-        type(transport).__dict__.get('max_size') and delattr(
-            type(transport), 'max_size')
+        if 'max_size' in vars(type(transport)):
+            del type(transport).max_size
         transport.close()
         settle(loop)
         peer.close()
